@@ -1,0 +1,166 @@
+"""Typed, immutable state: what each source learned about one account.
+
+Every source module parses its raw AWS payload into one of the value classes below, so nothing
+past the edge sees ``"N/A"``, ``"not_supported"`` or a string boolean. ``AccountState`` holds the
+last result of every source for one account; ``Snapshot`` holds every account and is replaced
+whole (see ``snapshot.py``), never mutated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Generic, Mapping, Optional, TypeVar
+
+T = TypeVar("T")
+
+EMPTY: Mapping = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Account:
+    """An AWS account to collect, as discovery (or the static list) describes it."""
+
+    id: str
+    name: str
+    email: str = ""
+    ou_path: str = ""  # names from the root down, e.g. "Root/Workloads/Prod"
+    ou_ids: tuple[str, ...] = ()  # ids of the root and every OU above the account
+    state: str = "ACTIVE"
+    role_arn: Optional[str] = None  # explicit role for static accounts; None = built from role_name
+
+
+# ---------------------------------------------------------------- per-source values
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    """``iam:GetAccountSummary``: live counts for the root user."""
+
+    mfa_enabled: bool
+    access_keys_present: int
+    signing_certificates_present: int
+    password_present: Optional[bool]  # None where the partition omits AccountPasswordPresent
+
+
+@dataclass(frozen=True)
+class ReportAccessKey:
+    active: bool
+    last_rotated: Optional[datetime]
+    last_used: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class ReportCertificate:
+    active: bool
+    last_rotated: Optional[datetime]
+
+
+@dataclass(frozen=True)
+class CredentialReport:
+    """The ``<root_account>`` row of the IAM credential report (up to four hours old)."""
+
+    generated: datetime
+    password_enabled: Optional[bool]  # None for not_supported or a missing column
+    password_last_used: Optional[datetime]
+    mfa_active: Optional[bool]
+    access_keys: tuple[ReportAccessKey, ReportAccessKey]
+    certificates: tuple[ReportCertificate, ReportCertificate]
+
+
+@dataclass(frozen=True)
+class VirtualMfa:
+    """``iam:ListVirtualMFADevices(Assigned)``: whether root's MFA is a virtual device."""
+
+    root_has_virtual: bool
+
+
+@dataclass(frozen=True)
+class ConsoleLoginEvent:
+    """One root ``ConsoleLogin`` CloudTrail event, parsed."""
+
+    event_id: str
+    time: datetime
+    success: bool
+    mfa_used: bool
+    source_ip: str
+
+
+@dataclass(frozen=True)
+class ConsoleLogins:
+    """Cumulative view of root console sign-ins since the exporter started.
+
+    ``counts`` maps (success, mfa_used) to the number of distinct events seen. ``seen_ids`` is a
+    bounded, ordered window of recent event ids used to count an event once across overlapping
+    look-ups. ``resume_from`` is where the next look-up starts.
+    """
+
+    counts: Mapping[tuple[bool, bool], int]
+    newest_success: Optional[ConsoleLoginEvent]
+    malformed: int
+    seen_ids: tuple[str, ...]
+    resume_from: datetime
+
+
+@dataclass(frozen=True)
+class MfaDevice:
+    serial: str
+    kind: str  # "virtual" | "fido" | "hardware"
+
+
+@dataclass(frozen=True)
+class RootAudit:
+    """What an ``sts:AssumeRoot`` session (IAMAuditRootUserCredentials) sees of a member's root."""
+
+    password: bool
+    access_keys_active: tuple[bool, ...]  # one entry per key, in ListAccessKeys order
+    signing_certificates_active: tuple[bool, ...]
+    mfa_devices: tuple[MfaDevice, ...]
+
+
+@dataclass(frozen=True)
+class OrganizationFeatures:
+    """``iam:ListOrganizationsFeatures``: centralized root access features of the organization."""
+
+    root_credentials_management: bool
+    root_sessions: bool
+
+
+# ---------------------------------------------------------------- status and snapshot
+
+
+@dataclass(frozen=True)
+class SourceStatus(Generic[T]):
+    """The outcome of the latest run of one source for one account, with the last good value.
+
+    A failed run keeps ``value`` and ``last_success`` from the last success: stale, not dropped.
+    """
+
+    value: Optional[T]
+    success: bool
+    last_success: Optional[float]  # Unix seconds
+    last_attempt: float  # Unix seconds
+    error: Optional[str] = None  # "<AWS error code>: <message>", never credentials
+
+
+@dataclass(frozen=True)
+class AccountState:
+    account: Account
+    sources: Mapping[str, SourceStatus] = field(default_factory=lambda: EMPTY)
+
+    def value(self, source: str):
+        """The last good value of ``source``, or None when it never succeeded."""
+        status = self.sources.get(source)
+        return status.value if status is not None else None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything ``/metrics`` and the landing page show; replaced whole, never mutated."""
+
+    accounts: Mapping[str, AccountState] = field(default_factory=lambda: EMPTY)
+    home_account_id: Optional[str] = None  # the account whose credentials the exporter runs with
+    organization_features: Optional[OrganizationFeatures] = None
+    run_durations: Mapping[str, float] = field(default_factory=lambda: EMPTY)  # source -> seconds
+    completed_sources: frozenset[str] = frozenset()  # sources whose first run has finished
