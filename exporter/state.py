@@ -28,6 +28,7 @@ class Account:
     ou_path: str = ""  # names from the root down, e.g. "Root/Workloads/Prod"
     ou_ids: tuple[str, ...] = ()  # ids of the root and every OU above the account
     state: str = "ACTIVE"
+    management: bool = False  # the organization's management account
     role_arn: Optional[str] = None  # explicit role for static accounts; None = built from role_name
 
 
@@ -161,6 +162,7 @@ class Snapshot:
 
     accounts: Mapping[str, AccountState] = field(default_factory=lambda: EMPTY)
     home_account_id: Optional[str] = None  # the account whose credentials the exporter runs with
+    discovery: Optional[SourceStatus] = None  # organization-wide, reported on the home account
     organization_features: Optional[OrganizationFeatures] = None
     run_durations: Mapping[str, float] = field(default_factory=lambda: EMPTY)  # source -> seconds
     completed_sources: frozenset[str] = frozenset()  # sources whose first run has finished

@@ -1,0 +1,53 @@
+"""Turn AWS failures into short, secret-free descriptions that name the error code."""
+
+from __future__ import annotations
+
+import re
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+# Anything that looks like a credential must never reach a log line, a metric or an error message.
+_SECRET_PATTERNS = (
+    re.compile(r"(?i)(secret[_-]?access[_-]?key|session[_-]?token|security[_-]?token|signature)(['\"]?\s*[:=]\s*['\"]?)[^\s,'\"&]+"),
+    re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
+)
+
+
+def redact(text: str) -> str:
+    """Remove access key ids, secret keys, session tokens and signatures from ``text``."""
+    text = _SECRET_PATTERNS[0].sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
+    return _SECRET_PATTERNS[1].sub("[redacted-key-id]", text)
+
+
+class SourceError(Exception):
+    """A source could not produce a value for an account; ``code`` is the AWS error code or a
+    short code of ours (``ReportTimeout``, ``ReportUnparsable``)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+def error_code(error: BaseException) -> str:
+    """The AWS error code of ``error`` (``AccessDenied``, ``Throttling``…) or its class name."""
+    if isinstance(error, SourceError):
+        return error.code
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code") or "ClientError")
+    return type(error).__name__
+
+
+def describe_error(error: BaseException) -> str:
+    """``"<code>: <message>"`` for logs and the landing page, with secrets redacted."""
+    if isinstance(error, SourceError):
+        return redact(str(error))
+    if isinstance(error, ClientError):
+        info = error.response.get("Error", {})
+        operation = getattr(error, "operation_name", "")
+        message = info.get("Message") or ""
+        where = f" ({operation})" if operation else ""
+        return redact(f"{error_code(error)}{where}: {message}".rstrip(": "))
+    if isinstance(error, BotoCoreError):
+        return redact(f"{type(error).__name__}: {error}")
+    return redact(f"{type(error).__name__}: {error}")

@@ -1,0 +1,142 @@
+"""AWS sessions and clients for every account the exporter reads.
+
+The account whose credentials the exporter runs with (``sts:GetCallerIdentity``) is read
+directly. Every other account is read through ``sts:AssumeRole`` with credentials that botocore
+refreshes before they expire, so one cached client per (account, service, region) serves every
+run. Members under centralized root access can also be read through short ``sts:AssumeRoot``
+sessions (see ``root_session``). Credentials come from the standard AWS chain; endpoints from
+the standard environment (``AWS_ENDPOINT_URL``…).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Optional
+
+import boto3
+import botocore.session
+from botocore.config import Config as BotoConfig
+from botocore.credentials import DeferredRefreshableCredentials
+
+from exporter import __version__
+from exporter.config import Config
+from exporter.state import Account
+
+ROOT_AUDIT_TASK_POLICY = "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"
+ASSUME_ROLE_SECONDS = 3600
+ASSUME_ROOT_SECONDS = 900  # the most AssumeRoot allows
+
+
+class AwsAccess:
+    """Hands out boto3 clients per account; thread-safe."""
+
+    def __init__(self, config: Config, base_session: Optional[boto3.Session] = None):
+        self._config = config
+        self._base = base_session or boto3.Session(region_name=config.aws.region)
+        self._client_config = BotoConfig(
+            retries={"mode": "standard", "max_attempts": config.aws.max_attempts},
+            connect_timeout=5,
+            read_timeout=30,
+            max_pool_connections=max(10, config.collection.concurrency + 2),
+            user_agent_extra=f"aws-root-exporter/{__version__}",
+        )
+        self._lock = threading.Lock()
+        self._sessions: dict[str, boto3.Session] = {}
+        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._identity: Optional[dict[str, str]] = None
+
+    # ------------------------------------------------------------------ identity
+
+    def _caller_identity(self) -> dict[str, str]:
+        if self._identity is None:
+            identity = self._base_client("sts").get_caller_identity()
+            self._identity = {"account": identity["Account"], "arn": identity["Arn"]}
+        return self._identity
+
+    @property
+    def home_account_id(self) -> str:
+        """The account whose credentials the exporter runs with."""
+        return self._caller_identity()["account"]
+
+    @property
+    def partition(self) -> str:
+        return self._caller_identity()["arn"].split(":")[1]
+
+    def role_arn(self, account: Account) -> str:
+        if account.role_arn:
+            return account.role_arn
+        return f"arn:{self.partition}:iam::{account.id}:role/{self._config.accounts.role_name}"
+
+    # ------------------------------------------------------------------ clients
+
+    def _base_client(self, service: str, region: Optional[str] = None) -> Any:
+        return self._cached(("", service, region or self._config.aws.region), self._base)
+
+    def client(self, account: Account, service: str, region: Optional[str] = None) -> Any:
+        """A client acting in ``account``: directly for the home account, else via AssumeRole."""
+        region = region or self._config.aws.region
+        if account.id == self.home_account_id and not account.role_arn:
+            return self._base_client(service, region)
+        return self._cached((account.id, service, region), self._assumed_session(account))
+
+    def _cached(self, key: tuple[str, str, str], session: boto3.Session) -> Any:
+        with self._lock:  # boto3 sessions are not thread-safe; clients are
+            client = self._clients.get(key)
+            if client is None:
+                client = session.client(key[1], region_name=key[2], config=self._client_config)
+                self._clients[key] = client
+            return client
+
+    def _assumed_session(self, account: Account) -> boto3.Session:
+        with self._lock:
+            session = self._sessions.get(account.id)
+            if session is not None:
+                return session
+        role_arn = self.role_arn(account)
+        sts = self._base_client("sts")
+
+        def refresh() -> dict[str, str]:
+            params: dict[str, Any] = {
+                "RoleArn": role_arn,
+                "RoleSessionName": self._config.accounts.session_name,
+                "DurationSeconds": ASSUME_ROLE_SECONDS,
+            }
+            if self._config.accounts.external_id:
+                params["ExternalId"] = self._config.accounts.external_id
+            credentials = sts.assume_role(**params)["Credentials"]
+            return _credential_metadata(credentials)
+
+        core = botocore.session.Session()
+        core._credentials = DeferredRefreshableCredentials(refresh_using=refresh, method="sts-assume-role")
+        session = boto3.Session(botocore_session=core, region_name=self._config.aws.region)
+        with self._lock:
+            return self._sessions.setdefault(account.id, session)
+
+    def root_session_client(self, account_id: str, service: str = "iam") -> Any:
+        """A client in a fresh ``sts:AssumeRoot`` session on ``account_id``'s root user.
+
+        The session lasts at most 15 minutes and allows only the audit task policy's read calls,
+        so it is made per run rather than cached.
+        """
+        region = self._config.aws.region
+        credentials = self._base_client("sts", region).assume_root(
+            TargetPrincipal=account_id,
+            TaskPolicyArn={"arn": ROOT_AUDIT_TASK_POLICY.replace("arn:aws:", f"arn:{self.partition}:", 1)},
+            DurationSeconds=ASSUME_ROOT_SECONDS,
+        )["Credentials"]
+        session = boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=region,
+        )
+        return session.client(service, region_name=region, config=self._client_config)
+
+
+def _credential_metadata(credentials: dict[str, Any]) -> dict[str, str]:
+    return {
+        "access_key": credentials["AccessKeyId"],
+        "secret_key": credentials["SecretAccessKey"],
+        "token": credentials["SessionToken"],
+        "expiry_time": credentials["Expiration"].isoformat(),
+    }

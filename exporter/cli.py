@@ -1,0 +1,137 @@
+"""Command line: flags in the style of Prometheus exporters, and the process's life cycle."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Optional, Sequence
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from exporter import __version__
+from exporter.aws.sessions import AwsAccess
+from exporter.collector import RootCollector
+from exporter.config import Config, ConfigError, default_config, describe, load_config
+from exporter.logs import setup_logging
+from exporter.scheduler import Collection, Scheduler
+from exporter.snapshot import SnapshotStore
+from exporter.sources import account_sources
+from exporter.sources.base import Context
+from exporter.web import ExporterApp, parse_listen_address, serve
+
+DEFAULT_CONFIG_FILE = "config.yaml"
+DEFAULT_LISTEN_ADDRESS = ":10042"
+USAGE_ERROR = 2
+log = logging.getLogger("exporter")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aws-root-exporter",
+        description="Prometheus exporter for the root user of every account in an AWS organization.")
+    parser.add_argument("--config.file", dest="config_file", metavar="PATH", default=None,
+                        help=f"YAML configuration file (default: {DEFAULT_CONFIG_FILE}; built-in defaults "
+                             "when that default file does not exist)")
+    parser.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN_ADDRESS,
+                        metavar="[HOST]:PORT", help=f"address to serve on (default: {DEFAULT_LISTEN_ADDRESS})")
+    parser.add_argument("--log.level", dest="log_level", default="info",
+                        choices=["debug", "info", "warn", "error"], help="log level (default: info)")
+    parser.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"],
+                        help="log format (default: logfmt)")
+    parser.add_argument("--demo", action="store_true",
+                        help="collect a built-in fake AWS organization (needs the 'demo' extra)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true",
+                      help="collect every source once, print the metrics to stdout and exit "
+                           "(0 if every account and source succeeded, 1 otherwise)")
+    mode.add_argument("--verify-config", action="store_true",
+                      help="validate the configuration, print what would be collected and exit (0, or 2 on errors)")
+    parser.add_argument("--version", action="version", version=f"aws-root-exporter {__version__}")
+    return parser
+
+
+def load(path: Optional[str]) -> Config:
+    """The configuration: an explicit path must exist; the default path is optional."""
+    if path is None:
+        if not os.path.exists(DEFAULT_CONFIG_FILE):
+            return default_config()
+        path = DEFAULT_CONFIG_FILE
+    return load_config(path)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load(args.config_file)
+        parse_listen_address(args.listen_address)
+    except (ConfigError, ValueError) as error:
+        print(f"aws-root-exporter: {error}", file=sys.stderr)
+        return USAGE_ERROR
+    if args.verify_config:
+        print(describe(config))
+        return 0
+    setup_logging(args.log_level, args.log_format)
+
+    fake = None
+    if args.demo:
+        fake = _start_demo()
+        if fake is None:
+            return USAGE_ERROR
+    try:
+        return _run(args, config)
+    finally:
+        if fake is not None:
+            fake.stop()
+
+
+def _start_demo():
+    try:
+        from exporter.demo.organization import start_demo_fake
+    except ImportError as error:
+        print(f"aws-root-exporter: --demo needs the demo extra ({error}): "
+              "pip install 'aws-root-exporter[demo]'", file=sys.stderr)
+        return None
+    fake = start_demo_fake()
+    os.environ.update(fake.env())
+    log.info("demo: fake AWS organization running", extra={"endpoint": fake.endpoint_url})
+    return fake
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
+    store = SnapshotStore()
+    context = Context(access=AwsAccess(config), config=config)
+    collection = Collection(context, store, account_sources())
+    intervals = {name: config.collection.intervals[name] for name in collection.source_names}
+    registry = CollectorRegistry()
+    registry.register(RootCollector(lambda: store.current, intervals))
+
+    if args.once:
+        ok = collection.run_once()
+        sys.stdout.write(generate_latest(registry).decode())
+        return 0 if ok else 1
+
+    expected = set(collection.source_names)
+    app = ExporterApp(registry, lambda: store.current, lambda: expected <= store.current.completed_sources)
+    try:
+        server, _ = serve(app, args.listen_address)
+    except OSError as error:
+        log.error("cannot listen", extra={"address": args.listen_address, "error": str(error)})
+        return 1
+    scheduler = Scheduler(collection, intervals)
+    scheduler.start()
+    log.info("aws-root-exporter started", extra={"address": args.listen_address, "version": __version__,
+                                                 "config": config.source})
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    log.info("shutting down")
+    scheduler.stop()
+    server.shutdown()
+    server.server_close()
+    return 0

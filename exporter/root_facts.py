@@ -1,0 +1,154 @@
+"""One account's root-user facts, merged from every source that speaks of them.
+
+Where two sources tell the same fact, the fresher wins: the account summary and the
+``AssumeRoot`` audit are live, the credential report can be four hours old. So a key the live
+sources say is gone is not reported active, even while the report still lists it. ``None``
+means no source can tell, and the metric is left out rather than guessed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Mapping, Optional
+
+from exporter.state import (AccountState, AccountSummary, ConsoleLoginEvent, ConsoleLogins, CredentialReport,
+                            RootAudit, VirtualMfa)
+
+MFA_KINDS = ("virtual", "fido", "hardware")
+
+
+@dataclass(frozen=True)
+class CredentialFacts:
+    """One access key or signing certificate slot (1 or 2)."""
+
+    active: Optional[bool]
+    last_used: Optional[datetime] = None
+    last_rotated: Optional[datetime] = None
+
+
+@dataclass(frozen=True)
+class RootFacts:
+    mfa_active: Optional[bool]
+    mfa_hardware: Optional[bool]
+    mfa_devices: Optional[Mapping[str, int]]  # kind -> count; root_audit only
+    password_enabled: Optional[bool]
+    access_keys: tuple[CredentialFacts, CredentialFacts]
+    certificates: tuple[CredentialFacts, CredentialFacts]
+    credentials_present: Optional[bool]
+    last_console_login: Optional[datetime]
+    last_console_login_event: Optional[ConsoleLoginEvent]
+    report_generated: Optional[datetime]
+
+    @property
+    def without_mfa(self) -> bool:
+        """Root has credentials but no MFA. A root with no credentials at all needs none."""
+        return self.mfa_active is False and self.credentials_present is not False
+
+    @property
+    def has_active_key(self) -> bool:
+        return any(key.active for key in self.access_keys)
+
+
+def _latest(*values: Optional[datetime]) -> Optional[datetime]:
+    present = [value for value in values if value is not None]
+    return max(present) if present else None
+
+
+def _slots(live_active: Optional[tuple[bool, ...]], live_count: Optional[int],
+           reported: Optional[tuple]) -> tuple[CredentialFacts, CredentialFacts]:
+    """Two key or certificate slots. ``live_active`` (root audit, per credential) beats
+    ``live_count`` (account summary), which beats the report's per-slot ``active``; dates come
+    from the report only while a live source does not say the credential is gone."""
+    slots = []
+    for index in range(2):
+        report_slot = reported[index] if reported else None
+        if live_active is not None:
+            exists = index < len(live_active)
+            active: Optional[bool] = exists and live_active[index]
+        elif live_count is not None:
+            exists = live_count > index
+            active = False if live_count == 0 else (report_slot.active if report_slot else None)
+        else:
+            exists = True
+            active = report_slot.active if report_slot else None
+        if exists and report_slot is not None:
+            slots.append(CredentialFacts(active, getattr(report_slot, "last_used", None), report_slot.last_rotated))
+        else:
+            slots.append(CredentialFacts(active))
+    return slots[0], slots[1]
+
+
+def root_facts(state: AccountState) -> RootFacts:
+    summary: Optional[AccountSummary] = state.value("account_summary")
+    report: Optional[CredentialReport] = state.value("credential_report")
+    virtual: Optional[VirtualMfa] = state.value("mfa_devices")
+    audit: Optional[RootAudit] = state.value("root_audit")
+    logins: Optional[ConsoleLogins] = state.value("console_logins")
+
+    # The live sources: the root audit when it is the fresher of the two, else the summary.
+    audit_first = audit is not None and (summary is None or _fresher(state, "root_audit", "account_summary"))
+
+    if audit_first:
+        mfa_active: Optional[bool] = bool(audit.mfa_devices)
+        password = audit.password
+    elif summary is not None:
+        mfa_active = summary.mfa_enabled
+        password = summary.password_present
+    else:
+        mfa_active = password = None
+    if mfa_active is None and report is not None:
+        mfa_active = report.mfa_active
+    if password is None and report is not None:
+        password = report.password_enabled
+
+    devices: Optional[dict[str, int]] = None
+    if audit is not None:
+        devices = {kind: sum(1 for d in audit.mfa_devices if d.kind == kind) for kind in MFA_KINDS}
+    if mfa_active is False:
+        hardware: Optional[bool] = False
+    elif devices is not None and audit_first:
+        hardware = devices["fido"] + devices["hardware"] > 0
+    elif mfa_active and virtual is not None:
+        hardware = not virtual.root_has_virtual
+    elif devices is not None:
+        hardware = devices["fido"] + devices["hardware"] > 0
+    else:
+        hardware = None
+
+    live_keys = audit.access_keys_active if audit_first else None
+    live_certs = audit.signing_certificates_active if audit_first else None
+    keys = _slots(live_keys, summary.access_keys_present if summary else None,
+                  report.access_keys if report else None)
+    certificates = _slots(live_certs, summary.signing_certificates_present if summary else None,
+                          report.certificates if report else None)
+
+    if audit_first:
+        present: Optional[bool] = bool(audit.password or audit.access_keys_active
+                                       or audit.signing_certificates_active or audit.mfa_devices)
+    elif summary is not None:
+        evidence = (summary.mfa_enabled or summary.access_keys_present > 0
+                    or summary.signing_certificates_present > 0 or bool(password))
+        present = True if evidence else (False if password is False else None)
+    else:
+        present = None
+
+    newest = logins.newest_success if logins else None
+    return RootFacts(
+        mfa_active=mfa_active,
+        mfa_hardware=hardware,
+        mfa_devices=devices,
+        password_enabled=password,
+        access_keys=keys,
+        certificates=certificates,
+        credentials_present=present,
+        last_console_login=_latest(report.password_last_used if report else None, newest.time if newest else None),
+        last_console_login_event=newest,
+        report_generated=report.generated if report else None,
+    )
+
+
+def _fresher(state: AccountState, first: str, second: str) -> bool:
+    """Whether ``first``'s last good value is at least as recent as ``second``'s."""
+    a, b = state.sources.get(first), state.sources.get(second)
+    return (a.last_success or 0) >= (b.last_success or 0) if a and b else a is not None

@@ -1,0 +1,85 @@
+"""The current snapshot, and the only ways it changes: whole, by atomic replacement.
+
+Writers (scheduler jobs) build a new ``Snapshot`` from the old one under a lock and swap the
+reference; readers (``/metrics``, the landing page) take the reference once and render it
+without any lock, so a scrape never sees a half-written run.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Optional
+
+from exporter.state import Account, AccountState, OrganizationFeatures, Snapshot, SourceStatus
+
+
+def next_status(previous: Optional[SourceStatus], now: float, value: Any = None,
+                error: Optional[str] = None) -> SourceStatus:
+    """The status after one run: a success replaces the value; a failure keeps the last good one."""
+    if error is None:
+        return SourceStatus(value=value, success=True, last_success=now, last_attempt=now)
+    return SourceStatus(
+        value=previous.value if previous else None,
+        success=False,
+        last_success=previous.last_success if previous else None,
+        last_attempt=now,
+        error=error,
+    )
+
+
+def with_accounts(snapshot: Snapshot, accounts: Iterable[Account], home_account_id: str) -> Snapshot:
+    """Accounts that left disappear; new ones appear empty; the rest keep their sources."""
+    states = {}
+    for account in accounts:
+        old = snapshot.accounts.get(account.id)
+        states[account.id] = AccountState(account, old.sources) if old else AccountState(account)
+    return replace(snapshot, accounts=MappingProxyType(states), home_account_id=home_account_id)
+
+
+def with_result(snapshot: Snapshot, account_id: str, source: str, now: float, value: Any = None,
+                error: Optional[str] = None) -> Snapshot:
+    """Record one source's outcome for one account. An account that left meanwhile is ignored."""
+    state = snapshot.accounts.get(account_id)
+    if state is None:
+        return snapshot
+    sources = dict(state.sources)
+    sources[source] = next_status(state.sources.get(source), now, value, error)
+    accounts = dict(snapshot.accounts)
+    accounts[account_id] = AccountState(state.account, MappingProxyType(sources))
+    return replace(snapshot, accounts=MappingProxyType(accounts))
+
+
+def with_run_finished(snapshot: Snapshot, source: str, duration: float) -> Snapshot:
+    durations = dict(snapshot.run_durations)
+    durations[source] = duration
+    return replace(snapshot, run_durations=MappingProxyType(durations),
+                   completed_sources=snapshot.completed_sources | {source})
+
+
+def with_discovery(snapshot: Snapshot, now: float, error: Optional[str] = None,
+                   home_account_id: Optional[str] = None) -> Snapshot:
+    return replace(snapshot, discovery=next_status(snapshot.discovery, now, error=error),
+                   home_account_id=snapshot.home_account_id or home_account_id)
+
+
+def with_features(snapshot: Snapshot, features: Optional[OrganizationFeatures]) -> Snapshot:
+    return replace(snapshot, organization_features=features)
+
+
+class SnapshotStore:
+    """Holds the current snapshot; ``update`` applies a pure change and swaps it in."""
+
+    def __init__(self, initial: Optional[Snapshot] = None):
+        self._snapshot = initial or Snapshot()
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> Snapshot:
+        return self._snapshot
+
+    def update(self, change: Callable[..., Snapshot], *args: Any, **kwargs: Any) -> Snapshot:
+        with self._lock:
+            self._snapshot = change(self._snapshot, *args, **kwargs)
+            return self._snapshot

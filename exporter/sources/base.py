@@ -1,0 +1,34 @@
+"""What every per-account source has in common."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from exporter.aws.sessions import AwsAccess
+from exporter.config import Config
+from exporter.state import Account, Snapshot
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a fetch may use: AWS access, the configuration and a clock (Unix seconds)."""
+
+    access: AwsAccess
+    config: Config
+    clock: Callable[[], float] = field(default=time.time)
+
+
+@dataclass(frozen=True)
+class AccountSource:
+    """A source that yields one typed value per account.
+
+    ``fetch(context, account, previous)`` returns the new value or raises; ``previous`` is the
+    last good value (sources that accumulate, such as console sign-in counters, build on it).
+    ``applies(account, snapshot, config)`` says whether the source runs for that account now.
+    """
+
+    name: str
+    fetch: Callable[[Context, Account, Optional[Any]], Any]
+    applies: Callable[[Account, Snapshot, Config], bool] = lambda account, snapshot, config: True
