@@ -20,8 +20,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from exporter.aws.errors import describe_error, error_code
-from exporter.snapshot import SnapshotStore, with_accounts, with_discovery, with_result, with_run_finished
-from exporter.sources import discovery
+from exporter.snapshot import (SnapshotStore, with_accounts, with_discovery, with_features, with_result,
+                               with_run_finished)
+from exporter.sources import discovery, org_features
 from exporter.sources.base import AccountSource, Context
 from exporter.state import Account
 
@@ -51,7 +52,9 @@ class Collection:
                               home_account_id=self._home_or_none())
             ok = False
         else:
+            features = org_features.fetch(self.context.access, self.store.current.organization_features)
             self.store.update(with_accounts, accounts, home)
+            self.store.update(with_features, features)
             self.store.update(with_discovery, self.context.clock())
             log.info("discovered accounts", extra={"source": discovery.NAME, "accounts": len(accounts)})
             ok = True

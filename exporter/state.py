@@ -92,15 +92,17 @@ class ConsoleLoginEvent:
 class ConsoleLogins:
     """Cumulative view of root console sign-ins since the exporter started.
 
-    ``counts`` maps (success, mfa_used) to the number of distinct events seen. ``seen_ids`` is a
-    bounded, ordered window of recent event ids used to count an event once across overlapping
-    look-ups. ``resume_from`` is where the next look-up starts.
+    ``counts`` maps (success, mfa_used) to the number of distinct events seen. ``seen`` maps the
+    ids of recent events to their Unix time: the window in which overlapping look-ups can meet an
+    event again, pruned as it slides and capped, so memory stays bounded. ``resume_from`` is the
+    end of the last look-up: the next starts there, less an overlap for CloudTrail's delivery
+    delay.
     """
 
     counts: Mapping[tuple[bool, bool], int]
     newest_success: Optional[ConsoleLoginEvent]
     malformed: int
-    seen_ids: tuple[str, ...]
+    seen: Mapping[str, float]
     resume_from: datetime
 
 

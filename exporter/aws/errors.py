@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 # Anything that looks like a credential must never reach a log line, a metric or an error message.
 _SECRET_PATTERNS = (
@@ -38,16 +38,20 @@ def error_code(error: BaseException) -> str:
     return type(error).__name__
 
 
+MAX_MESSAGE = 300
+
+
 def describe_error(error: BaseException) -> str:
-    """``"<code>: <message>"`` for logs and the landing page, with secrets redacted."""
+    """``"<code> (<operation>): <message>"`` on one line, shortened, with secrets redacted."""
     if isinstance(error, SourceError):
-        return redact(str(error))
-    if isinstance(error, ClientError):
-        info = error.response.get("Error", {})
+        text = str(error)
+    elif isinstance(error, ClientError):
         operation = getattr(error, "operation_name", "")
-        message = info.get("Message") or ""
-        where = f" ({operation})" if operation else ""
-        return redact(f"{error_code(error)}{where}: {message}".rstrip(": "))
-    if isinstance(error, BotoCoreError):
-        return redact(f"{type(error).__name__}: {error}")
-    return redact(f"{type(error).__name__}: {error}")
+        message = error.response.get("Error", {}).get("Message") or ""
+        text = f"{error_code(error)}{f' ({operation})' if operation else ''}: {message}".rstrip(": ")
+    else:
+        text = f"{type(error).__name__}: {error}"
+    text = " ".join(text.split())
+    if len(text) > MAX_MESSAGE:
+        text = text[:MAX_MESSAGE - 1] + "…"
+    return redact(text)

@@ -1,0 +1,49 @@
+"""``iam:ListOrganizationsFeatures``: is centralized root access enabled for the organization?
+
+Only the management account or a delegated administrator may ask; elsewhere the answer is
+unknown (the metric is left out) and one log line says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+from botocore.exceptions import ClientError
+
+from exporter.aws.errors import describe_error, error_code
+from exporter.aws.sessions import AwsAccess
+from exporter.state import Account, OrganizationFeatures
+
+NAME = "org_features"
+log = logging.getLogger(__name__)
+# The answers that mean "not allowed here", as opposed to a passing failure.
+NOT_ALLOWED = {
+    "AccessDenied", "AccessDeniedException", "AccountNotManagementOrDelegatedAdministratorException",
+    "OrganizationNotFoundException", "OrganizationNotInAllFeaturesModeException",
+    "ServiceAccessNotEnabledException",
+}
+
+
+def parse_features(enabled: list[str]) -> OrganizationFeatures:
+    return OrganizationFeatures(root_credentials_management="RootCredentialsManagement" in enabled,
+                                root_sessions="RootSessions" in enabled)
+
+
+def fetch(access: AwsAccess, previous: Optional[OrganizationFeatures]) -> Optional[OrganizationFeatures]:
+    """The features, None where the call is not allowed, ``previous`` on a passing failure."""
+    home = Account(id=access.home_account_id, name="")
+    try:
+        response = access.client(home, "iam").list_organizations_features()
+    except Exception as error:  # noqa: BLE001 - optional fact: never fails discovery
+        code = error_code(error)
+        if isinstance(error, ClientError) and code in NOT_ALLOWED:
+            log.warning("centralized root access features unknown: the exporter's account may not call "
+                        "iam:ListOrganizationsFeatures (it must be the management account or a delegated "
+                        "administrator with the permission)",
+                        extra={"account_id": home.id, "error_code": code, "error": describe_error(error)})
+            return None
+        log.warning("iam:ListOrganizationsFeatures failed; keeping the last answer",
+                    extra={"account_id": home.id, "error_code": code, "error": describe_error(error)})
+        return previous
+    return parse_features(response.get("EnabledFeatures", []))
