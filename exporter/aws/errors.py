@@ -2,21 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 from botocore.exceptions import ClientError
 
-# Anything that looks like a credential must never reach a log line, a metric or an error message.
-_SECRET_PATTERNS = (
-    re.compile(r"(?i)(secret[_-]?access[_-]?key|session[_-]?token|security[_-]?token|signature)(['\"]?\s*[:=]\s*['\"]?)[^\s,'\"&]+"),
-    re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
-)
-
-
-def redact(text: str) -> str:
-    """Remove access key ids, secret keys, session tokens and signatures from ``text``."""
-    text = _SECRET_PATTERNS[0].sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
-    return _SECRET_PATTERNS[1].sub("[redacted-key-id]", text)
+from exporter.logs import redact
 
 
 class SourceError(Exception):

@@ -19,7 +19,7 @@ from botocore.config import Config as BotoConfig
 from botocore.credentials import DeferredRefreshableCredentials
 
 from exporter import __version__
-from exporter.config import Config
+from exporter.config import Config, partition, role_arn_for
 from exporter.state import Account
 
 ROOT_AUDIT_TASK_POLICY = "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"
@@ -58,14 +58,8 @@ class AwsAccess:
         """The account whose credentials the exporter runs with."""
         return self._caller_identity()["account"]
 
-    @property
-    def partition(self) -> str:
-        return self._caller_identity()["arn"].split(":")[1]
-
     def role_arn(self, account: Account) -> str:
-        if account.role_arn:
-            return account.role_arn
-        return f"arn:{self.partition}:iam::{account.id}:role/{self._config.accounts.role_name}"
+        return account.role_arn or role_arn_for(self._config, account.id)
 
     # ------------------------------------------------------------------ clients
 
@@ -121,7 +115,7 @@ class AwsAccess:
         region = self._config.aws.region
         credentials = self._base_client("sts", region).assume_root(
             TargetPrincipal=account_id,
-            TaskPolicyArn={"arn": ROOT_AUDIT_TASK_POLICY.replace("arn:aws:", f"arn:{self.partition}:", 1)},
+            TaskPolicyArn={"arn": ROOT_AUDIT_TASK_POLICY.replace("arn:aws:", f"arn:{partition(region)}:", 1)},
             DurationSeconds=ASSUME_ROOT_SECONDS,
         )["Credentials"]
         session = boto3.Session(
