@@ -215,3 +215,6 @@ def setup_logging(level: str, fmt: str, stream: Optional[IO[str]] = None) -> Non
     root.setLevel(levelno)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.NOTSET if levelno <= logging.DEBUG else logging.WARNING)
+    # A failed AssumeRole is logged by the scheduler with account, source and error code; botocore's
+    # own warning about the failed credential refresh would only repeat it.
+    logging.getLogger("botocore.credentials").setLevel(logging.NOTSET if levelno <= logging.DEBUG else logging.ERROR)
