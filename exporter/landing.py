@@ -37,7 +37,8 @@ h1{font-size:1.5rem;margin:0 0 .25rem} p.meta{color:#59636e;margin:.25rem 0 1rem
 nav a{margin-right:1rem;text-decoration:none;padding:.25rem .5rem;border-radius:6px;color:#0969da}
 nav a.current{background:#0969da;color:#fff}
 table{border-collapse:collapse;margin-top:1rem;font-size:.9rem}
-th,td{border-bottom:1px solid #d1d9e0;padding:.35rem .6rem;text-align:left;white-space:nowrap}
+th,td{border-bottom:1px solid #d1d9e0;padding:.3rem .45rem;text-align:left;white-space:nowrap}
+td[data-field=last_console_login],td[data-field=collection]{white-space:normal;min-width:11rem}
 th{background:#f6f8fa} td.bad{color:#b42318;font-weight:600} td.good{color:#1a7f37}
 td.warn{color:#9a6700} td.none{color:#59636e} small{color:#59636e}
 """
@@ -65,14 +66,14 @@ def _cells(state: AccountState, facts: RootFacts) -> list[tuple[str, str, str]]:
     """(field, text, css class) for one table row."""
     no_credentials = facts.credentials_present is False
     if no_credentials:
-        mfa = ("not needed (no root credentials)", "good")
-        hardware = ("not needed", "good")
+        credentials = ("none (compliant)", "good")
+        mfa = hardware = ("not needed", "good")
     else:
+        credentials = _yes_no(facts.credentials_present, bad_when=None)
         mfa = _yes_no(facts.mfa_active, bad_when=False)
         hardware = _yes_no(facts.mfa_hardware, bad_when=False)
         if facts.mfa_active and facts.mfa_hardware is False:
             hardware = ("no (virtual only)", "warn")
-    credentials = _yes_no(facts.credentials_present, bad_when=None)
     password = _yes_no(facts.password_enabled, bad_when=None)
     failing = sorted(name for name, status in state.sources.items() if not status.success)
     collection = ("failing: " + ", ".join(failing), "bad") if failing else ("ok", "good")

@@ -105,14 +105,16 @@ def root_facts(state: AccountState) -> RootFacts:
     devices: Optional[dict[str, int]] = None
     if audit is not None:
         devices = {kind: sum(1 for d in audit.mfa_devices if d.kind == kind) for kind in MFA_KINDS}
+    # Only the root audit knows device kinds; a FIDO or hardware device there settles it, however
+    # fresh the summary. Without one, a virtual device assigned to root means "virtual only".
     if mfa_active is False:
         hardware: Optional[bool] = False
-    elif devices is not None and audit_first:
-        hardware = devices["fido"] + devices["hardware"] > 0
+    elif devices is not None and devices["fido"] + devices["hardware"] > 0:
+        hardware = True
     elif mfa_active and virtual is not None:
         hardware = not virtual.root_has_virtual
     elif devices is not None:
-        hardware = devices["fido"] + devices["hardware"] > 0
+        hardware = False
     else:
         hardware = None
 
