@@ -57,25 +57,48 @@ def _latest(*values: Optional[datetime]) -> Optional[datetime]:
 
 def _slots(live_active: Optional[tuple[bool, ...]], live_count: Optional[int],
            reported: Optional[tuple]) -> tuple[CredentialFacts, CredentialFacts]:
-    """Two key or certificate slots. ``live_active`` (root audit, per credential) beats
-    ``live_count`` (account summary), which beats the report's per-slot ``active``; dates come
-    from the report only while a live source does not say the credential is gone."""
-    slots = []
-    for index in range(2):
-        report_slot = reported[index] if reported else None
-        if live_active is not None:
-            exists = index < len(live_active)
-            active: Optional[bool] = exists and live_active[index]
-        elif live_count is not None:
-            exists = live_count > index
-            active = False if live_count == 0 else (report_slot.active if report_slot else None)
-        else:
-            exists = True
-            active = report_slot.active if report_slot else None
-        if exists and report_slot is not None:
-            slots.append(CredentialFacts(active, getattr(report_slot, "last_used", None), report_slot.last_rotated))
-        else:
-            slots.append(CredentialFacts(active))
+    """Two key or certificate slots from the report, corrected by a live source.
+
+    ``live_active`` (root audit, one status per credential, oldest first) is the truth. Else
+    ``live_count`` (account summary) checks the report: when the counts agree the report's slots
+    stand; when the live count is higher, credentials were created since the report and fill the
+    free slots as active (AWS creates them active); when lower, some were deleted and which one
+    is left cannot be told, so those slots are unknown. Dates come from the report only for a
+    slot whose credential the live source confirms.
+    """
+    def from_report(index: int) -> CredentialFacts:
+        slot = reported[index]
+        return CredentialFacts(slot.active, getattr(slot, "last_used", None), slot.last_rotated)
+
+    exists = [bool(slot.active or slot.last_rotated) for slot in reported] if reported else None
+    slots: list[CredentialFacts] = []
+    if live_active is not None:
+        for index in range(2):
+            present = index < len(live_active)
+            active = present and live_active[index]
+            if present and exists is not None and exists[index]:
+                dated = from_report(index)
+                slots.append(CredentialFacts(active, dated.last_used, dated.last_rotated))
+            else:
+                slots.append(CredentialFacts(active))
+    elif live_count is None:
+        slots = [from_report(i) if reported else CredentialFacts(None) for i in range(2)]
+    elif live_count == 0:
+        slots = [CredentialFacts(False), CredentialFacts(False)]
+    elif exists is None:
+        slots = [CredentialFacts(None), CredentialFacts(None)]
+    elif sum(exists) == live_count:
+        slots = [from_report(i) for i in range(2)]
+    elif sum(exists) < live_count:
+        new = live_count - sum(exists)
+        for index in range(2):
+            if exists[index]:
+                slots.append(from_report(index))
+            else:
+                slots.append(CredentialFacts(True if new > 0 else False))
+                new -= 1
+    else:
+        slots = [CredentialFacts(None) if exists[i] else CredentialFacts(False) for i in range(2)]
     return slots[0], slots[1]
 
 

@@ -39,7 +39,6 @@ def describe_error(error: BaseException) -> str:
         text = f"{error_code(error)}{f' ({operation})' if operation else ''}: {message}".rstrip(": ")
     else:
         text = f"{type(error).__name__}: {error}"
-    text = " ".join(text.split())
-    if len(text) > MAX_MESSAGE:
-        text = text[:MAX_MESSAGE - 1] + "…"
-    return redact(text)
+    # Redact before shortening: a cut could separate a secret from the key name that marks it.
+    text = redact(" ".join(text.split()))
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 1] + "…"
