@@ -66,9 +66,15 @@ _SECRET_IN_TEXT = re.compile(
 )
 
 
+# Access key ids are not secrets by AWS's account, but nothing here needs them either.
+_ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
+
+
 def redact(text: str) -> str:
-    """``text`` with the value after every known secret key (``SessionToken=...``) replaced."""
-    return _SECRET_IN_TEXT.sub(lambda m: f"{m['key']}{m['sep']}{REDACTED}", text)
+    """``text`` with the value after every known secret key (``SessionToken=...``) and every
+    access key id replaced."""
+    text = _SECRET_IN_TEXT.sub(lambda m: f"{m['key']}{m['sep']}{REDACTED}", text)
+    return _ACCESS_KEY_ID.sub(REDACTED, text)
 
 
 def redact_value(value: object) -> object:
