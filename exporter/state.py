@@ -47,14 +47,14 @@ class AccountSummary:
 
 @dataclass(frozen=True)
 class ReportAccessKey:
-    active: bool
+    active: Optional[bool]  # None when the report has no such column
     last_rotated: Optional[datetime]
     last_used: Optional[datetime]
 
 
 @dataclass(frozen=True)
 class ReportCertificate:
-    active: bool
+    active: Optional[bool]
     last_rotated: Optional[datetime]
 
 

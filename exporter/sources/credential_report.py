@@ -78,16 +78,20 @@ def parse_report(content: bytes, generated: datetime) -> CredentialReport:
     def when(column: str) -> Optional[datetime]:
         return parse_time(row.get(column), column)
 
+    def status(column: str) -> Optional[bool]:
+        """A credential's status: N/A means none (False); a column the report lacks, unknown."""
+        return bool(flag(column)) if column in row else None
+
     keys = tuple(
         ReportAccessKey(
-            active=bool(flag(f"access_key_{n}_active")),
+            active=status(f"access_key_{n}_active"),
             last_rotated=when(f"access_key_{n}_last_rotated"),
             last_used=when(f"access_key_{n}_last_used_date"),
         )
         for n in (1, 2)
     )
     certificates = tuple(
-        ReportCertificate(active=bool(flag(f"cert_{n}_active")), last_rotated=when(f"cert_{n}_last_rotated"))
+        ReportCertificate(active=status(f"cert_{n}_active"), last_rotated=when(f"cert_{n}_last_rotated"))
         for n in (1, 2)
     )
     return CredentialReport(
