@@ -1,0 +1,1 @@
+"""End-to-end tests: the real exporter, Prometheus and Alertmanager over loopback HTTP."""
