@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from tests.support.net import free_port, http_get, wait_for
+from tests.support.net import free_port, http_get, stop_process, wait_for
 
 
 def exporter_command() -> list[str]:
@@ -39,14 +39,7 @@ class RunningExporter:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
-        return self.process.returncode
+        return stop_process(self.process)
 
 
 def start_exporter(args: list[str], env: Optional[dict[str, str]] = None, ready_timeout: float = 90.0,

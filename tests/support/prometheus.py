@@ -10,7 +10,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Optional
 
-from tests.support.net import free_port, http_get, wait_for
+from tests.support.net import free_port, http_get, stop_process, wait_for
 
 PROMETHEUS = "/usr/bin/prometheus"
 MISSING = "{binary} is not installed: `make test` installs Debian's {package} package"
@@ -77,13 +77,8 @@ class ManagedProcess:
         return payload
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        if self.process is not None:
+            stop_process(self.process)
         if self._own_dir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
