@@ -34,7 +34,8 @@ class AwsAccess:
         self._config = config
         self._base = base_session or boto3.Session(region_name=config.aws.region)
         self._client_config = BotoConfig(
-            retries={"mode": "standard", "max_attempts": config.aws.max_attempts},
+            # total_max_attempts counts the first try; botocore's max_attempts would count retries only.
+            retries={"mode": "standard", "total_max_attempts": config.aws.max_attempts},
             connect_timeout=5,
             read_timeout=30,
             max_pool_connections=max(10, config.collection.concurrency + 2),

@@ -61,14 +61,24 @@ def parse_event(item: Mapping[str, Any]) -> Optional[ConsoleLoginEvent]:
     )
 
 
-def lookup(client: Any, start: datetime, end: datetime, rate_key: tuple[str, str]) -> Iterator[Mapping[str, Any]]:
-    """Every ConsoleLogin item between ``start`` and ``end``, page by page, within the rate."""
+def limit_rate(client: Any, rate_key: tuple[str, str]) -> None:
+    """Space every LookupEvents attempt of ``client``, botocore's own retries included.
+
+    A ``before-send`` hook sees each attempt; registering again under the same id is a no-op,
+    so calling this on a cached client every run is safe.
+    """
+    client.meta.events.register("before-send.cloudtrail.LookupEvents",
+                                lambda **_: LOOKUP_RATE.wait(rate_key),
+                                unique_id=f"aws-root-exporter-rate-{rate_key[0]}-{rate_key[1]}")
+
+
+def lookup(client: Any, start: datetime, end: datetime) -> Iterator[Mapping[str, Any]]:
+    """Every ConsoleLogin item between ``start`` and ``end``, page by page."""
     params: dict[str, Any] = {
         "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}],
         "StartTime": start, "EndTime": end, "MaxResults": PAGE_SIZE,
     }
     while True:
-        LOOKUP_RATE.wait(rate_key)
         page = client.lookup_events(**params)
         yield from page.get("Events", [])
         if not page.get("NextToken"):
@@ -91,7 +101,8 @@ def fetch(context: Context, account: Account, previous: Optional[ConsoleLogins] 
 
     for region in config.cloudtrail_regions:
         client = context.access.client(account, "cloudtrail", region)
-        for item in lookup(client, start, now, (account.id, region)):
+        limit_rate(client, (account.id, region))
+        for item in lookup(client, start, now):
             event_id = str(item.get("EventId", ""))
             if event_id and event_id in seen:
                 continue
