@@ -30,6 +30,7 @@ LEVELS = {
 }
 FORMATS = ("logfmt", "json")
 NOISY_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer", "apscheduler")
+WIRE_LOGGERS = ("botocore.endpoint", "botocore.parsers", "botocore.auth", "urllib3.connectionpool")
 REDACTED = "[REDACTED]"
 
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -60,12 +61,14 @@ _SECRET_KEYS = frozenset(
 _SECRET_IN_TEXT = re.compile(
     r"(?P<key>\b(?:aws_?secret_?access_?key|secret_?access_?key|aws_?session_?token|session_?token"
     r"|aws_?security_?token|x-amz-security-token|x-amz-signature|signature|external_?id)\b)"
-    r"(?P<sep>\\?[\"']?\s*[:=]\s*\\?[\"']?)"
+    r"(?P<sep>\\?[\"']?\s*[:=]\s*b?\\?[\"']?)"
     r"(?P<value>[A-Za-z0-9/+=%_.:@-]+)",
     re.IGNORECASE,
 )
 
 
+# The same secrets as XML elements, as in STS responses: <SessionToken>...</SessionToken>.
+_SECRET_IN_XML = re.compile(r"<(?P<tag>SecretAccessKey|SessionToken|SecurityToken)>[^<]*</(?P=tag)>", re.IGNORECASE)
 # Access key ids are not secrets by AWS's account, but nothing here needs them either.
 _ACCESS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b")
 
@@ -74,6 +77,7 @@ def redact(text: str) -> str:
     """``text`` with the value after every known secret key (``SessionToken=...``) and every
     access key id replaced."""
     text = _SECRET_IN_TEXT.sub(lambda m: f"{m['key']}{m['sep']}{REDACTED}", text)
+    text = _SECRET_IN_XML.sub(lambda m: f"<{m['tag']}>{REDACTED}</{m['tag']}>", text)
     return _ACCESS_KEY_ID.sub(REDACTED, text)
 
 
@@ -221,6 +225,10 @@ def setup_logging(level: str, fmt: str, stream: Optional[IO[str]] = None) -> Non
     root.setLevel(levelno)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.NOTSET if levelno <= logging.DEBUG else logging.WARNING)
+    # botocore's wire dumps (request headers, response bodies) carry credentials; redaction is the
+    # second line of defence, not emitting them at all is the first, even at debug.
+    for name in WIRE_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO)
     # A failed AssumeRole is logged by the scheduler with account, source and error code; botocore's
     # own warning about the failed credential refresh would only repeat it.
     logging.getLogger("botocore.credentials").setLevel(logging.NOTSET if levelno <= logging.DEBUG else logging.ERROR)

@@ -159,6 +159,11 @@ LEAKY_TEXTS = [
     f"X-Amz-Security-Token: {SESSION_TOKEN}",
     "Authorization: AWS4-HMAC-SHA256 Credential=ASIAEXAMPLE/20261128/us-east-1/sts/aws4_request, "
     f"SignedHeaders=host;x-amz-date, Signature={SIGNATURE}",
+    # An STS response body, as botocore dumps it at debug level.
+    f"<Credentials><SecretAccessKey>{SECRET_KEY}</SecretAccessKey><SessionToken>{SESSION_TOKEN}"
+    "</SessionToken></Credentials>",
+    # Request headers as botocore dumps them: values are bytes literals.
+    f"{{'X-Amz-Security-Token': b'{SESSION_TOKEN}', 'X-Amz-Date': b'20261128T000000Z'}}",
 ]
 
 
@@ -215,3 +220,14 @@ def test_secret_redactor_filter_protects_other_handlers():
     assert "assumed with SessionToken=[REDACTED] X-Amz-Security-Token=[REDACTED]" in text
     assert "aws_secret_access_key=[REDACTED]" in text  # the traceback, redacted
     assert SESSION_TOKEN not in text and SECRET_KEY not in text
+
+
+def test_debug_level_keeps_botocore_wire_dumps_out():
+    stream = io.StringIO()
+    setup_logging("debug", "logfmt", stream=stream)
+    logging.getLogger("botocore.parsers").debug("Response body: <SessionToken>%s</SessionToken>", SESSION_TOKEN)
+    logging.getLogger("botocore.endpoint").debug("Sending http request: %s", SESSION_TOKEN)
+    logging.getLogger("exporter.scheduler").debug("still here")
+    output = stream.getvalue()
+    assert SESSION_TOKEN not in output
+    assert "still here" in output
