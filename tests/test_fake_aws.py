@@ -27,7 +27,7 @@ from exporter.demo.fake_aws import (
     FakeCertificate,
     FakeMfaDevice,
 )
-from exporter.demo.organization import DEMO_ACCOUNTS, build_demo_organization
+from exporter.demo.organization import DEMO_ACCOUNTS, build_organization
 
 MGMT = FakeAws.MANAGEMENT_ACCOUNT_ID
 AUDIT = "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"
@@ -42,7 +42,7 @@ def fake():
     fake = FakeAws()
     fake.start()
     try:
-        build_demo_organization(fake, NOW)
+        build_organization(fake, NOW)
         yield fake
     finally:
         fake.stop()

@@ -1,6 +1,6 @@
 """The demo organization: eleven accounts, each showing one root-user situation.
 
-The scenario is data (``DEMO_ACCOUNTS``); ``build_demo_organization`` turns it into a ``FakeAws``
+The scenario is data (``DEMO_ACCOUNTS``); ``build_organization`` turns it into a ``FakeAws``
 state. Every time is given as an age relative to ``now``.
 
 | account | OU | root |
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Optional
+from typing import Iterable, Mapping, Optional
 
 from exporter.demo.fake_aws import (
     MANAGEMENT_ACCOUNT_ID,
@@ -160,13 +160,15 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
 DEMO_FEATURES = {"root_credentials_management": True, "root_sessions": True}
 
 
-def build_demo_organization(fake: FakeAws, now: datetime) -> None:
-    """Create the demo organization in a started, empty ``fake``."""
+def build_organization(fake: FakeAws, now: datetime, accounts: Iterable[DemoAccount] = DEMO_ACCOUNTS,
+                       features: Mapping[str, bool] = DEMO_FEATURES) -> None:
+    """Create an organization of ``accounts`` (the demo's by default) in a started, empty
+    ``fake``; every age in the scenario is relative to ``now``."""
     if now.tzinfo is None:
         now = now.replace(tzinfo=timezone.utc)
     fake.create_organization()
-    fake.set_organization_features(**DEMO_FEATURES)
-    for account in DEMO_ACCOUNTS:
+    fake.set_organization_features(**features)
+    for account in accounts:
         if account.id == MANAGEMENT_ACCOUNT_ID:
             fake.set_root(account.id, account.fake_root(now))
         else:
@@ -197,7 +199,7 @@ def start_demo_fake(
     fake = FakeAws(host, port)
     fake.start()
     try:
-        build_demo_organization(fake, now or datetime.now(timezone.utc))
+        build_organization(fake, now or datetime.now(timezone.utc))
     except BaseException:
         fake.stop()
         raise

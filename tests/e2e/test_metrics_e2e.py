@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from exporter.demo.fake_aws import MANAGEMENT_ACCOUNT_ID, FakeAws
-from exporter.demo.organization import DemoAccount, DemoCertificate, DemoKey, DemoLogin
+from exporter.demo.organization import DemoAccount, DemoCertificate, DemoKey, DemoLogin, build_organization
 from tests.support.chromium import parse_html
 from tests.support.exporter import RunningExporter, exporter_command, start_exporter
 from tests.support.exposition import Exposition, parse
@@ -111,23 +111,8 @@ def config_text(intervals: dict[str, int]) -> str:
     })
 
 
-def build_organization(fake: FakeAws, now: datetime) -> None:
-    fake.create_organization()
-    fake.set_organization_features(**FEATURES)
-    for account in ACCOUNTS:
-        if account.id == MGMT:
-            fake.set_root(MGMT, account.fake_root(now))
-        else:
-            fake.create_account(account.id, account.name, email=account.email, ou=account.ou,
-                                root=account.fake_root(now), state=account.state)
-        if account.assume_role_denied:
-            fake.fail(account.id, "AssumeRole", "AccessDenied")
-        if account.assume_root_denied:
-            fake.fail(account.id, "AssumeRoot", "AccessDenied")
-        for login in account.console_logins:
-            fake.add_console_login(account.id, time=now - login.ago, success=login.success,
-                                   mfa_used=login.mfa_used, source_ip=login.source_ip,
-                                   user_type="IAMUser" if login.user_name else "Root", user_name=login.user_name)
+def build_test_organization(fake: FakeAws, now: datetime) -> None:
+    build_organization(fake, now, ACCOUNTS, FEATURES)
     for account_id, ago in MALFORMED:
         fake.add_raw_cloudtrail_event(account_id, time=now - ago, cloudtrail_event='{"eventVersion": "1.08", ')
 
@@ -152,7 +137,7 @@ def org(tmp_path_factory) -> Iterator[Org]:
     fake = FakeAws()
     fake.start()
     try:
-        build_organization(fake, now)
+        build_test_organization(fake, now)
         config = tmp_path_factory.mktemp("e2e") / "config.yaml"
         config.write_text(config_text(INTERVALS))
         running = start_exporter(["--config.file", str(config)], env=fake.env())
