@@ -40,7 +40,7 @@ table{border-collapse:collapse;margin-top:1rem;font-size:.9rem}
 th,td{border-bottom:1px solid #d1d9e0;padding:.3rem .45rem;text-align:left;white-space:nowrap}
 td[data-field=last_console_login],td[data-field=collection]{white-space:normal;min-width:11rem}
 th{background:#f6f8fa} td.bad{color:#b42318;font-weight:600} td.good{color:#1a7f37}
-td.warn{color:#9a6700} td.none{color:#59636e} small{color:#59636e}
+td.warn{color:#9a6700} td.none{color:#59636e} small{color:#59636e} div.scroll{overflow-x:auto}
 """
 
 
@@ -54,8 +54,8 @@ def _yes_no(value: Optional[bool], bad_when: Optional[bool]) -> tuple[str, str]:
     return text, "bad" if value == bad_when else "good"
 
 
-def _date(value: Optional[datetime]) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if value else "never / unknown"
+def _date(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _slot(slot: CredentialFacts) -> tuple[str, str]:
@@ -72,13 +72,20 @@ def _cells(state: AccountState, facts: RootFacts) -> list[tuple[str, str, str]]:
         credentials = _yes_no(facts.credentials_present, bad_when=None)
         mfa = _yes_no(facts.mfa_active, bad_when=False)
         hardware = _yes_no(facts.mfa_hardware, bad_when=False)
-        if facts.mfa_active and facts.mfa_hardware is False:
+        if facts.mfa_active is False:
+            hardware = ("—", "none")  # "MFA: no" already says it
+        elif facts.mfa_active and facts.mfa_hardware is False:
             hardware = ("no (virtual only)", "warn")
     password = _yes_no(facts.password_enabled, bad_when=None)
     failing = sorted(name for name, status in state.sources.items() if not status.success)
     collection = ("failing: " + ", ".join(failing), "bad") if failing else ("ok", "good")
     event = facts.last_console_login_event
-    login = _date(facts.last_console_login)
+    if facts.last_console_login is not None:
+        login = _date(facts.last_console_login)
+    elif {"console_logins", "credential_report"} & set(failing):
+        login = "unknown (source failing)"
+    else:
+        login = "none seen"
     if event is not None and event.time == facts.last_console_login:
         login += f" from {event.source_ip} (MFA {'used' if event.mfa_used else 'not used'})"
     return [
@@ -134,6 +141,6 @@ def render(snapshot: Snapshot, view_key: str = "all", ready: bool = True) -> str
 <a href="/metrics">Metrics</a> · <a href="/-/healthy">Health</a> · <a href="/-/ready">Readiness</a></p>
 {status}<nav>{nav}</nav>
 <h2 id="view-title">{html.escape(view.title)} <small>({len(rows)})</small></h2>
-<table id="root-users"><thead><tr>{headers}</tr></thead><tbody>{''.join(body)}{empty}</tbody></table>
+<div class="scroll"><table id="root-users"><thead><tr>{headers}</tr></thead><tbody>{''.join(body)}{empty}</tbody></table></div>
 </body></html>
 """
