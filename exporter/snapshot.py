@@ -44,15 +44,16 @@ def with_result(snapshot: Snapshot, account_id: str, source: str, now: float, va
     state = snapshot.accounts.get(account_id)
     if state is None:
         return snapshot
-    sources = dict(state.sources)
+    # MappingProxyType.copy() copies the dict behind it at C speed; dict(proxy) goes key by key.
+    sources = state.sources.copy()
     sources[source] = next_status(state.sources.get(source), now, value, error)
-    accounts = dict(snapshot.accounts)
+    accounts = snapshot.accounts.copy()
     accounts[account_id] = AccountState(state.account, MappingProxyType(sources))
     return replace(snapshot, accounts=MappingProxyType(accounts))
 
 
 def with_run_finished(snapshot: Snapshot, source: str, duration: float) -> Snapshot:
-    durations = dict(snapshot.run_durations)
+    durations = snapshot.run_durations.copy()
     durations[source] = duration
     return replace(snapshot, run_durations=MappingProxyType(durations),
                    completed_sources=snapshot.completed_sources | {source})

@@ -102,6 +102,9 @@ class AwsAccess:
             return _credential_metadata(credentials)
 
         core = botocore.session.Session()
+        # Share the base session's loader: each botocore session would otherwise parse and hold
+        # its own copy of the service models (about 12 MiB and 110 ms of CPU per account).
+        core.register_component("data_loader", self._base._session.get_component("data_loader"))
         core._credentials = DeferredRefreshableCredentials(refresh_using=refresh, method="sts-assume-role")
         session = boto3.Session(botocore_session=core, region_name=self._config.aws.region)
         with self._lock:
@@ -119,13 +122,13 @@ class AwsAccess:
             TaskPolicyArn={"arn": ROOT_AUDIT_TASK_POLICY.replace("arn:aws:", f"arn:{partition(region)}:", 1)},
             DurationSeconds=ASSUME_ROOT_SECONDS,
         )["Credentials"]
-        session = boto3.Session(
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretAccessKey"],
-            aws_session_token=credentials["SessionToken"],
-            region_name=region,
-        )
-        return session.client(service, region_name=region, config=self._client_config)
+        with self._lock:  # a client from the shared session costs ~3 ms, a new session ~100 ms
+            return self._base.client(
+                service, region_name=region, config=self._client_config,
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+            )
 
 
 def _credential_metadata(credentials: dict[str, Any]) -> dict[str, str]:

@@ -19,7 +19,7 @@ from exporter.state import Account, ConsoleLoginEvent, ConsoleLogins
 
 NAME = "console_logins"
 OVERLAP = timedelta(minutes=20)  # CloudTrail usually delivers within 15 minutes
-MAX_SEEN = 10_000  # hard cap on remembered event ids per account
+MAX_SEEN = 1_000  # hard cap on remembered event ids per account (root sign-ins within the overlap)
 PAGE_SIZE = 50
 LOOKUP_RATE = RateLimiter(rate=2.0)  # LookupEvents: 2 requests/s per account and region
 log = logging.getLogger(__name__)
@@ -116,10 +116,7 @@ def fetch(context: Context, account: Account, previous: Optional[ConsoleLogins] 
                     "account_id": account.id, "source": NAME, "region": region,
                     "event_id": event_id, "error": str(error)})
                 continue
-            item_time = item.get("EventTime")
-            if event is None:  # another identity's sign-in: remember it, count nothing
-                if event_id:
-                    seen[event_id] = item_time.timestamp() if isinstance(item_time, datetime) else now.timestamp()
+            if event is None:  # another identity's sign-in: nothing to count, nothing to remember
                 continue
             seen[event.event_id] = event.time.timestamp()
             counts[(event.success, event.mfa_used)] = counts.get((event.success, event.mfa_used), 0) + 1
