@@ -10,11 +10,10 @@ import sys
 import threading
 from typing import Optional, Sequence
 
-from prometheus_client import CollectorRegistry, generate_latest
 
 from exporter import __version__
 from exporter.aws.sessions import AwsAccess
-from exporter.collector import RootCollector
+from exporter.collector import exposition
 from exporter.config import Config, ConfigError, default_config, describe, load_config
 from exporter.logs import setup_logging
 from exporter.scheduler import Collection, Scheduler
@@ -106,16 +105,13 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     context = Context(access=AwsAccess(config), config=config)
     collection = Collection(context, store, account_sources())
     intervals = {name: config.collection.intervals[name] for name in collection.source_names}
-    registry = CollectorRegistry()
-    registry.register(RootCollector(lambda: store.current, intervals))
-
     if args.once:
         ok = collection.run_once()
-        sys.stdout.write(generate_latest(registry).decode())
+        sys.stdout.write(exposition(store.current, intervals)[0].decode())
         return 0 if ok else 1
 
     expected = set(collection.source_names)
-    app = ExporterApp(registry, lambda: store.current, lambda: expected <= store.current.completed_sources)
+    app = ExporterApp(lambda: store.current, intervals, lambda: expected <= store.current.completed_sources)
     try:
         server, _ = serve(app, args.listen_address)
     except OSError as error:

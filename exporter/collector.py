@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Callable, Iterable, Iterator, Mapping, Optional
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector, CollectorRegistry
 
 from exporter import __version__
 from exporter.root_facts import MFA_KINDS, RootFacts, root_facts
@@ -150,3 +151,11 @@ class RootCollector(Collector):
         build = GaugeMetricFamily("root_exporter_build_info", "Build information of aws-root-exporter; value 1.", labels=["version"])
         build.add_metric([__version__], 1)
         yield from (duration, interval, build)
+
+
+def exposition(snapshot: Snapshot, intervals: Mapping[str, float], accept: str = "") -> tuple[bytes, str]:
+    """``snapshot`` encoded in the format ``accept`` asks for: (body, content type)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RootCollector(lambda: snapshot, intervals))
+    encoder, content_type = choose_encoder(accept)
+    return encoder(registry), content_type

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
 import logging
 import socket
 import threading
 from socketserver import ThreadingMixIn
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping, Optional
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, make_wsgi_app
-
 from exporter import landing
+from exporter.collector import exposition
 from exporter.state import Snapshot
 
 log = logging.getLogger(__name__)
@@ -26,13 +26,51 @@ def parse_listen_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+class ExpositionCache:
+    """The encoded metrics of the current snapshot, per format and compression.
+
+    A snapshot is immutable and replaced whole, so its exposition can be encoded once and served
+    to every scrape until the next swap (Prometheus pairs scrape the same bytes twice).
+    """
+
+    def __init__(self, intervals: Mapping[str, float]):
+        self._intervals = dict(intervals)
+        self._lock = threading.Lock()
+        self._snapshot: Optional[Snapshot] = None
+        self._bodies: dict[tuple[str, bool], tuple[bytes, str]] = {}
+
+    def get(self, snapshot: Snapshot, accept: str, gzipped: bool) -> tuple[bytes, str]:
+        with self._lock:
+            if snapshot is not self._snapshot:
+                self._snapshot, self._bodies = snapshot, {}
+            cached = self._bodies.get((accept, gzipped))
+        if cached is not None:
+            return cached
+        body, content_type = exposition(snapshot, self._intervals, accept)
+        if gzipped:
+            body = gzip.compress(body, compresslevel=6)
+        with self._lock:
+            if snapshot is self._snapshot:
+                self._bodies[(accept, gzipped)] = (body, content_type)
+        return body, content_type
+
+
 class ExporterApp:
     """The WSGI application. ``ready()`` says whether every source has run once."""
 
-    def __init__(self, registry: CollectorRegistry, snapshot: Callable[[], Snapshot], ready: Callable[[], bool]):
-        self._metrics = make_wsgi_app(registry)
+    def __init__(self, snapshot: Callable[[], Snapshot], intervals: Mapping[str, float], ready: Callable[[], bool]):
+        self._cache = ExpositionCache(intervals)
         self._snapshot = snapshot
         self._ready = ready
+
+    def _metrics(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        gzipped = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "")
+        body, content_type = self._cache.get(self._snapshot(), environ.get("HTTP_ACCEPT", ""), gzipped)
+        headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        if gzipped:
+            headers.append(("Content-Encoding", "gzip"))
+        start_response("200 OK", headers)
+        return [body]
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")

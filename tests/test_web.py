@@ -1,0 +1,96 @@
+"""The WSGI app: /metrics encoding and caching, readiness, routing. Called in-process through
+wsgiref's test utilities; the full HTTP path is covered by the end-to-end tests."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from types import MappingProxyType
+from wsgiref.util import setup_testing_defaults
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporter.state import Account, AccountState, Snapshot
+from exporter.web import ExporterApp, parse_listen_address
+
+INTERVALS = {"discovery": 3600.0}
+
+
+def snapshot_of(*names: str) -> Snapshot:
+    states = {f"{i:012d}": AccountState(Account(id=f"{i:012d}", name=name)) for i, name in enumerate(names, 1)}
+    return Snapshot(accounts=MappingProxyType(states))
+
+
+def call(app: ExporterApp, path: str, **headers: str) -> tuple[str, dict[str, str], bytes]:
+    environ: dict = {"PATH_INFO": path, "wsgi.input": io.BytesIO()}
+    environ.update({f"HTTP_{k.upper()}": v for k, v in headers.items()})
+    setup_testing_defaults(environ)
+    captured = {}
+
+    def start_response(status, response_headers):
+        captured["status"], captured["headers"] = status, dict(response_headers)
+
+    body = b"".join(app(environ, start_response))
+    return captured["status"], captured["headers"], body
+
+
+def account_names(text: str) -> set[str]:
+    return {sample.labels["account_name"] for family in text_string_to_metric_families(text)
+            for sample in family.samples if family.name == "root_account_info"}
+
+
+def test_metrics_follow_the_current_snapshot():
+    current = {"snapshot": snapshot_of("alpha")}
+    app = ExporterApp(lambda: current["snapshot"], INTERVALS, lambda: True)
+    status, headers, body = call(app, "/metrics")
+    assert status == "200 OK" and headers["Content-Type"].startswith("text/plain")
+    assert account_names(body.decode()) == {"alpha"}
+    assert call(app, "/metrics")[2] == body  # same snapshot, same bytes
+    current["snapshot"] = snapshot_of("alpha", "bravo")  # a swap
+    assert account_names(call(app, "/metrics")[2].decode()) == {"alpha", "bravo"}
+
+
+def test_gzip_when_asked_and_same_content():
+    app = ExporterApp(lambda: snapshot_of("alpha", "bravo"), INTERVALS, lambda: True)
+    plain = call(app, "/metrics")[2]
+    status, headers, body = call(app, "/metrics", accept_encoding="gzip, deflate")
+    assert headers["Content-Encoding"] == "gzip"
+    assert int(headers["Content-Length"]) == len(body)
+    assert gzip.decompress(body) == plain
+
+
+def test_openmetrics_when_asked():
+    app = ExporterApp(lambda: snapshot_of("alpha"), INTERVALS, lambda: True)
+    _, headers, body = call(app, "/metrics", accept="application/openmetrics-text; version=1.0.0")
+    assert headers["Content-Type"].startswith("application/openmetrics-text")
+    assert body.rstrip().endswith(b"# EOF")
+
+
+def test_ready_only_after_first_runs_and_healthy_always():
+    state = {"ready": False}
+    app = ExporterApp(lambda: Snapshot(), INTERVALS, lambda: state["ready"])
+    assert call(app, "/-/ready")[0].startswith("503")
+    assert call(app, "/-/healthy")[0] == "200 OK"
+    state["ready"] = True
+    assert call(app, "/-/ready")[0] == "200 OK"
+
+
+def test_landing_and_unknown_paths():
+    app = ExporterApp(lambda: snapshot_of("alpha"), INTERVALS, lambda: True)
+    status, headers, body = call(app, "/")
+    assert status == "200 OK" and headers["Content-Type"].startswith("text/html")
+    assert b'href="/metrics"' in body and b"alpha" in body
+    assert call(app, "/nope")[0].startswith("404")
+
+
+def test_listen_addresses():
+    assert parse_listen_address(":10042") == ("", 10042)
+    assert parse_listen_address("127.0.0.1:9") == ("127.0.0.1", 9)
+    assert parse_listen_address("[::1]:10042") == ("::1", 10042)
+    for bad in ("10042", "host:", "host:70000", "host:abc"):
+        try:
+            parse_listen_address(bad)
+        except ValueError as error:
+            assert bad in str(error)
+        else:
+            raise AssertionError(f"{bad!r} was accepted")
