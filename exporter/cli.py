@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prometheus exporter for the root user of every account in an AWS organization.")
     parser.add_argument("--config.file", dest="config_file", metavar="PATH", default=None,
                         help=f"YAML configuration file (default: {DEFAULT_CONFIG_FILE}; built-in defaults "
-                             "when that default file does not exist)")
+                             "when that default file does not exist, and with --demo)")
     parser.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN_ADDRESS,
                         metavar="[HOST]:PORT", help=f"address to serve on (default: {DEFAULT_LISTEN_ADDRESS})")
     parser.add_argument("--log.level", dest="log_level", default="info",
@@ -53,10 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load(path: Optional[str]) -> Config:
-    """The configuration: an explicit path must exist; the default path is optional."""
+def load(path: Optional[str], demo: bool = False) -> Config:
+    """The configuration: an explicit path must exist; the default path is optional. The demo
+    ignores the default file (tailored to a real organization, it would not fit the fake one)."""
     if path is None:
-        if not os.path.exists(DEFAULT_CONFIG_FILE):
+        if demo or not os.path.exists(DEFAULT_CONFIG_FILE):
             return default_config()
         path = DEFAULT_CONFIG_FILE
     return load_config(path)
@@ -65,7 +66,7 @@ def load(path: Optional[str]) -> Config:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = load(args.config_file)
+        config = load(args.config_file, demo=args.demo)
         parse_listen_address(args.listen_address)
     except (ConfigError, ValueError) as error:
         print(f"aws-root-exporter: {error}", file=sys.stderr)

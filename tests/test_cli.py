@@ -212,3 +212,19 @@ def test_python_dash_m_exporter_version():
     result = run(["--version"], command=[sys.executable, "-m", "exporter"], timeout=30)
     assert result.returncode == 0, result.stderr
     assert importlib.metadata.version("aws-root-exporter") in result.stdout
+
+
+def test_demo_ignores_the_default_config_file_but_not_an_explicit_one(tmp_path):
+    # A config.yaml tailored to a real organization sits in the working directory.
+    (tmp_path / "config.yaml").write_text(
+        'accounts:\n  discovery: static\n  static:\n    - id: "111122223333"\n      name: real-prod\n')
+    plain = subprocess.run(exporter_command() + ["--verify-config"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=60)
+    assert plain.returncode == 0 and "discovery: static" in plain.stdout
+    demo = subprocess.run(exporter_command() + ["--demo", "--verify-config"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert demo.returncode == 0, demo.stderr
+    assert "discovery: organizations" in demo.stdout and "real-prod" not in demo.stdout
+    explicit = subprocess.run(exporter_command() + ["--demo", "--verify-config", "--config.file", "config.yaml"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert explicit.returncode == 0 and "discovery: static" in explicit.stdout
