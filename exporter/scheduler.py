@@ -21,7 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from exporter.aws.errors import describe_error, error_code
 from exporter.snapshot import (SnapshotStore, with_accounts, with_discovery, with_features, with_result,
-                               with_run_finished)
+                               with_run_finished, without_source)
 from exporter.sources import discovery, org_features
 from exporter.sources.base import AccountSource, Context
 from exporter.state import Account
@@ -66,8 +66,12 @@ class Collection:
         started = time.monotonic()
         snapshot = self.store.current
         config = self.context.config
-        accounts = [state.account for state in snapshot.accounts.values()
-                    if source.applies(state.account, snapshot, config)]
+        accounts = []
+        for state in snapshot.accounts.values():
+            if source.applies(state.account, snapshot, config):
+                accounts.append(state.account)
+            elif source.name in state.sources:
+                self.store.update(without_source, state.account.id, source.name)
         workers = max(1, min(config.collection.concurrency, len(accounts)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=source.name) as pool:
             results = list(pool.map(lambda account: self._run_one(source, account), accounts))

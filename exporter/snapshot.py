@@ -52,6 +52,19 @@ def with_result(snapshot: Snapshot, account_id: str, source: str, now: float, va
     return replace(snapshot, accounts=MappingProxyType(accounts))
 
 
+def without_source(snapshot: Snapshot, account_id: str, source: str) -> Snapshot:
+    """Forget ``source`` for one account: it no longer applies there, so its old value must not
+    keep speaking for the account (e.g. the root audit after centralized root access is off)."""
+    state = snapshot.accounts.get(account_id)
+    if state is None or source not in state.sources:
+        return snapshot
+    sources = state.sources.copy()
+    del sources[source]
+    accounts = snapshot.accounts.copy()
+    accounts[account_id] = AccountState(state.account, MappingProxyType(sources))
+    return replace(snapshot, accounts=MappingProxyType(accounts))
+
+
 def with_run_finished(snapshot: Snapshot, source: str, duration: float) -> Snapshot:
     durations = snapshot.run_durations.copy()
     durations[source] = duration

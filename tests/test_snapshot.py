@@ -6,7 +6,7 @@ import sys
 import threading
 
 from exporter.snapshot import (SnapshotStore, next_status, with_accounts, with_discovery, with_result,
-                               with_run_finished)
+                               with_run_finished, without_source)
 from exporter.state import Account, AccountSummary, Snapshot
 
 PROD = Account(id="111111111111", name="prod")
@@ -124,3 +124,14 @@ def test_store_update_loses_nothing_under_threads():
         sys.setswitchinterval(switch)
 
     assert {a.id: store.current.accounts[a.id].value("counter") for a in accounts} == {a.id: 200 for a in accounts}
+
+
+def test_without_source_forgets_only_that_source_of_that_account():
+    snapshot = with_accounts(Snapshot(), [PROD, DEV], PROD.id)
+    for account_id in (PROD.id, DEV.id):
+        for source in ("account_summary", "root_audit"):
+            snapshot = with_result(snapshot, account_id, source, 100.0, value=source)
+    after = without_source(snapshot, DEV.id, "root_audit")
+    assert set(after.accounts[DEV.id].sources) == {"account_summary"}
+    assert set(after.accounts[PROD.id].sources) == {"account_summary", "root_audit"}
+    assert without_source(after, GONE.id, "root_audit") is after  # unknown account: unchanged

@@ -175,3 +175,18 @@ def test_root_audit_stands_in_for_the_member_role(fake, features):
     assert facts.access_keys[0].active is True
     assert facts.credentials_present is True
     assert facts.without_mfa is False
+
+
+def test_audit_values_go_when_the_organization_turns_the_feature_off(fake, features):
+    features(root_credentials_management=True, root_sessions=True)
+    member = new_account(fake, root=FakeRoot.with_password("fido"))
+    harness = Harness(accounts=only(member))
+    assert harness.run("discovery", "root_audit")
+    assert harness.facts(member).mfa_devices == {"virtual": 0, "fido": 1, "hardware": 0}
+
+    features(root_credentials_management=False, root_sessions=False)
+    assert harness.run("discovery", "root_audit")
+
+    # No stale audit left to speak for the member: the device kinds are no longer known.
+    assert "root_audit" not in harness.state(member).sources
+    assert harness.facts(member).mfa_devices is None
