@@ -19,7 +19,7 @@ from exporter.logs import setup_logging
 from exporter.scheduler import Collection, Scheduler
 from exporter.snapshot import SnapshotStore
 from exporter.sources import account_sources
-from exporter.sources.base import Context
+from exporter.sources.base import AccountSource, Context
 from exporter.web import ExporterApp, parse_listen_address, serve
 
 DEFAULT_CONFIG_FILE = "config.yaml"
@@ -49,8 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
                            "(0 if every account and source succeeded, 1 otherwise)")
     mode.add_argument("--verify-config", action="store_true",
                       help="validate the configuration, print what would be collected and exit (0, or 2 on errors)")
+    for source in account_sources():
+        parser.add_argument(f"--collector.{source.name}", dest=f"collector_{source.name}",
+                            action=argparse.BooleanOptionalAction, default=True,
+                            help=f"collect the {source.name} source (default: on)")
     parser.add_argument("--version", action="version", version=f"aws-root-exporter {__version__}")
     return parser
+
+
+def enabled_sources(args: argparse.Namespace) -> list[AccountSource]:
+    """The per-account sources not switched off with ``--no-collector.<name>``."""
+    return [source for source in account_sources() if getattr(args, f"collector_{source.name}")]
 
 
 def load(path: Optional[str], demo: bool = False) -> Config:
@@ -73,6 +82,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return USAGE_ERROR
     if args.verify_config:
         print(describe(config))
+        disabled = sorted(set(source.name for source in account_sources()) -
+                          set(source.name for source in enabled_sources(args)))
+        if disabled:
+            print(f"disabled by flags: {', '.join(disabled)}")
         return 0
     setup_logging(args.log_level, args.log_format)
 
@@ -104,7 +117,7 @@ def _start_demo():
 def _run(args: argparse.Namespace, config: Config) -> int:
     store = SnapshotStore()
     context = Context(access=AwsAccess(config), config=config)
-    collection = Collection(context, store, account_sources())
+    collection = Collection(context, store, enabled_sources(args))
     intervals = {name: config.collection.intervals[name] for name in collection.source_names}
     if args.once:
         ok = collection.run_once()

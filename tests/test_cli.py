@@ -95,6 +95,19 @@ def test_once_exits_0_and_prints_the_metrics_when_everything_succeeds(fake: Fake
     assert metrics.value("root_access_key_active", account_id="310000000003", account_name="batch", key="1") == 1.0
 
 
+def test_switched_off_collectors_neither_run_nor_report(fake: FakeAws, config: Path):
+    fake.clear_calls()
+    result = run(["--config.file", str(config), "--once", "--no-collector.console_logins",
+                  "--no-collector.root_audit"], env=fake.env())
+    assert result.returncode == 0, result.stderr
+    metrics = parse(result.stdout)
+    reported = {source for sources in success_by_account(metrics).values() for source in sources}
+    assert reported == {"discovery", "account_summary", "credential_report", "mfa_devices"}
+    assert metrics.label_values("root_exporter_collection_interval_seconds", "source") == {
+        "discovery", "account_summary", "credential_report", "mfa_devices"}
+    assert fake.calls_to("LookupEvents") == [] and fake.calls_to("AssumeRoot") == []
+
+
 def test_once_exits_1_when_one_member_is_denied(fake: FakeAws, config: Path):
     denied = "310000000001"
     fake.fail(denied, "AssumeRole", "AccessDenied")
