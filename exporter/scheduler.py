@@ -53,9 +53,9 @@ class Collection:
             ok = False
         else:
             features = org_features.fetch(self.context.access, self.store.current.organization_features)
-            self.store.update(with_accounts, accounts, home)
-            self.store.update(with_features, features)
-            self.store.update(with_discovery, self.context.clock())
+            now = self.context.clock()
+            self.store.update(lambda snapshot: with_discovery(with_features(with_accounts(snapshot, accounts, home),
+                                                                            features), now))
             log.info("discovered accounts", extra={"source": discovery.NAME, "accounts": len(accounts)})
             ok = True
         self.store.update(with_run_finished, discovery.NAME, time.monotonic() - started)
