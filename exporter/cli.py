@@ -25,6 +25,11 @@ from exporter.web import ExporterApp, parse_listen_address, serve
 DEFAULT_CONFIG_FILE = "config.yaml"
 DEFAULT_LISTEN_ADDRESS = ":10042"
 USAGE_ERROR = 2
+# AWS settings of the user's shell that would override or break the demo's fake credentials.
+DEMO_CLEARED_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                    "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_WEB_IDENTITY_TOKEN_FILE",
+                    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                    "AWS_CONTAINER_AUTHORIZATION_TOKEN")
 log = logging.getLogger("exporter")
 
 
@@ -109,6 +114,9 @@ def _start_demo():
               "pip install 'aws-root-exporter[demo]'", file=sys.stderr)
         return None
     fake = start_demo_fake()
+    # The user's own AWS settings must not steer the demo's calls away from the fake.
+    for name in DEMO_CLEARED_ENV:
+        os.environ.pop(name, None)
     os.environ.update(fake.env())
     log.info("demo: fake AWS organization running", extra={"endpoint": fake.endpoint_url})
     return fake

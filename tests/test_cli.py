@@ -241,3 +241,15 @@ def test_demo_ignores_the_default_config_file_but_not_an_explicit_one(tmp_path):
     explicit = subprocess.run(exporter_command() + ["--demo", "--verify-config", "--config.file", "config.yaml"],
                               cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert explicit.returncode == 0 and "discovery: static" in explicit.stdout
+
+
+def test_demo_works_despite_the_users_own_aws_settings(tmp_path):
+    # A developer's shell often names a profile and carries a session token; the demo must still
+    # reach its fake organization and collect every source.
+    env = {"AWS_PROFILE": "production-admin", "AWS_SESSION_TOKEN": "users-own-token",
+           "AWS_ACCESS_KEY_ID": "AKIAUSERSOWNKEY00000", "AWS_SECRET_ACCESS_KEY": "users-own-secret"}
+    result = run(["--demo", "--once"], env=env, timeout=120)
+    metrics = parse(result.stdout)
+    assert len(metrics.label_values("root_account_info", "account_id")) == 10, result.stderr
+    successes = success_by_account(metrics)
+    assert successes["123456789012"]["account_summary"] == 1.0
