@@ -16,8 +16,9 @@ exporter's AwsAccess (as a long-running exporter does) with a fresh SnapshotStor
 
 The fake runs in this process, so it competes with the exporter for the GIL and the 2 cores:
 the speedups understate what concurrency gains against real, latency-bound AWS. ``--latency-ms``
-adds a sleep to every fake request (a subclass of FakeAws in this file, the fake itself
-is unchanged) to approximate network latency.
+makes the fake wait that long before answering each request of the timed runs
+(``FakeAws.set_latency``; the wait is in the request's server thread and holds no lock, so
+concurrent requests wait side by side, as they would on the network).
 
     .venv/bin/python benchmarks/bench_collection.py [--accounts 100] [--concurrency 1,4,8,16]
                                                    [--repeats 3] [--latency-ms 0]
@@ -31,7 +32,6 @@ import os
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
 
 from _synthetic import machine_note, median, rss_kib, sizes
 
@@ -44,18 +44,6 @@ from exporter.sources import account_sources
 from exporter.sources.base import Context
 
 SOURCE_ORDER = ("discovery", "account_summary", "credential_report", "mfa_devices", "console_logins", "root_audit")
-
-
-class SlowFakeAws(FakeAws):
-    """FakeAws whose every request first waits ``latency`` seconds in its server thread (the GIL is
-    released while it sleeps, as it is while a real request crosses the network)."""
-
-    latency = 0.0
-
-    def _handle(self, environ: dict, start_response: Callable, moto_app: Any) -> Any:
-        if self.latency:
-            time.sleep(self.latency)
-        return super()._handle(environ, start_response, moto_app)
 
 
 def varied_root(index: int, now: datetime) -> FakeRoot:
@@ -166,7 +154,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # the exporter logs every run; failures are summed up below
 
-    fake = SlowFakeAws()
+    fake = FakeAws()
     fake.start()
     try:
         os.environ.update(fake.env())
@@ -195,7 +183,8 @@ def main() -> None:
                 print(f"  {source:<18} {durations[source]:7.3f} s"
                       f"  = {durations[source] / len(prime.store.current.accounts) * 1e3:6.1f} ms/account")
         del prime
-        SlowFakeAws.latency = args.latency_ms / 1000
+        if args.latency_ms > 0:
+            fake.set_latency(args.latency_ms / 1000)  # every request of every account
         results = []
         for concurrency in args.concurrency:
             results.append(measure(fake, concurrency, args.repeats, access))

@@ -14,6 +14,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import boto3
@@ -541,6 +544,120 @@ def test_calls_are_recorded_per_account_and_action(fake, member):
     assert {(c.service, c.region, c.account_id) for c in calls} == {("cloudtrail", "us-east-1", member)}
     assert calls[0].time <= calls[1].time <= calls[2].time
     assert fake.calls_to("AssumeRole")[-1].account_id == MGMT
+
+
+def test_calls_record_the_parameters_as_sent(fake, member):
+    fake.clear_calls()
+    sts = client(fake, "sts")
+    credentials = sts.assume_role(
+        RoleArn=ROLE.format(member), RoleSessionName="audit-7", ExternalId="ext-91c2", DurationSeconds=900
+    )["Credentials"]
+    [call] = fake.calls_to("AssumeRole")
+    assert (call.account_id, call.target_account, call.root_session) == (MGMT, member, False)
+    assert call.params["RoleArn"] == ROLE.format(member)
+    assert call.params["RoleSessionName"] == "audit-7"
+    assert call.params["ExternalId"] == "ext-91c2"
+    assert call.params["DurationSeconds"] == "900"
+    assert call.params["Action"] == "AssumeRole"
+    with pytest.raises(TypeError):
+        call.params["ExternalId"] = "changed"  # a record, not a handle on the request
+
+    assume_root(fake, member, DurationSeconds=600)
+    [root_call] = fake.calls_to("AssumeRoot")
+    assert root_call.target_account == member
+    assert root_call.params["TargetPrincipal"] == member
+    assert root_call.params["TaskPolicyArn.arn"] == AUDIT
+    assert root_call.params["DurationSeconds"] == "600"
+
+    # JSON services: the body's top-level keys, non-strings as compact JSON
+    cloudtrail = client(fake, "cloudtrail", credentials)
+    cloudtrail.lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}], MaxResults=5
+    )
+    [lookup] = fake.calls_to("LookupEvents", member)
+    assert lookup.target_account is None
+    assert lookup.params["MaxResults"] == "5"
+    assert json.loads(lookup.params["LookupAttributes"]) == [
+        {"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}
+    ]
+    client(fake, "organizations").list_accounts(MaxResults=2)
+    assert fake.calls_to("ListAccounts")[-1].params == {"MaxResults": "2"}
+
+    # never the credentials the request was signed with
+    for recorded in fake.calls:
+        for key, value in recorded.params.items():
+            assert "authorization" not in key.lower() and "credential" not in key.lower()
+            assert "testing" not in value and credentials["AccessKeyId"] not in value
+            assert credentials["SecretAccessKey"] not in value
+            assert credentials["SessionToken"] not in value
+
+
+def test_presigned_signature_and_credentials_are_not_recorded(fake):
+    url = client(fake, "sts").generate_presigned_url("get_caller_identity", ExpiresIn=60)
+    assert "X-Amz-Signature=" in url and "X-Amz-Credential=" in url
+    fake.clear_calls()
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.status == 200
+    [call] = fake.calls_to("GetCallerIdentity")
+    assert dict(call.params) == {"Action": "GetCallerIdentity", "Version": "2011-06-15"}
+
+
+def timed(call):
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def test_latency_delays_matching_requests_only(fake, member):
+    iam = member_client(fake, "iam", member)
+    management = client(fake, "iam")
+    try:
+        fake.set_latency(0.3, account_id=member)
+        assert timed(iam.get_account_summary) >= 0.3
+        assert timed(management.get_account_summary) < 0.3
+        assert timed(lambda: assume_role(fake, member)) >= 0.3  # the role's account, as fail()
+        assert timed(lambda: assume_role(fake, "333333333333")) < 0.3
+
+        fake.set_latency(0, action="GetAccountSummary", account_id=member)  # the most specific wins
+        assert timed(iam.get_account_summary) < 0.3
+        assert timed(iam.list_users) >= 0.3
+
+        fake.clear_latency()
+        fake.set_latency(0.3, action="AssumeRoot")
+        assert timed(lambda: assume_root(fake, member)) >= 0.3
+        assert timed(management.get_account_summary) < 0.3
+    finally:
+        fake.clear_latency()
+    assert timed(lambda: assume_root(fake, member)) < 0.3
+    assert timed(iam.get_account_summary) < 0.3
+    with pytest.raises(ValueError):
+        fake.set_latency(-1)
+
+
+def test_latency_lets_concurrent_requests_overlap(fake, member):
+    clients = [member_client(fake, "iam", member) for _ in range(4)]
+    before = len(fake.calls_to("GetAccountSummary", member))
+    start = threading.Barrier(len(clients))
+    durations = [0.0] * len(clients)
+
+    def call(index):
+        start.wait()
+        durations[index] = timed(clients[index].get_account_summary)
+
+    fake.set_latency(0.3, account_id=member)
+    try:
+        threads = [threading.Thread(target=call, args=(index,)) for index in range(len(clients))]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+        wall = time.perf_counter() - started
+    finally:
+        fake.clear_latency()
+    assert min(durations) >= 0.3
+    assert wall < 0.9, f"4 requests of 0.3 s took {wall:.2f} s: they did not overlap"
+    assert len(fake.calls_to("GetAccountSummary", member)) - before == 4
 
 
 def test_env_lets_a_subprocess_reach_the_fake(fake):

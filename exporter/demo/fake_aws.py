@@ -11,7 +11,9 @@ to moto unchanged:
 * ``sts:AssumeRoot`` and the calls made with its credentials (the root-task policies);
 * ``iam:ListOrganizationsFeatures``;
 * ``cloudtrail:LookupEvents`` over console sign-in events;
-* injected errors for any action (``fail``).
+* injected errors (``fail``) and latency (``set_latency``) for any action.
+
+Every request is recorded as a ``FakeCall`` (``calls``) with the parameters it was sent with.
 
 The root user of every account is a mutable ``FakeRoot``; the fake answers from it on each call.
 moto keeps its state in module-level dictionaries, so one process runs one ``FakeAws`` at a time:
@@ -25,6 +27,7 @@ import hashlib
 import io
 import json
 import logging
+import math
 import random
 import secrets
 import string
@@ -33,7 +36,8 @@ import time as _time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Optional
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Optional
 from unittest import mock
 from urllib.parse import parse_qs
 
@@ -76,6 +80,25 @@ REPORT_COLUMNS = (
     "cert_1_last_rotated,cert_2_active,cert_2_last_rotated"
 )
 _JSON_SERVICES = {"cloudtrail", "organizations"}
+# Query parameters that carry a request's signature or credentials (presigned URLs, SigV2): they
+# are never recorded in ``FakeCall.params``. Compared in lower case.
+_SIGNING_PARAMS = frozenset(
+    {
+        "x-amz-algorithm",
+        "x-amz-credential",
+        "x-amz-date",
+        "x-amz-expires",
+        "x-amz-security-token",
+        "x-amz-signature",
+        "x-amz-signedheaders",
+        "awsaccesskeyid",
+        "securitytoken",
+        "signature",
+        "signaturemethod",
+        "signatureversion",
+    }
+)
+_EMPTY_PARAMS: Mapping[str, str] = MappingProxyType({})
 _LOOKUP_KEYS = {
     "EventId",
     "EventName",
@@ -178,8 +201,16 @@ class FakeCall:
     action: str
     account_id: str  # the calling account (for a root session: the target member)
     region: str
-    time: float  # Unix seconds
+    time: float  # Unix seconds, when the request arrived (before any injected latency)
     root_session: bool = False
+    # The request parameters as sent, as strings: the query/form parameters of IAM and STS
+    # ("TaskPolicyArn.arn", "DurationSeconds": "900"), the JSON body's top-level keys for
+    # Organizations and CloudTrail (non-strings as compact JSON: "MaxResults": "50"). Never the
+    # Authorization header nor a presigned request's signature or credentials. Read-only.
+    params: Mapping[str, str] = field(default_factory=lambda: _EMPTY_PARAMS, hash=False)
+    # The account the call acts on: RoleArn's account for AssumeRole, TargetPrincipal's for
+    # AssumeRoot; None for every other action.
+    target_account: Optional[str] = None
 
 
 # ---------------------------------------------------------------- internal state
@@ -277,6 +308,30 @@ class _Request:
             self.params = {key: values[-1] for key, values in merged.items()}
             self.action = self.params.get("Action", "")
 
+    def recorded_params(self) -> Mapping[str, str]:
+        """``params`` as ``FakeCall.params`` keeps them: strings, without signing parameters."""
+        recorded = {
+            str(key): value if isinstance(value, str) else json.dumps(
+                value, sort_keys=True, separators=(",", ":"), default=str
+            )
+            for key, value in self.params.items()
+            if str(key).lower() not in _SIGNING_PARAMS
+        }
+        return MappingProxyType(recorded)
+
+    def target_account(self) -> Optional[str]:
+        """RoleArn's account for AssumeRole, TargetPrincipal's for AssumeRoot, else None."""
+        if self.action == "AssumeRole":
+            parts = str(self.params.get("RoleArn", "")).split(":")
+            return (parts[4] or None) if len(parts) > 4 else None
+        if self.action == "AssumeRoot":
+            principal = str(self.params.get("TargetPrincipal", ""))
+            if principal.startswith("arn:"):  # AWS also takes the member's root ARN
+                parts = principal.split(":")
+                return (parts[4] or None) if len(parts) > 4 else None
+            return principal or None
+        return None
+
 
 def _parse_time(value: Any) -> datetime:
     if isinstance(value, (int, float)):
@@ -311,6 +366,7 @@ class FakeAws:
         self._accounts: dict[str, _Account] = {}
         self._features: set[str] = set()
         self._failures: dict[tuple[str, str], _Failure] = {}
+        self._latency: dict[tuple[Optional[str], Optional[str]], float] = {}  # (action, account)
         self._sessions: dict[str, _RootSession] = {}
         self._calls: list[FakeCall] = []
         self._event_seq = 0
@@ -577,6 +633,30 @@ class FakeAws:
                 for key in [key for key in self._failures if key[0] == account_id]:
                     del self._failures[key]
 
+    def set_latency(
+        self, seconds: float, action: Optional[str] = None, account_id: Optional[str] = None
+    ) -> None:
+        """Every matching request waits ``seconds`` before it is answered (until ``clear_latency``).
+
+        ``action`` None = any action; ``account_id`` None = any account, which is matched as in
+        ``fail``: the role's account for AssumeRole, TargetPrincipal for AssumeRoot, the calling
+        account otherwise. When several settings match, the most specific one applies: action and
+        account, then account, then action, then neither; so ``set_latency(0, account_id=x)``
+        exempts ``x`` from a latency set for every account. The wait holds no lock: the server
+        answers each request in its own thread, and concurrent requests wait side by side. The
+        request is recorded in ``calls`` on arrival, before it waits; injected errors come after.
+        """
+        seconds = float(seconds)
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"latency must be a finite number of seconds >= 0, not {seconds!r}")
+        with self._lock:
+            self._latency[(action, account_id)] = seconds
+
+    def clear_latency(self) -> None:
+        """Forget every latency setting: requests are answered at once again."""
+        with self._lock:
+            self._latency.clear()
+
     def set_report_override(self, account_id: str, content: Optional[bytes]) -> None:
         """GetCredentialReport returns ``content`` verbatim (None = back to the real report)."""
         with self._lock:
@@ -606,6 +686,7 @@ class FakeAws:
             return list(self._calls)
 
     def calls_to(self, action: str, account_id: Optional[str] = None) -> list[FakeCall]:
+        """The calls of ``action`` (made by ``account_id``, the calling account, when given)."""
         return [
             call for call in self.calls
             if call.action == action and (account_id is None or call.account_id == account_id)
@@ -681,17 +762,21 @@ class FakeAws:
             account_id = get_account_id_from(request.access_key)
         else:
             account_id = MANAGEMENT_ACCOUNT_ID
+        target = request.target_account()
+        call = FakeCall(
+            request.service, request.action, account_id, request.region, _time.time(),
+            session is not None, request.recorded_params(), target,
+        )
+        keyed = _keyed_account(request, account_id, target)
         with self._lock:
-            self._calls.append(
-                FakeCall(
-                    request.service, request.action, account_id, request.region, _time.time(),
-                    session is not None,
-                )
-            )
+            self._calls.append(call)
+            delay = self._latency_for(request.action, keyed)
+        if delay > 0:
+            _time.sleep(delay)  # outside the lock: other requests go on meanwhile
         try:
             if session is not None and session.expiration <= _now():
                 raise _AwsError("ExpiredToken", "The security token included in the request is expired", 400)
-            self._raise_injected(request, account_id)
+            self._raise_injected(request, account_id, keyed)
             handler = None
             if session is not None:
                 handler = self._root_session_handler(request, session)
@@ -713,13 +798,17 @@ class FakeAws:
         start_response(f"{status} {_REASONS.get(status, 'Status')}", headers)
         return [body]
 
-    def _raise_injected(self, request: _Request, caller: str) -> None:
-        key_account = caller
-        if request.action == "AssumeRole":
-            parts = str(request.params.get("RoleArn", "")).split(":")
-            key_account = parts[4] if len(parts) > 4 else caller
-        elif request.action == "AssumeRoot":
-            key_account = str(request.params.get("TargetPrincipal", ""))
+    def _latency_for(self, action: str, account_id: str) -> float:
+        """The latency of the most specific matching setting (0 = none); call with the lock."""
+        if not self._latency:
+            return 0.0
+        for key in ((action, account_id), (None, account_id), (action, None), (None, None)):
+            seconds = self._latency.get(key)
+            if seconds is not None:
+                return seconds
+        return 0.0
+
+    def _raise_injected(self, request: _Request, caller: str, key_account: str) -> None:
         with self._lock:
             failure = self._failures.get((key_account, request.action))
             if failure is None:
@@ -1203,6 +1292,15 @@ class _Middleware:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
         return self.fake._handle(environ, start_response, self.moto_app)
+
+
+def _keyed_account(request: _Request, caller: str, target: Optional[str]) -> str:
+    """The account ``fail`` and ``set_latency`` match a request by (see ``fail``)."""
+    if request.action == "AssumeRoot":
+        return target or ""
+    if request.action == "AssumeRole" and target:
+        return target
+    return caller
 
 
 def _denier(session: _RootSession, request: _Request, why: str) -> Callable:

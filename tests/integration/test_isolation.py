@@ -67,9 +67,45 @@ def test_failing_call_keeps_the_last_good_value_of_that_account_only(fake):
     fake.clear_failures(flaky)
 
 
-def test_slow_account_does_not_hold_back_the_others(fake):
-    """The fake has no latency injection; a credential report that takes several polls is the
-    slow account here."""
+def test_account_answering_slowly_does_not_hold_back_the_others(fake):
+    """Every request for the slow member takes 2 s (its AssumeRole as well); with two workers one
+    waits on it while the other reads every quick account."""
+    slow = new_account(fake, root=FakeRoot(password=True, access_keys=[FakeAccessKey()]))
+    quick = [new_account(fake, root=FakeRoot.with_password("virtual")) for _ in range(3)]
+    harness = Harness(accounts=only(slow, *quick), collection={"concurrency": 2})
+    assert harness.run("discovery")
+    fake.set_latency(2.0, account_id=slow)
+    outcome: list[bool] = []
+    runner = threading.Thread(target=lambda: outcome.append(harness.run("account_summary")))
+    started = time.monotonic()
+    runner.start()
+    try:
+        while True:
+            snapshot = harness.snapshot
+            waited = time.monotonic() - started
+            if waited > 5 or all("account_summary" in snapshot.accounts[a].sources for a in quick):
+                break
+            time.sleep(0.02)
+        # Every quick account is in the snapshot before the slow one's first request is answered.
+        assert waited < 2.0, f"the quick accounts took {waited:.2f} s"
+        for account_id in quick:
+            status = snapshot.accounts[account_id].sources["account_summary"]
+            assert status.success is True
+            assert (status.value.mfa_enabled, status.value.password_present) == (True, True)
+        assert "account_summary" not in snapshot.accounts[slow].sources
+        assert runner.is_alive()
+    finally:
+        runner.join(timeout=30)
+        fake.clear_latency()
+    # AssumeRole and GetAccountSummary for the slow account, 2 s each, one after the other
+    assert time.monotonic() - started >= 4.0
+    assert outcome == [True]
+    assert harness.status(slow, "account_summary").success is True
+    assert harness.value(slow, "account_summary").access_keys_present == 1
+
+
+def test_slow_credential_report_does_not_hold_back_the_others(fake):
+    """A credential report that takes several polls to generate is the slow account here."""
     slow = new_account(fake, root=FakeRoot(access_keys=[FakeAccessKey()]))
     quick = [new_account(fake, root=FakeRoot(access_keys=[FakeAccessKey(), FakeAccessKey()])) for _ in range(3)]
     fake.set_report_generation_delay(slow, 2)  # about 1 + 2 seconds of polling

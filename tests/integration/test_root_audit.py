@@ -7,6 +7,8 @@ import pytest
 from exporter.demo.fake_aws import FakeAccessKey, FakeCertificate, FakeMfaDevice, FakeRoot
 from tests.integration.conftest import MGMT, Harness, new_account, only
 
+AUDIT_POLICY = "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"
+
 
 @pytest.fixture
 def features(fake):
@@ -30,7 +32,14 @@ def test_auto_with_root_credentials_management_audits_members_only(fake, feature
     assert harness.status(first, "root_audit").success is True
     assert harness.status(second, "root_audit").success is True
     assert "root_audit" not in harness.state(MGMT).sources
-    assert len(fake.calls_to("AssumeRoot")) == 2
+    assume_root = fake.calls_to("AssumeRoot")
+    assert len(assume_root) == 2
+    assert sorted(call.params["TargetPrincipal"] for call in assume_root) == sorted([first, second])
+    for call in assume_root:
+        assert call.account_id == MGMT  # from the management account, for the member it names
+        assert call.target_account == call.params["TargetPrincipal"]
+        assert call.params["TaskPolicyArn.arn"] == AUDIT_POLICY  # the audit task policy, nothing broader
+        assert 0 < int(call.params["DurationSeconds"]) <= 900
     audited = {call.account_id for call in fake.calls if call.root_session}
     assert audited == {first, second}
 

@@ -1,33 +1,30 @@
 """Sessions: the home account directly, members through sts:AssumeRole with the configured role
 name, session name and ExternalId, and credentials reused across runs.
 
-``FakeAws.calls`` records the action and the calling account but not the request parameters, so
-the role ARN and ExternalId are read from moto's own record of the sessions it handed out.
+The role ARN, session name and ExternalId are read from the AssumeRole requests as the fake
+received them (``FakeCall.params``).
 """
 
 from __future__ import annotations
 
-from moto.sts.models import sts_backends
-
-from exporter.demo.fake_aws import FakeAccessKey, FakeRoot
+from exporter.demo.fake_aws import FakeAccessKey, FakeCall, FakeRoot
 from exporter.state import Account
 from tests.integration.conftest import MGMT, Harness, new_account, only
 
 
-def sessions_into(account_id: str) -> list:
-    """The sessions moto issued for roles in ``account_id``, oldest first."""
-    return list(sts_backends[account_id]["aws"].assumed_roles)
+def assume_role_into(fake, account_id: str) -> list[FakeCall]:
+    """The AssumeRole requests for roles in ``account_id``, oldest first."""
+    return [call for call in fake.calls_to("AssumeRole") if call.target_account == account_id]
 
 
 def test_home_account_is_read_without_assume_role(fake):
     fake.clear_calls()
-    before = len(sessions_into(MGMT))
     harness = Harness(accounts=only(MGMT))
 
     assert harness.run("discovery", "account_summary", "mfa_devices")
 
     assert fake.calls_to("AssumeRole") == []
-    assert len(sessions_into(MGMT)) == before
+    assert assume_role_into(fake, MGMT) == []
     assert [call.account_id for call in fake.calls_to("GetAccountSummary")] == [MGMT]
     assert harness.status(MGMT, "account_summary").success is True
 
@@ -40,11 +37,13 @@ def test_member_is_read_through_the_configured_role_and_external_id(fake):
 
     assert harness.run("discovery", "account_summary")
 
-    issued = sessions_into(member)
+    issued = assume_role_into(fake, member)
     assert len(issued) == 1
-    assert issued[0].role_arn == f"arn:aws:iam::{member}:role/AuditReader"
-    assert issued[0].external_id == "ext-4f9a-2207"
-    assert issued[0].session_name == "root-exporter-it"
+    assert issued == fake.calls_to("AssumeRole")  # and no session into any other account
+    assert issued[0].account_id == MGMT  # asked for with the exporter's own credentials
+    assert issued[0].params["RoleArn"] == f"arn:aws:iam::{member}:role/AuditReader"
+    assert issued[0].params["ExternalId"] == "ext-4f9a-2207"
+    assert issued[0].params["RoleSessionName"] == "root-exporter-it"
     # The summary really came from the member: its own root key, read as the member.
     assert harness.value(member, "account_summary").access_keys_present == 1
     assert sorted(call.account_id for call in fake.calls_to("GetAccountSummary")) == sorted([MGMT, member])
@@ -59,9 +58,11 @@ def test_no_external_id_is_sent_when_none_is_configured(fake):
 
     assert harness.run("discovery", "account_summary")
 
-    issued = sessions_into(member)
-    assert [session.role_arn for session in issued] == [f"arn:aws:iam::{member}:role/OrganizationAccountAccessRole"]
-    assert issued[0].external_id is None
+    issued = assume_role_into(fake, member)
+    assert [call.params["RoleArn"] for call in issued] == [
+        f"arn:aws:iam::{member}:role/OrganizationAccountAccessRole"
+    ]
+    assert "ExternalId" not in issued[0].params
 
 
 def test_credentials_are_reused_across_sources_and_runs(fake):
@@ -72,7 +73,7 @@ def test_credentials_are_reused_across_sources_and_runs(fake):
     assert harness.run("discovery", "account_summary", "mfa_devices", "account_summary", "mfa_devices")
 
     assert len(fake.calls_to("AssumeRole")) == 2  # one per member, not one per call or run
-    assert len(sessions_into(first)) == 1 and len(sessions_into(second)) == 1
+    assert len(assume_role_into(fake, first)) == 1 and len(assume_role_into(fake, second)) == 1
     assert len([c for c in fake.calls_to("GetAccountSummary") if c.account_id in (first, second)]) == 4
 
 
@@ -83,7 +84,7 @@ def test_static_account_with_its_own_role_arn(fake):
 
     assert harness.run("discovery", "account_summary")
 
-    assert [session.role_arn for session in sessions_into(member)] == [role_arn]
+    assert [call.params["RoleArn"] for call in assume_role_into(fake, member)] == [role_arn]
 
 
 def test_max_attempts_bounds_the_attempts_of_one_call(fake):
