@@ -30,7 +30,7 @@ from types import MappingProxyType
 from _synthetic import (SOURCES, T0, account_id, build_snapshot, machine_note, rss_kib, seen_ids, sizes,
                         source_values)
 
-from exporter.snapshot import SnapshotStore, next_status, with_result
+from exporter.snapshot import SnapshotStore, with_result
 from exporter.sources.console_logins import MAX_SEEN
 from exporter.state import AccountState, ConsoleLogins, Snapshot
 
@@ -79,20 +79,6 @@ def next_values(index: int, round_no: int, previous: AccountState) -> dict:
     return values
 
 
-def with_result_copying_fast(snapshot: Snapshot, account_id: str, source: str, now: float, value=None,
-                             error=None) -> Snapshot:
-    """The fix suggested for exporter/snapshot.py ``with_result``, for comparison only: the same
-    function with ``.copy()`` (the dict fast path) in place of ``dict(<MappingProxyType>)``."""
-    state = snapshot.accounts.get(account_id)
-    if state is None:
-        return snapshot
-    sources = state.sources.copy()
-    sources[source] = next_status(state.sources.get(source), now, value, error)
-    accounts = snapshot.accounts.copy()
-    accounts[account_id] = AccountState(state.account, MappingProxyType(sources))
-    return replace(snapshot, accounts=MappingProxyType(accounts))
-
-
 def update_cost(store: SnapshotStore, ids: list[str], change) -> float:
     """CPU seconds per update of one source's results for every account (tracemalloc off)."""
     cpu = time.process_time()
@@ -101,7 +87,7 @@ def update_cost(store: SnapshotStore, ids: list[str], change) -> float:
     return (time.process_time() - cpu) / len(ids)
 
 
-def swaps(handed: list[Snapshot], rounds: int) -> tuple[list[dict], float, float]:
+def swaps(handed: list[Snapshot], rounds: int) -> tuple[list[dict], float]:
     """Rounds of updates on the snapshot in ``handed`` (taken out, so that nothing else holds it;
     tracemalloc running since it was built)."""
     snapshot = handed.pop()
@@ -140,11 +126,9 @@ def swaps(handed: list[Snapshot], rounds: int) -> tuple[list[dict], float, float
           f"({last / max(1, rounds - 1) / 2**10:+.1f} KiB/round); VmRSS {figures[-1]['rss'] - figures[1]['rss']:+d} KiB")
 
     as_is = update_cost(store, ids, with_result)
-    fixed = update_cost(store, ids, with_result_copying_fast)
     print(f"  cost of one with_result swap (tracemalloc off): {as_is * 1e6:.1f} us cpu; one source run over "
           f"{accounts} accounts spends {as_is * accounts:.2f} s cpu in swaps (under the store lock)")
-    print(f"  same with the suggested .copy() fix: {fixed * 1e6:.1f} us cpu ({as_is / fixed:.1f}x faster)")
-    return figures, as_is, fixed
+    return figures, as_is
 
 
 def capped_logins() -> None:
@@ -229,19 +213,19 @@ def main() -> None:
         per_account, snapshot = steady_state(accounts, args.seen)
         handed = [snapshot]
         del snapshot
-        figures, as_is, fixed = swaps(handed, args.rounds)
+        figures, as_is = swaps(handed, args.rounds)
         gc.collect()
-        summary[accounts] = (per_account, figures, as_is, fixed)
+        summary[accounts] = (per_account, figures, as_is)
     capped_logins()
     clients_mib, _ = aws_clients(args.client_accounts)
 
     print("\n== summary")
-    for accounts, (per_account, figures, per_update, fixed) in summary.items():
+    for accounts, (per_account, figures, per_update) in summary.items():
         growth = (figures[-1]["current"] - figures[1]["current"]) / 2**10
         verdict = "holds" if per_account < TARGET_KIB else "MISSED"
         print(f"  {accounts} accounts: {per_account:.1f} KiB/account with {args.seen} seen ids "
               f"(target < {TARGET_KIB:.0f} KiB: {verdict}); growth rounds 1->{args.rounds}: {growth:+.1f} KiB; "
-              f"with_result {per_update * 1e6:.1f} us cpu/update ({fixed * 1e6:.1f} with the .copy() fix)")
+              f"with_result {per_update * 1e6:.1f} us cpu/update")
     print(f"  AWS clients cached per account (not in the snapshot, not in the figures above): {clients_mib:.2f} MiB/account"
           f" = {clients_mib * 1024 / TARGET_KIB:.0f}x the {TARGET_KIB:.0f} KiB target")
     ordered = sorted(summary)
