@@ -44,20 +44,16 @@ class AwsAccess:
         self._lock = threading.Lock()
         self._sessions: dict[str, boto3.Session] = {}
         self._clients: dict[tuple[str, str, str], Any] = {}
-        self._identity: Optional[dict[str, str]] = None
+        self._home_account_id: Optional[str] = None
 
     # ------------------------------------------------------------------ identity
 
-    def _caller_identity(self) -> dict[str, str]:
-        if self._identity is None:
-            identity = self._base_client("sts").get_caller_identity()
-            self._identity = {"account": identity["Account"], "arn": identity["Arn"]}
-        return self._identity
-
     @property
     def home_account_id(self) -> str:
-        """The account whose credentials the exporter runs with."""
-        return self._caller_identity()["account"]
+        """The account whose credentials the exporter runs with (``sts:GetCallerIdentity``, once)."""
+        if self._home_account_id is None:
+            self._home_account_id = self._base_client("sts").get_caller_identity()["Account"]
+        return self._home_account_id
 
     def role_arn(self, account: Account) -> str:
         return account.role_arn or role_arn_for(self._config, account.id)
