@@ -47,8 +47,8 @@ class Collection:
             accounts = discovery.discover(self.context.access, self.context.config)
             home = self.context.access.home_account_id
         except Exception as error:  # noqa: BLE001 - keep the accounts we had; retried next interval
-            self._failed(discovery.NAME, None, error)
-            self.store.update(with_discovery, self.context.clock(), error=describe_error(error),
+            description = self._failed(discovery.NAME, None, error)
+            self.store.update(with_discovery, self.context.clock(), error=description,
                               home_account_id=self._home_or_none())
             ok = False
         else:
@@ -88,8 +88,8 @@ class Collection:
         try:
             value = source.fetch(self.context, account, previous)
         except Exception as error:  # noqa: BLE001 - one account's failure stays inside that account
-            self._failed(source.name, account, error)
-            self.store.update(with_result, account.id, source.name, self.context.clock(), error=describe_error(error))
+            description = self._failed(source.name, account, error)
+            self.store.update(with_result, account.id, source.name, self.context.clock(), error=description)
             return False
         self.store.update(with_result, account.id, source.name, self.context.clock(), value=value)
         return True
@@ -101,11 +101,14 @@ class Collection:
             return None
 
     @staticmethod
-    def _failed(source: str, account: Optional[Account], error: BaseException) -> None:
-        fields: dict[str, Any] = {"source": source, "error_code": error_code(error), "error": describe_error(error)}
+    def _failed(source: str, account: Optional[Account], error: BaseException) -> str:
+        """Log the failure with account, source and AWS error code; return its description."""
+        description = describe_error(error)
+        fields: dict[str, Any] = {"source": source, "error_code": error_code(error), "error": description}
         if account is not None:
             fields.update(account_id=account.id, account_name=account.name)
         log.warning("collection failed", extra=fields)
+        return description
 
     def run_once(self) -> bool:
         """Discovery, then every source once, in order: for ``--once`` and tests."""
