@@ -8,10 +8,9 @@ import io
 from types import MappingProxyType
 from wsgiref.util import setup_testing_defaults
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from exporter.state import Account, AccountState, Snapshot
 from exporter.web import ExporterApp, parse_listen_address
+from tests.support.exposition import parse
 
 INTERVALS = {"discovery": 3600.0}
 
@@ -35,8 +34,7 @@ def call(app: ExporterApp, path: str, **headers: str) -> tuple[str, dict[str, st
 
 
 def account_names(text: str) -> set[str]:
-    return {sample.labels["account_name"] for family in text_string_to_metric_families(text)
-            for sample in family.samples if family.name == "root_account_info"}
+    return parse(text).label_values("root_account_info", "account_name")
 
 
 def test_metrics_follow_the_current_snapshot():
