@@ -843,8 +843,9 @@ class FakeAws:
         with self._lock:
             _, root = self._root(account_id)
             summary["AccountMFAEnabled"] = 1 if root.mfa_devices else 0
-            summary["AccountAccessKeysPresent"] = len(root.access_keys)
-            summary["AccountSigningCertificatesPresent"] = len(root.certificates)
+            # 0/1 flags, as the IAM API Reference documents them, not counts.
+            summary["AccountAccessKeysPresent"] = 1 if root.access_keys else 0
+            summary["AccountSigningCertificatesPresent"] = 1 if root.certificates else 0
             summary["AccountPasswordPresent"] = 1 if root.password else 0
         return XmlMap(summary)
 
