@@ -45,6 +45,8 @@ class _Families:
         self.key_used = gauge("root_access_key_last_used_timestamp", "Unix seconds of the root access key's last use (credential report); absent when never used.", ["key"])
         self.key_rotated = gauge("root_access_key_last_rotated_timestamp", "Unix seconds of the root access key's creation or last rotation (credential report); absent when no key.", ["key"])
         self.cert_active = gauge("root_signing_certificate_active", "1 if that root signing certificate is active (credential report, overruled by the live account summary or root audit).", ["cert"])
+        self.keys_present = gauge("root_access_keys_present", "1 if the root user has at least one access key, active or not (Security Hub IAM.4); live: account summary or root audit, whichever is fresher; absent when neither ran.")
+        self.certificates_present = gauge("root_signing_certificates_present", "1 if the root user has at least one signing certificate, active or not; live: account summary or root audit, whichever is fresher; absent when neither ran.")
         self.credentials = gauge("root_credentials_present", "1 if root has any password, access key, signing certificate or MFA device; 0 for a root without credentials (root audit or account summary).")
         self.last_login = gauge("root_last_console_login_timestamp", "Unix seconds of root's last console sign-in: latest of the credential report's password_last_used and the newest successful CloudTrail ConsoleLogin; absent when never or unknown.")
         self.last_login_info = gauge("root_last_console_login_info", "The newest successful root console sign-in seen in CloudTrail; value 1.", ["source_ip", "mfa_used"])
@@ -102,6 +104,8 @@ class _Families:
             put(self.key_rotated, _ts(key.last_rotated), [str(number)])
         for number, cert in enumerate(facts.certificates, start=1):
             put(self.cert_active, _num(cert.active), [str(number)])
+        put(self.keys_present, _num(facts.access_keys_present))
+        put(self.certificates_present, _num(facts.signing_certificates_present))
         put(self.credentials, _num(facts.credentials_present))
         put(self.last_login, _ts(facts.last_console_login))
         event = facts.last_console_login_event

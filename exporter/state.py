@@ -37,11 +37,11 @@ class Account:
 
 @dataclass(frozen=True)
 class AccountSummary:
-    """``iam:GetAccountSummary``: live counts for the root user."""
+    """``iam:GetAccountSummary``: live presence flags for the root user's credentials."""
 
     mfa_enabled: bool
-    access_keys_present: int
-    signing_certificates_present: int
+    access_keys_present: bool  # at least one root access key exists, active or not
+    signing_certificates_present: bool
     password_present: Optional[bool]  # None where the partition omits AccountPasswordPresent
 
 
