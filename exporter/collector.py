@@ -53,6 +53,7 @@ class _Families:
         self.report_generated = gauge("root_credential_report_generated_timestamp", "Unix seconds when AWS generated the credential report in use (AWS regenerates it at most every 4 hours).")
         self.info = gauge("root_account_info", "Account details from AWS Organizations discovery; value 1.", ["email", "ou_path", "state", "management"])
         self.logins = CounterMetricFamily("root_console_login_events", f"Root console sign-in events seen in CloudTrail since the exporter started. {BACKGROUND}", labels=ACCOUNT_LABELS + ["outcome", "mfa_used"])
+        self.assumed_root_logins = CounterMetricFamily("root_assumed_root_console_login_events", f"Console sign-ins through sts:AssumeRoot sessions (centrally issued privileged tasks, not the root user's own credentials) seen in CloudTrail since the exporter started; not part of root_console_login_events_total or root_last_console_login_timestamp. {BACKGROUND}", labels=ACCOUNT_LABELS + ["outcome"])
         self.success = gauge("root_exporter_collection_success", "1 if the last run of that source for that account succeeded; on failure the last good values are kept (stale).", ["source"])
         self.last_success = gauge("root_exporter_last_success_timestamp", "Unix seconds of the last successful run of that source for that account.", ["source"])
         self.malformed = CounterMetricFamily("root_exporter_malformed_events", f"Malformed events skipped, by source, since the exporter started. {BACKGROUND}", labels=ACCOUNT_LABELS + ["source"])
@@ -74,6 +75,8 @@ class _Families:
         if logins is not None:
             for (success, mfa), count in sorted(logins.counts.items()):
                 self.logins.add_metric(ids + ["success" if success else "failure", str(mfa).lower()], count)
+            for success, count in sorted(logins.assumed_root_counts.items()):
+                self.assumed_root_logins.add_metric(ids + ["success" if success else "failure"], count)
             self.malformed.add_metric(ids + ["console_logins"], logins.malformed)
 
     def add_discovery(self, snapshot: Snapshot) -> None:

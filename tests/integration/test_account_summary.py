@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from exporter.demo.fake_aws import FakeAccessKey, FakeCertificate, FakeMfaDevice, FakeRoot
 from exporter.collector import exposition
 from tests.integration.conftest import Harness, new_account, only
+from tests.support.exposition import parse
 
 
 def test_summary_reflects_the_root_user(fake):
@@ -82,12 +83,9 @@ def test_active_key_next_to_an_inactive_one_stays_active_and_is_exposed(fake):
     assert harness.run("discovery", "credential_report", "account_summary")
     assert fake.calls_to("GetAccountSummary", member)
 
-    body = exposition(harness.snapshot, {})[0].decode()
-    assert f'root_access_key_active{{account_id="{member}",account_name="{name(harness, member)}",key="1"}} 1.0' in body
-    assert f'root_access_key_active{{account_id="{member}",account_name="{name(harness, member)}",key="2"}} 0.0' in body
-    assert f'root_access_keys_present{{account_id="{member}",account_name="{name(harness, member)}"}} 1.0' in body
-    assert f'root_signing_certificates_present{{account_id="{member}",account_name="{name(harness, member)}"}} 0.0' in body
-
-
-def name(harness, account_id: str) -> str:
-    return harness.state(account_id).account.name
+    shown = parse(exposition(harness.snapshot, {})[0].decode())
+    ids = {"account_id": member, "account_name": harness.state(member).account.name}
+    assert shown.value("root_access_key_active", **ids, key="1") == 1
+    assert shown.value("root_access_key_active", **ids, key="2") == 0
+    assert shown.value("root_access_keys_present", **ids) == 1
+    assert shown.value("root_signing_certificates_present", **ids) == 0
