@@ -3,7 +3,9 @@
 Root sign-ins are recorded in us-east-1 (``collection.cloudtrail_regions`` may add others).
 The first run looks back ``collection.console_login_lookback``; later runs continue from where the
 last one ended, less an overlap for CloudTrail's delivery delay, and count each ``EventId``
-once. Malformed records are counted and skipped, never fatal.
+once. Malformed records are counted and skipped, never fatal. Sign-ins through ``sts:AssumeRoot``
+sessions are counted apart from sign-ins with the root user's own credentials. A ``NextToken``
+that comes back a second time ends the look-up with ``NextTokenRepeated`` instead of paging forever.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping, Optional
 
+from exporter.aws.errors import SourceError
 from exporter.aws.rate_limit import RateLimiter
 from exporter.sources.base import AccountSource, Context
-from exporter.aws.errors import SourceError
 from exporter.state import EMPTY, Account, ConsoleLoginEvent, ConsoleLogins
 
 NAME = "console_logins"
