@@ -45,12 +45,15 @@ class _Families:
         self.key_used = gauge("root_access_key_last_used_timestamp", "Unix seconds of the root access key's last use (credential report); absent when never used.", ["key"])
         self.key_rotated = gauge("root_access_key_last_rotated_timestamp", "Unix seconds of the root access key's creation or last rotation (credential report); absent when no key.", ["key"])
         self.cert_active = gauge("root_signing_certificate_active", "1 if that root signing certificate is active (credential report, overruled by the live account summary or root audit).", ["cert"])
+        self.keys_present = gauge("root_access_keys_present", "1 if the root user has at least one access key, active or not (Security Hub IAM.4); live: account summary or root audit, whichever is fresher; absent when neither ran.")
+        self.certificates_present = gauge("root_signing_certificates_present", "1 if the root user has at least one signing certificate, active or not; live: account summary or root audit, whichever is fresher; absent when neither ran.")
         self.credentials = gauge("root_credentials_present", "1 if root has any password, access key, signing certificate or MFA device; 0 for a root without credentials (root audit or account summary).")
         self.last_login = gauge("root_last_console_login_timestamp", "Unix seconds of root's last console sign-in: latest of the credential report's password_last_used and the newest successful CloudTrail ConsoleLogin; absent when never or unknown.")
         self.last_login_info = gauge("root_last_console_login_info", "The newest successful root console sign-in seen in CloudTrail; value 1.", ["source_ip", "mfa_used"])
         self.report_generated = gauge("root_credential_report_generated_timestamp", "Unix seconds when AWS generated the credential report in use (AWS regenerates it at most every 4 hours).")
         self.info = gauge("root_account_info", "Account details from AWS Organizations discovery; value 1.", ["email", "ou_path", "state", "management"])
         self.logins = CounterMetricFamily("root_console_login_events", f"Root console sign-in events seen in CloudTrail since the exporter started. {BACKGROUND}", labels=ACCOUNT_LABELS + ["outcome", "mfa_used"])
+        self.assumed_root_logins = CounterMetricFamily("root_assumed_root_console_login_events", f"Console sign-ins through sts:AssumeRoot sessions (centrally issued privileged tasks, not the root user's own credentials) seen in CloudTrail since the exporter started; not part of root_console_login_events_total or root_last_console_login_timestamp. {BACKGROUND}", labels=ACCOUNT_LABELS + ["outcome"])
         self.success = gauge("root_exporter_collection_success", "1 if the last run of that source for that account succeeded; on failure the last good values are kept (stale).", ["source"])
         self.last_success = gauge("root_exporter_last_success_timestamp", "Unix seconds of the last successful run of that source for that account.", ["source"])
         self.malformed = CounterMetricFamily("root_exporter_malformed_events", f"Malformed events skipped, by source, since the exporter started. {BACKGROUND}", labels=ACCOUNT_LABELS + ["source"])
@@ -72,6 +75,8 @@ class _Families:
         if logins is not None:
             for (success, mfa), count in sorted(logins.counts.items()):
                 self.logins.add_metric(ids + ["success" if success else "failure", str(mfa).lower()], count)
+            for success, count in sorted(logins.assumed_root_counts.items()):
+                self.assumed_root_logins.add_metric(ids + ["success" if success else "failure"], count)
             self.malformed.add_metric(ids + ["console_logins"], logins.malformed)
 
     def add_discovery(self, snapshot: Snapshot) -> None:
@@ -102,6 +107,8 @@ class _Families:
             put(self.key_rotated, _ts(key.last_rotated), [str(number)])
         for number, cert in enumerate(facts.certificates, start=1):
             put(self.cert_active, _num(cert.active), [str(number)])
+        put(self.keys_present, _num(facts.access_keys_present))
+        put(self.certificates_present, _num(facts.signing_certificates_present))
         put(self.credentials, _num(facts.credentials_present))
         put(self.last_login, _ts(facts.last_console_login))
         event = facts.last_console_login_event

@@ -36,6 +36,8 @@ class RootFacts:
     access_keys: tuple[CredentialFacts, CredentialFacts]
     certificates: tuple[CredentialFacts, CredentialFacts]
     credentials_present: Optional[bool]
+    access_keys_present: Optional[bool]  # live sources only: at least one key, active or not
+    signing_certificates_present: Optional[bool]
     last_console_login: Optional[datetime]
     last_console_login_event: Optional[ConsoleLoginEvent]
     report_generated: Optional[datetime]
@@ -55,16 +57,16 @@ def _latest(*values: Optional[datetime]) -> Optional[datetime]:
     return max(present) if present else None
 
 
-def _slots(live_active: Optional[tuple[bool, ...]], live_count: Optional[int],
+def _slots(live_active: Optional[tuple[bool, ...]], live_present: Optional[bool],
            reported: Optional[tuple]) -> tuple[CredentialFacts, CredentialFacts]:
     """Two key or certificate slots from the report, corrected by a live source.
 
     ``live_active`` (root audit, one status per credential, oldest first) is the truth. Else
-    ``live_count`` (account summary) checks the report: when the counts agree the report's slots
-    stand; when the live count is higher, credentials were created since the report and fill the
-    free slots as active (AWS creates them active); when lower, some were deleted and which one
-    is left cannot be told, so those slots are unknown. Dates come from the report only for a
-    slot whose credential the live source confirms.
+    ``live_present`` (account summary, a 0/1 flag: none at all, or at least one) checks the
+    report. Only "none" tells of a deletion: every slot is then inactive and the report's dates
+    are dropped. "At least one" leaves the report's slots standing; when the report shows no
+    credential at all, one was created since and fills slot 1 as active (AWS creates them
+    active), and whether a second exists is unknown.
     """
     def from_report(index: int) -> CredentialFacts:
         slot = reported[index]
@@ -81,24 +83,16 @@ def _slots(live_active: Optional[tuple[bool, ...]], live_count: Optional[int],
                 slots.append(CredentialFacts(active, dated.last_used, dated.last_rotated))
             else:
                 slots.append(CredentialFacts(active))
-    elif live_count is None:
+    elif live_present is None:
         slots = [from_report(i) if reported else CredentialFacts(None) for i in range(2)]
-    elif live_count == 0:
+    elif not live_present:
         slots = [CredentialFacts(False), CredentialFacts(False)]
     elif exists is None:
         slots = [CredentialFacts(None), CredentialFacts(None)]
-    elif sum(exists) == live_count:
+    elif any(exists):
         slots = [from_report(i) for i in range(2)]
-    elif sum(exists) < live_count:
-        new = live_count - sum(exists)
-        for index in range(2):
-            if exists[index]:
-                slots.append(from_report(index))
-            else:
-                slots.append(CredentialFacts(True if new > 0 else False))
-                new -= 1
     else:
-        slots = [CredentialFacts(None) if exists[i] else CredentialFacts(False) for i in range(2)]
+        slots = [CredentialFacts(True), CredentialFacts(None)]
     return slots[0], slots[1]
 
 
@@ -143,17 +137,26 @@ def root_facts(state: AccountState) -> RootFacts:
 
     live_keys = audit.access_keys_active if audit_first else None
     live_certs = audit.signing_certificates_active if audit_first else None
-    keys = _slots(live_keys, summary.access_keys_present if summary else None,
+    keys = _slots(live_keys, bool(summary.access_keys_present) if summary else None,
                   report.access_keys if report else None)
-    certificates = _slots(live_certs, summary.signing_certificates_present if summary else None,
+    certificates = _slots(live_certs, bool(summary.signing_certificates_present) if summary else None,
                           report.certificates if report else None)
+
+    if audit_first:
+        keys_present: Optional[bool] = bool(audit.access_keys_active)
+        certificates_present: Optional[bool] = bool(audit.signing_certificates_active)
+    elif summary is not None:
+        keys_present = bool(summary.access_keys_present)
+        certificates_present = bool(summary.signing_certificates_present)
+    else:
+        keys_present = certificates_present = None
 
     if audit_first:
         present: Optional[bool] = bool(audit.password or audit.access_keys_active
                                        or audit.signing_certificates_active or audit.mfa_devices)
     elif summary is not None:
-        evidence = (summary.mfa_enabled or summary.access_keys_present > 0
-                    or summary.signing_certificates_present > 0 or bool(password))
+        evidence = (summary.mfa_enabled or summary.access_keys_present
+                    or summary.signing_certificates_present or bool(password))
         present = True if evidence else (False if password is False else None)
     else:
         present = None
@@ -167,6 +170,8 @@ def root_facts(state: AccountState) -> RootFacts:
         access_keys=keys,
         certificates=certificates,
         credentials_present=present,
+        access_keys_present=keys_present,
+        signing_certificates_present=certificates_present,
         last_console_login=_latest(report.password_last_used if report else None, newest.time if newest else None),
         last_console_login_event=newest,
         report_generated=report.generated if report else None,

@@ -37,11 +37,11 @@ class Account:
 
 @dataclass(frozen=True)
 class AccountSummary:
-    """``iam:GetAccountSummary``: live counts for the root user."""
+    """``iam:GetAccountSummary``: live presence flags for the root user's credentials."""
 
     mfa_enabled: bool
-    access_keys_present: int
-    signing_certificates_present: int
+    access_keys_present: bool  # at least one root access key exists, active or not
+    signing_certificates_present: bool
     password_present: Optional[bool]  # None where the partition omits AccountPasswordPresent
 
 
@@ -86,17 +86,24 @@ class ConsoleLoginEvent:
     success: bool
     mfa_used: bool
     source_ip: str
+    # Made through an sts:AssumeRoot session (a centrally issued privileged task), not with the
+    # root user's own credentials. Only set where the record says so beyond doubt.
+    assumed_root: bool = False
 
 
 @dataclass(frozen=True)
 class ConsoleLogins:
     """Cumulative view of root console sign-ins since the exporter started.
 
-    ``counts`` maps (success, mfa_used) to the number of distinct events seen. ``seen`` maps the
-    ids of recent events to their Unix time: the window in which overlapping look-ups can meet an
-    event again, pruned as it slides and capped, so memory stays bounded. ``resume_from`` is the
-    end of the last look-up: the next starts there, less an overlap for CloudTrail's delivery
-    delay.
+    ``counts`` maps (success, mfa_used) to the number of distinct sign-ins with the root user's
+    credentials; ``assumed_root_counts`` maps success to the number of sign-ins through
+    ``sts:AssumeRoot`` sessions, kept apart. ``seen`` maps the ids of recent events to their Unix
+    time: the window in which overlapping look-ups can meet an event again, pruned as it slides
+    and capped, so memory stays bounded. ``resume_from`` is the end of the last look-up: the next
+    starts there, less an overlap for CloudTrail's delivery delay. When the cap made ids inside
+    that overlap be forgotten, ``forgotten_through`` is the Unix time of the newest forgotten
+    one: the next look-up starts there and skips unseen events up to it rather than count the
+    forgotten ones again.
     """
 
     counts: Mapping[tuple[bool, bool], int]
@@ -104,6 +111,8 @@ class ConsoleLogins:
     malformed: int
     seen: Mapping[str, float]
     resume_from: datetime
+    assumed_root_counts: Mapping[bool, int] = field(default_factory=lambda: EMPTY)
+    forgotten_through: Optional[float] = None
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,16 @@ def test_access_keys_and_certificates(registry):
     assert value("root_access_key_active", of(MGMT, key="2")) == 0
 
 
+def test_access_keys_and_certificates_present(registry):
+    value = registry.get_sample_value
+    assert value("root_access_keys_present", of(PROD)) == 1  # account summary flag
+    assert value("root_signing_certificates_present", of(PROD)) == 1
+    assert value("root_access_keys_present", of(MGMT)) == 0
+    assert value("root_access_keys_present", of(NOCREDS)) == 0  # root audit: no keys
+    assert value("root_signing_certificates_present", of(NOCREDS)) == 0
+    assert value("root_access_keys_present", of(NEW)) is None  # no live source yet
+
+
 def test_credentials_present(registry):
     value = registry.get_sample_value
     assert value("root_credentials_present", of(PROD)) == 1

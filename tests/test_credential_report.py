@@ -280,3 +280,37 @@ def test_delays_grow_and_are_capped():
     cap = max(delays)
     assert cap <= 60.0  # a report is polled at least once a minute
     assert delays[-3:] == [cap, cap, cap]  # growth stopped at the cap
+
+
+# ---------------------------------------------------------------- hostile reports (issue 11)
+
+
+def test_truncated_root_row_is_an_unparsable_report_not_no_credentials():
+    # The header names 22 columns (shape: IAM User Guide, "Getting credential reports for your
+    # AWS account", id_credentials_getting-report.html); the root row stops after
+    # access_key_1_last_rotated. csv fills the missing cells with None, which read as "no key,
+    # no certificate": a root with an active certificate would look clean.
+    with pytest.raises(SourceError) as caught:
+        report("credential-report-truncated-root-row.csv")
+    assert caught.value.code == "ReportUnparsable"
+    assert "10 of 22 columns" in str(caught.value)
+
+
+def test_root_row_longer_than_the_header_is_an_unparsable_report():
+    lines = (FIXTURES / "credential-report-current.csv").read_text().splitlines()
+    lines[1] += ",true,surplus"
+    with pytest.raises(SourceError) as caught:
+        parse_report("\n".join(lines).encode(), GENERATED)
+    assert caught.value.code == "ReportUnparsable"
+    assert "24 of 22 columns" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:00:00-05:00", "0001-01-01T00:30:00+01:00"])
+def test_time_outside_the_utc_calendar_is_a_clear_error(value):
+    # Valid ISO 8601, but the instant falls past 9999-12-31 (or before year 1) in UTC, where
+    # Python's datetime cannot go: converting it later (page, --once) would raise OverflowError.
+    with pytest.raises(SourceError) as caught:
+        parse_time(value, "password_last_used")
+    assert caught.value.code == "ReportUnparsable"
+    assert "password_last_used" in str(caught.value) and "UTC" in str(caught.value)
+

@@ -79,12 +79,72 @@ def test_key_the_summary_says_is_gone_is_not_active():
     assert not facts.has_active_key
 
 
-def test_summary_with_one_key_never_shows_two_active_keys():
-    # Report (stale): both keys active. Summary (live): one key left. At most one can be active.
+KEY_2_INACTIVE = ReportAccessKey(active=False, last_rotated=utc(2025, 3, 4, 5, 6, 7), last_used=None)
+
+
+def test_presence_flag_of_one_keeps_the_reports_active_key():
+    # AWS documents AccountAccessKeysPresent as a 0/1 flag ("1 if the root user has an access
+    # key", IAM API Reference, GetAccountSummary). Key 1 active and key 2 inactive in the report,
+    # flag 1: both keys still exist, and key 1 must stay active (it used to turn unknown, and
+    # root_access_key_active disappeared, so AWSRootAccessKeyActive stayed silent).
+    facts = root_facts(state(account_summary=summary(keys=1),
+                             credential_report=credential_report(keys=(KEY_1, KEY_2_INACTIVE))))
+    key1, key2 = facts.access_keys
+    assert key1.active is True
+    assert key1.last_used == utc(2026, 11, 26, 23, 5) and key1.last_rotated == utc(2024, 2, 10, 9, 30)
+    assert key2.active is False and key2.last_rotated == utc(2025, 3, 4, 5, 6, 7)
+    assert facts.has_active_key
+    assert facts.access_keys_present is True
+
+
+def test_presence_flag_of_one_infers_no_deletion():
+    # Report: both keys active. Flag 1 means "at least one key", so nothing says one was deleted.
     facts = root_facts(state(account_summary=summary(keys=1),
                              credential_report=credential_report(keys=(KEY_1, KEY_2))))
-    active = [k.active for k in facts.access_keys]
-    assert active.count(True) <= 1, active
+    assert [k.active for k in facts.access_keys] == [True, True]
+
+
+def test_presence_tolerates_a_count():
+    # Should AWS ever return a count (2), it reads as "at least one", like 1.
+    for value in (1, 2):
+        facts = root_facts(state(account_summary=summary(keys=value, certs=value),
+                                 credential_report=credential_report(keys=(KEY_1, KEY_2_INACTIVE))))
+        assert [k.active for k in facts.access_keys] == [True, False]
+        assert facts.access_keys_present is True and facts.signing_certificates_present is True
+
+
+def test_certificate_presence_flag_keeps_the_reports_active_certificate():
+    cert1 = ReportCertificate(active=True, last_rotated=utc(2023, 6, 1, 12))
+    cert2 = ReportCertificate(active=False, last_rotated=utc(2024, 1, 1))
+    facts = root_facts(state(account_summary=summary(certs=1),
+                             credential_report=credential_report(certs=(cert1, cert2))))
+    assert [c.active for c in facts.certificates] == [True, False]
+
+
+def test_presence_is_live_only():
+    assert root_facts(state(account_summary=summary(keys=0, certs=0))).access_keys_present is False
+    assert root_facts(state(account_summary=summary(keys=0, certs=0))).signing_certificates_present is False
+    # The report alone is not live: presence stays unknown.
+    facts = root_facts(state(credential_report=credential_report(keys=(KEY_1, NO_KEY))))
+    assert facts.access_keys_present is None and facts.signing_certificates_present is None
+
+
+def test_presence_from_the_fresher_root_audit():
+    facts = root_facts(state(account_summary=ok(summary(keys=0, certs=1), last_success=NOW - 600),
+                             root_audit=ok(audit(keys=(False,), certs=()), last_success=NOW)))
+    assert facts.access_keys_present is True  # an inactive key exists: IAM.4 fails on it
+    assert facts.signing_certificates_present is False
+    facts = root_facts(state(account_summary=ok(summary(keys=0, certs=1), last_success=NOW),
+                             root_audit=ok(audit(keys=(False,), certs=()), last_success=NOW - 600)))
+    assert facts.access_keys_present is False and facts.signing_certificates_present is True
+
+
+def test_key_created_after_the_report_fills_the_first_free_slot_as_active():
+    # The report shows no key, the live flag says one exists: AWS creates keys active. Whether a
+    # second one exists too the flag cannot tell: key 2 is unknown, not "inactive".
+    facts = root_facts(state(account_summary=summary(keys=1),
+                             credential_report=credential_report(keys=(NO_KEY, NO_KEY))))
+    assert [k.active for k in facts.access_keys] == [True, None]
 
 
 def test_key_created_after_the_report_is_not_reported_inactive():

@@ -370,6 +370,7 @@ class FakeAws:
         self._sessions: dict[str, _RootSession] = {}
         self._calls: list[FakeCall] = []
         self._event_seq = 0
+        self._looping_tokens: set[str] = set()  # accounts whose LookupEvents repeats its NextToken
         self._server: Any = None
         self._thread: Optional[threading.Thread] = None
 
@@ -562,14 +563,27 @@ class FakeAws:
         user_name: Optional[str] = None,
         region: str = "us-east-1",
         event_id: Optional[str] = None,
+        assumed_root: bool = False,
     ) -> str:
-        """Record a ``ConsoleLogin`` event in the account's CloudTrail; returns its EventId."""
+        """Record a ``ConsoleLogin`` event in the account's CloudTrail; returns its EventId.
+
+        ``assumed_root``: a sign-in through an ``sts:AssumeRoot`` session, recorded (IAM User
+        Guide, "Track privileged tasks in AWS CloudTrail") with the session's temporary ``ASIA``
+        key and a ``sessionContext`` marked ``assumedRoot``, where a password sign-in has an
+        empty ``accessKeyId``.
+        """
         event_id = event_id or str(uuid.uuid4())
         record = wire.console_login_record(
             account_id=account_id, event_id=event_id, time=time, success=success,
             mfa_used=mfa_used, source_ip=source_ip, user_type=user_type, user_name=user_name,
             region=region,
         )
+        if assumed_root:
+            record["userIdentity"]["accessKeyId"] = "ASIA" + _random_chars(16)
+            record["userIdentity"]["sessionContext"] = {
+                "attributes": {"creationDate": wire.cloudtrail_timestamp(time), "mfaAuthenticated": "false"},
+                "assumedRoot": "true",
+            }
         self._add_event(
             account_id, region, event_id, "ConsoleLogin", time, json.dumps(record),
             wire.lookup_username(user_type, user_name),
@@ -603,6 +617,12 @@ class FakeAws:
                 record=record, seq=self._event_seq,
             )
             self._account(account_id).events.setdefault(region, []).append(event)
+
+    def loop_lookup_tokens(self, account_id: str, looping: bool = True) -> None:
+        """LookupEvents of ``account_id`` answers every follow-up page with the NextToken it was
+        given, so a client that does not notice pages forever."""
+        with self._lock:
+            (self._looping_tokens.add if looping else self._looping_tokens.discard)(account_id)
 
     # ------------------------------------------------------------ faults and reports
 
@@ -843,8 +863,9 @@ class FakeAws:
         with self._lock:
             _, root = self._root(account_id)
             summary["AccountMFAEnabled"] = 1 if root.mfa_devices else 0
-            summary["AccountAccessKeysPresent"] = len(root.access_keys)
-            summary["AccountSigningCertificatesPresent"] = len(root.certificates)
+            # 0/1 flags, as the IAM API Reference documents them, not counts.
+            summary["AccountAccessKeysPresent"] = 1 if root.access_keys else 0
+            summary["AccountSigningCertificatesPresent"] = 1 if root.certificates else 0
             summary["AccountPasswordPresent"] = 1 if root.password else 0
         return XmlMap(summary)
 
@@ -1260,6 +1281,9 @@ class FakeAws:
         if offset + max_results < len(matched):
             token = {"o": offset + max_results, "f": fingerprint}
             result["NextToken"] = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
+        with self._lock:
+            if account_id in self._looping_tokens and params.get("NextToken"):
+                result["NextToken"] = params["NextToken"]
         return wire.json_response(result)
 
     _HANDLERS: dict[tuple[str, str], Callable] = {

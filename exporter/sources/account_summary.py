@@ -11,17 +11,36 @@ from exporter.state import Account, AccountSummary
 NAME = "account_summary"
 
 
+def _count(summary_map: Mapping[str, Any], key: str) -> int:
+    """A non-negative integer entry of ``SummaryMap``; anything else is a ``SourceError``."""
+    value = summary_map[key]
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise SourceError("SummaryUnparsable", f"GetAccountSummary SummaryMap {key} is {value!r}, not a number")
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise SourceError("SummaryUnparsable", f"GetAccountSummary SummaryMap {key} is {value!r}, not a number")
+    return number
+
+
 def parse_summary(summary_map: Mapping[str, Any]) -> AccountSummary:
-    """Parse ``SummaryMap``; ``AccountPasswordPresent`` is optional (older partitions omit it)."""
+    """Parse ``SummaryMap``; ``AccountPasswordPresent`` is optional (older partitions omit it).
+
+    ``AccountAccessKeysPresent`` and ``AccountSigningCertificatesPresent`` are documented as 0/1
+    flags ("1 if the root user has an access key, otherwise 0"): read 0 as "none at all" and any
+    other value, a count included, as "at least one".
+    """
     try:
         password = summary_map.get("AccountPasswordPresent")
         return AccountSummary(
-            mfa_enabled=int(summary_map["AccountMFAEnabled"]) > 0,
-            access_keys_present=int(summary_map["AccountAccessKeysPresent"]),
-            signing_certificates_present=int(summary_map["AccountSigningCertificatesPresent"]),
-            password_present=None if password is None else int(password) > 0,
+            mfa_enabled=_count(summary_map, "AccountMFAEnabled") > 0,
+            access_keys_present=_count(summary_map, "AccountAccessKeysPresent") > 0,
+            signing_certificates_present=_count(summary_map, "AccountSigningCertificatesPresent") > 0,
+            password_present=None if password is None else _count(summary_map, "AccountPasswordPresent") > 0,
         )
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError) as error:
         raise SourceError("SummaryUnparsable", f"GetAccountSummary SummaryMap lacks or mangles {error}") from error
 
 

@@ -3,7 +3,9 @@
 Root sign-ins are recorded in us-east-1 (``collection.cloudtrail_regions`` may add others).
 The first run looks back ``collection.console_login_lookback``; later runs continue from where the
 last one ended, less an overlap for CloudTrail's delivery delay, and count each ``EventId``
-once. Malformed records are counted and skipped, never fatal.
+once. Malformed records are counted and skipped, never fatal. Sign-ins through ``sts:AssumeRoot``
+sessions are counted apart from sign-ins with the root user's own credentials. A ``NextToken``
+that comes back a second time ends the look-up with ``NextTokenRepeated`` instead of paging forever.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import logging
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator, Mapping, Optional
 
+from exporter.aws.errors import SourceError
 from exporter.aws.rate_limit import RateLimiter
 from exporter.sources.base import AccountSource, Context
-from exporter.state import Account, ConsoleLoginEvent, ConsoleLogins
+from exporter.state import EMPTY, Account, ConsoleLoginEvent, ConsoleLogins
 
 NAME = "console_logins"
 OVERLAP = timedelta(minutes=20)  # CloudTrail usually delivers within 15 minutes
@@ -29,35 +32,92 @@ class MalformedEvent(ValueError):
     """A ConsoleLogin record this exporter cannot read."""
 
 
-def parse_event(item: Mapping[str, Any]) -> Optional[ConsoleLoginEvent]:
-    """The root sign-in in one ``LookupEvents`` item; None for other identities (IAM users…)."""
+def _text(value: Any, what: str, default: Optional[str] = None) -> str:
+    """``value`` if it is a string (``default`` for a missing one); else the event is malformed."""
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, str):
+        raise MalformedEvent(f"{what} is {type(value).__name__}, not a string")
+    return value
+
+
+def _object(value: Any, what: str) -> Mapping[str, Any]:
+    """``value`` if it is a JSON object; null or missing reads as empty."""
+    if value is None:
+        return EMPTY
+    if not isinstance(value, dict):
+        raise MalformedEvent(f"{what} is {type(value).__name__}, not an object")
+    return value
+
+
+def _time(value: Any) -> datetime:
+    """An aware datetime that converts to UTC (boto3 parses ``EventTime``; the record's is text)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise MalformedEvent(f"eventTime {value!r} is not ISO 8601") from None
+    if not isinstance(value, datetime):
+        raise MalformedEvent(f"event time is {type(value).__name__}, not a time")
+    value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     try:
-        record = json.loads(item["CloudTrailEvent"])
-    except (KeyError, TypeError, ValueError) as error:
+        value.astimezone(timezone.utc)
+    except OverflowError:
+        raise MalformedEvent(f"event time {value.isoformat()} lies outside years 1-9999 in UTC") from None
+    return value
+
+
+def _through_assume_root(identity: Mapping[str, Any]) -> bool:
+    """Whether a root-typed identity is an ``sts:AssumeRoot`` session, beyond doubt.
+
+    Such a session signs in with its temporary ``ASIA…`` key and a ``sessionContext`` marked
+    ``assumedRoot``; a password sign-in has an empty ``accessKeyId`` and no session. Anything in
+    between counts as the root user's own credentials: the exporter never hides real root use.
+    """
+    key = identity.get("accessKeyId")
+    context = identity.get("sessionContext")
+    if not (isinstance(key, str) and key.startswith("ASIA") and isinstance(context, dict)):
+        return False
+    return str(context.get("assumedRoot")).lower() == "true"
+
+
+def parse_event(item: Mapping[str, Any]) -> Optional[ConsoleLoginEvent]:
+    """The root sign-in in one ``LookupEvents`` item; None for other identities (IAM users…).
+
+    Field values are compared without regard to case (AWS's own examples write ``MFAUsed`` as
+    ``Yes``, ``YES`` and ``No``). A field of an unexpected type raises ``MalformedEvent``.
+    """
+    if not isinstance(item, Mapping):
+        raise MalformedEvent(f"LookupEvents item is {type(item).__name__}, not an object")
+    raw = item.get("CloudTrailEvent")
+    if not isinstance(raw, str):
+        raise MalformedEvent("CloudTrailEvent is missing or not a string")
+    try:
+        record = json.loads(raw)
+    except (ValueError, RecursionError) as error:
         raise MalformedEvent(f"CloudTrailEvent is not JSON: {error}") from None
     if not isinstance(record, dict) or not isinstance(record.get("userIdentity"), dict):
         raise MalformedEvent("record has no userIdentity object")
-    if record["userIdentity"].get("type") != "Root":
+    identity = record["userIdentity"]
+    if _text(identity.get("type"), "userIdentity.type").lower() != "root":
         return None
-    outcome = (record.get("responseElements") or {}).get("ConsoleLogin")
-    if outcome not in ("Success", "Failure"):
+    outcome = _text(_object(record.get("responseElements"), "responseElements").get("ConsoleLogin"),
+                    "responseElements.ConsoleLogin").lower()
+    if outcome not in ("success", "failure"):
         raise MalformedEvent(f"responseElements.ConsoleLogin is {outcome!r}")
-    event_id = item.get("EventId") or record.get("eventID")
-    when = item.get("EventTime") or record.get("eventTime")
-    if not event_id or not when:
-        raise MalformedEvent("event has no id or time")
-    if isinstance(when, str):
-        try:
-            when = datetime.fromisoformat(when.replace("Z", "+00:00"))
-        except ValueError:
-            raise MalformedEvent(f"eventTime {when!r} is not ISO 8601") from None
-    mfa = ((record.get("additionalEventData") or {}).get("MFAUsed") or "No") == "Yes"
+    event_id = item.get("EventId") if item.get("EventId") is not None else record.get("eventID")
+    if not _text(event_id, "EventId"):
+        raise MalformedEvent("event has no id")
+    when = item.get("EventTime") if item.get("EventTime") is not None else record.get("eventTime")
+    mfa = _text(_object(record.get("additionalEventData"), "additionalEventData").get("MFAUsed"),
+                "additionalEventData.MFAUsed", default="No")
     return ConsoleLoginEvent(
-        event_id=str(event_id),
-        time=when if when.tzinfo else when.replace(tzinfo=timezone.utc),
-        success=outcome == "Success",
-        mfa_used=mfa,
-        source_ip=str(record.get("sourceIPAddress") or ""),
+        event_id=event_id,
+        time=_time(when),
+        success=outcome == "success",
+        mfa_used=mfa.lower() == "yes",
+        source_ip=_text(record.get("sourceIPAddress"), "sourceIPAddress", default=""),
+        assumed_root=_through_assume_root(identity),
     )
 
 
@@ -78,12 +138,18 @@ def lookup(client: Any, start: datetime, end: datetime) -> Iterator[Mapping[str,
         "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}],
         "StartTime": start, "EndTime": end, "MaxResults": PAGE_SIZE,
     }
+    tokens: set[str] = set()
     while True:
         page = client.lookup_events(**params)
         yield from page.get("Events", [])
-        if not page.get("NextToken"):
+        token = page.get("NextToken")
+        if not token:
             return
-        params["NextToken"] = page["NextToken"]
+        if token in tokens:  # following it would page forever
+            raise SourceError("NextTokenRepeated", f"LookupEvents returned a NextToken it had returned before, "
+                                                   f"after {len(tokens) + 1} pages; stopped")
+        tokens.add(token)
+        params["NextToken"] = token
 
 
 def fetch(context: Context, account: Account, previous: Optional[ConsoleLogins] = None) -> ConsoleLogins:
@@ -92,18 +158,23 @@ def fetch(context: Context, account: Account, previous: Optional[ConsoleLogins] 
     if previous is None:
         start = now - timedelta(seconds=config.console_login_lookback)
         counts: dict[tuple[bool, bool], int] = {}
+        assumed: dict[bool, int] = {}
         seen: dict[str, float] = {}
-        newest, malformed = None, 0
+        newest, malformed, forgotten = None, 0, None
     else:
         start = min(previous.resume_from - OVERLAP, now)
-        counts, seen = dict(previous.counts), dict(previous.seen)
-        newest, malformed = previous.newest_success, previous.malformed
+        counts, assumed, seen = dict(previous.counts), dict(previous.assumed_root_counts), dict(previous.seen)
+        newest, malformed, forgotten = previous.newest_success, previous.malformed, previous.forgotten_through
+        if forgotten is not None:
+            start = max(start, datetime.fromtimestamp(forgotten, tz=timezone.utc))
 
+    skipped = 0
     for region in config.cloudtrail_regions:
         client = context.access.client(account, "cloudtrail", region)
         limit_rate(client, (account.id, region))
         for item in lookup(client, start, now):
-            event_id = str(item.get("EventId", ""))
+            event_id = item.get("EventId") if isinstance(item, Mapping) else None
+            event_id = event_id if isinstance(event_id, str) else ""
             if event_id and event_id in seen:
                 continue
             try:
@@ -118,16 +189,33 @@ def fetch(context: Context, account: Account, previous: Optional[ConsoleLogins] 
                 continue
             if event is None:  # another identity's sign-in: nothing to count, nothing to remember
                 continue
+            if forgotten is not None and event.time.timestamp() <= forgotten:
+                skipped += 1  # its id may be one the cap forgot: it may have been counted already
+                continue
             seen[event.event_id] = event.time.timestamp()
+            if event.assumed_root:
+                assumed[event.success] = assumed.get(event.success, 0) + 1
+                continue
             counts[(event.success, event.mfa_used)] = counts.get((event.success, event.mfa_used), 0) + 1
             if event.success and (newest is None or event.time > newest.time):
                 newest = event
 
-    # Events older than the next look-up's start cannot come back: forget them.
+    # Events older than the next look-up's start cannot come back: forget them. Past the cap the
+    # oldest are forgotten too, and the next look-up starts after them instead of counting them again.
     horizon = (now - OVERLAP).timestamp()
-    kept = sorted(((t, i) for i, t in seen.items() if t >= horizon), reverse=True)[:MAX_SEEN]
+    recent = sorted(((t, i) for i, t in seen.items() if t >= horizon), reverse=True)
+    kept, dropped = recent[:MAX_SEEN], recent[MAX_SEEN:]
+    if dropped:
+        forgotten = max(forgotten or 0.0, dropped[0][0])
+    if forgotten is not None and forgotten < horizon:
+        forgotten = None
+    if dropped or skipped:
+        log.warning("more root sign-in events within the look-up overlap than the exporter remembers", extra={
+            "account_id": account.id, "source": NAME, "remembered": len(kept), "forgotten": len(dropped),
+            "skipped": skipped})
     return ConsoleLogins(counts=counts, newest_success=newest, malformed=malformed,
-                         seen={i: t for t, i in kept}, resume_from=now)
+                         seen={i: t for t, i in kept}, resume_from=now,
+                         assumed_root_counts=assumed, forgotten_through=forgotten)
 
 
 SOURCE = AccountSource(NAME, fetch)

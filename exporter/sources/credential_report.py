@@ -47,7 +47,14 @@ def parse_time(value: Optional[str], column: str) -> Optional[datetime]:
         parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     except ValueError:
         raise SourceError("ReportUnparsable", f"column {column}: {value!r} is not an ISO 8601 time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    try:
+        # An offset can push the instant past 9999-12-31 (or before year 1) in UTC, where every
+        # later conversion would raise; refuse it here, once.
+        parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise SourceError("ReportUnparsable", f"column {column}: {value!r} lies outside years 1-9999 in UTC") from None
+    return parsed
 
 
 def root_row(content: bytes) -> Mapping[str, str]:
@@ -62,10 +69,22 @@ def root_row(content: bytes) -> Mapping[str, str]:
     try:
         for row in reader:
             if row.get("user") == ROOT_USER:
-                return row
+                return _complete(row, reader.fieldnames)
     except csv.Error as error:
         raise SourceError("ReportUnparsable", f"bad CSV: {error}") from None
     raise SourceError("ReportUnparsable", f"report has no {ROOT_USER} row")
+
+
+def _complete(row: dict, header: list[str]) -> Mapping[str, str]:
+    """``row`` if it has one cell per header column.
+
+    ``csv`` fills the cells of a short row with None and gathers surplus cells under the key
+    None; a truncated root row would otherwise read as "no keys, no certificates".
+    """
+    cells = sum(1 for name in header if row.get(name) is not None) + len(row.get(None) or ())
+    if cells != len(header):
+        raise SourceError("ReportUnparsable", f"the {ROOT_USER} row has {cells} of {len(header)} columns")
+    return row
 
 
 def parse_report(content: bytes, generated: datetime) -> CredentialReport:

@@ -192,6 +192,8 @@ def expected_series(org: Org, until: float) -> tuple[dict[tuple[str, frozenset],
             put("root_mfa_hardware", float(any(kind in ("fido", "hardware") for kind in mfa)))
             put("root_password_enabled", float(account.password))
             put("root_credentials_present", float(bool(account.password or keys or certs or mfa)))
+            put("root_access_keys_present", float(bool(keys)))
+            put("root_signing_certificates_present", float(bool(certs)))
             for n in (1, 2):
                 put("root_access_key_active", float(len(keys) >= n and keys[n - 1].active), key=str(n))
                 put("root_signing_certificate_active", float(len(certs) >= n and certs[n - 1].active), cert=str(n))
@@ -220,6 +222,8 @@ def expected_series(org: Org, until: float) -> tuple[dict[tuple[str, frozenset],
                               outcome="success" if success else "failure", mfa_used=str(mfa_used).lower())
                     if count == 0:
                         zero_or_absent.add(key)
+            for outcome in ("success", "failure"):  # the demo has no AssumeRoot-session sign-ins
+                zero_or_absent.add(put("root_assumed_root_console_login_events_total", 0.0, outcome=outcome))
             malformed = sum(1 for account_id, _ in MALFORMED if account_id == account.id)
             key = put("root_exporter_malformed_events_total", float(malformed), source="console_logins")
             if malformed == 0:
@@ -243,7 +247,8 @@ PER_ACCOUNT_METRICS = (
     "root_signing_certificate_active", "root_credentials_present", "root_last_console_login_timestamp",
     "root_last_console_login_info", "root_console_login_events_total", "root_credential_report_generated_timestamp",
     "root_account_info", "root_exporter_collection_success", "root_exporter_last_success_timestamp",
-    "root_exporter_malformed_events_total",
+    "root_exporter_malformed_events_total", "root_access_keys_present", "root_signing_certificates_present",
+    "root_assumed_root_console_login_events_total",
 )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from exporter.demo.fake_aws import FakeAccessKey, FakeCertificate, FakeMfaDevice, FakeRoot
+from exporter.collector import exposition
 from tests.integration.conftest import Harness, new_account, only
+from tests.support.exposition import parse
 
 
 def test_summary_reflects_the_root_user(fake):
@@ -22,8 +24,8 @@ def test_summary_reflects_the_root_user(fake):
 
     summary = harness.value(loaded, "account_summary")
     assert summary.mfa_enabled is True
-    assert summary.access_keys_present == 2
-    assert summary.signing_certificates_present == 1
+    assert summary.access_keys_present is True  # a 0/1 flag, two keys or one
+    assert summary.signing_certificates_present is True
     assert summary.password_present is True
     facts = harness.facts(loaded)
     assert facts.mfa_active is True and facts.password_enabled is True and facts.credentials_present is True
@@ -69,3 +71,21 @@ def test_deleted_key_is_not_active_although_the_cached_report_still_lists_it(fak
     assert facts.access_keys[0].last_used is None
     assert not facts.has_active_key
     assert facts.credentials_present is True  # the password is still there
+
+
+def test_active_key_next_to_an_inactive_one_stays_active_and_is_exposed(fake):
+    # AWS reports AccountAccessKeysPresent as 1 for a root with two keys (a flag, not a count);
+    # the report says key 1 active, key 2 inactive. Key 1 must stay active on /metrics, or
+    # AWSRootAccessKeyActive never fires.
+    member = new_account(fake, root=FakeRoot(password=True, mfa_devices=[FakeMfaDevice("virtual")], access_keys=[
+        FakeAccessKey(active=True), FakeAccessKey(active=False)]))
+    harness = Harness(accounts=only(member))
+    assert harness.run("discovery", "credential_report", "account_summary")
+    assert fake.calls_to("GetAccountSummary", member)
+
+    shown = parse(exposition(harness.snapshot, {})[0].decode())
+    ids = {"account_id": member, "account_name": harness.state(member).account.name}
+    assert shown.value("root_access_key_active", **ids, key="1") == 1
+    assert shown.value("root_access_key_active", **ids, key="2") == 0
+    assert shown.value("root_access_keys_present", **ids) == 1
+    assert shown.value("root_signing_certificates_present", **ids) == 0

@@ -199,3 +199,32 @@ def test_audit_values_go_when_the_organization_turns_the_feature_off(fake, featu
     # No stale audit left to speak for the member: the device kinds are no longer known.
     assert "root_audit" not in harness.state(member).sources
     assert harness.facts(member).mfa_devices is None
+
+
+def test_readme_counts_the_root_typed_events_one_audit_leaves_in_a_member(fake, features):
+    """Every call of an AssumeRoot session is a root-typed event in the member's CloudTrail;
+    README tells teams how many to expect per hour with the default interval."""
+    import re
+    from pathlib import Path
+
+    from exporter.config import parse_config
+
+    features(root_credentials_management=True, root_sessions=False)
+    member = new_account(fake, root=FakeRoot(
+        password=True, access_keys=[FakeAccessKey(), FakeAccessKey(active=False)],
+        certificates=[FakeCertificate(), FakeCertificate()],
+        mfa_devices=[FakeMfaDevice("virtual"), FakeMfaDevice("fido"), FakeMfaDevice("hardware")]))
+    harness = Harness(accounts=only(member))
+    assert harness.run("discovery")
+    fake.clear_calls()
+
+    assert harness.run("root_audit")
+
+    in_member = [call.action for call in fake.calls if call.root_session and call.account_id == member]
+    assert sorted(in_member) == ["GetLoginProfile", "ListAccessKeys", "ListMFADevices", "ListSigningCertificates"]
+    interval = parse_config({}, "defaults").collection.intervals["root_audit"]
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    per_run = re.search(r"(\d+) root-typed events per member account and audit", readme)
+    per_hour = re.search(r"(\d+) root-typed events per member account per hour", readme)
+    assert per_run and int(per_run.group(1)) == len(in_member)
+    assert per_hour and int(per_hour.group(1)) == len(in_member) * 3600 / interval
