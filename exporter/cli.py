@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import Optional, Sequence
 
 
@@ -15,6 +16,7 @@ from exporter import __version__
 from exporter.aws.sessions import AwsAccess
 from exporter.collector import exposition
 from exporter.config import Config, ConfigError, default_config, describe, load_config
+from exporter.findings import assess_all, discovery_problem, summary_lines
 from exporter.logs import setup_logging
 from exporter.scheduler import Collection, Scheduler
 from exporter.snapshot import SnapshotStore
@@ -50,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="collect a built-in fake AWS organization (needs the 'demo' extra)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true",
-                      help="collect every source once, print the metrics to stdout and exit "
+                      help="collect every source once, print the metrics to stdout, the findings to stderr, and exit "
                            "(0 if every account and source succeeded, 1 otherwise)")
     mode.add_argument("--verify-config", action="store_true",
                       help="validate the configuration, print what would be collected and exit (0, or 2 on errors)")
@@ -122,6 +124,13 @@ def _start_demo():
     return fake
 
 
+def _print_findings(snapshot, intervals) -> None:
+    """The findings of ``exporter/findings.py`` on stderr, so stdout stays a clean exposition."""
+    problem = discovery_problem(snapshot)
+    lines = ([problem] if problem else []) + summary_lines(assess_all(snapshot, time.time(), intervals))
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
 def _run(args: argparse.Namespace, config: Config) -> int:
     store = SnapshotStore()
     context = Context(access=AwsAccess(config), config=config)
@@ -130,6 +139,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     if args.once:
         ok = collection.run_once()
         sys.stdout.write(exposition(store.current, intervals)[0].decode())
+        _print_findings(store.current, intervals)
         return 0 if ok else 1
 
     expected = set(collection.source_names)
