@@ -78,6 +78,8 @@ def alerts_for(root: DemoRoot) -> set[str]:
         expected.add("AWSRootMFAVirtualOnly")
     if active_keys:
         expected.add("AWSRootAccessKeyActive")
+    if root.keys:  # any key, active or not (Security Hub IAM.4)
+        expected.add("AWSRootAccessKeyPresent")
     if any(used is not None and used < RECENT for _, used in root.keys.values()):
         expected.add("AWSRootAccessKeyUsedRecently")
     if root.certificate_active:
@@ -103,8 +105,8 @@ def test_scenario_reading_is_the_one_intended():
     check the wrong thing."""
     assert QUIET_ACCOUNTS == ["101010101010", "123456789012", "222222222222", "777777777777"]
     assert {alert for alert, account in EXPECTED if account == "333333333333"} == {
-        "AWSRootCredentialsWithoutMFA", "AWSRootAccessKeyActive", "AWSRootAccessKeyUsedRecently",
-        "AWSRootPasswordWithCentralizedRootAccess"}
+        "AWSRootCredentialsWithoutMFA", "AWSRootAccessKeyActive", "AWSRootAccessKeyPresent",
+        "AWSRootAccessKeyUsedRecently", "AWSRootPasswordWithCentralizedRootAccess"}
     assert {alert for alert, account in EXPECTED if account == "111111111111"} == {
         "AWSRootPasswordWithCentralizedRootAccess"}
 
