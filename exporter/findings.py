@@ -249,7 +249,7 @@ FINDINGS: tuple[Finding, ...] = (
     Finding("signing_certificate_active", "Active root signing certificate", "warning",
             "AWSRootSigningCertificateActive", None, None,
             "The root user has an active X.509 signing certificate.", "signing-certificates", _certificate_active),
-    Finding("password_with_centralized_root_access", "Member root password under centralized root access",
+    Finding("password_with_centralized_root_access", "Password under centralized root access",
             "warning", "AWSRootPasswordWithCentralizedRootAccess", None, None,
             "The organization manages root credentials centrally, yet this member's root has a console password.",
             "password-centralized", _password_centralized),

@@ -156,7 +156,7 @@ col.sign-in{width:14%} col.collection{width:16%}
 ul.findings{list-style:none;margin:0;padding:0} ul.findings li{margin:0 0 .3rem}
 .sev{display:inline-block;font-size:.72rem;font-weight:700;text-transform:uppercase;border-radius:4px;padding:0 .3rem;margin-right:.3rem}
 .sev-critical{background:#b42318;color:#fff} .sev-warning{background:#9a6700;color:#fff} .sev-info{background:#59636e;color:#fff}
-.controls{color:#59636e;font-size:.78rem} .detail{display:block;color:#424a53}
+.controls{color:#59636e;font-size:.78rem} .detail{color:#424a53}
 .fact{display:inline-block;margin:0 .5rem .15rem 0;white-space:nowrap}
 .bad{color:#b42318;font-weight:600} .good{color:#1a7f37} .warn{color:#9a6700} .none{color:#59636e}
 .recent{background:#ffebe9;color:#b42318;font-weight:600;border-radius:4px;padding:0 .2rem}
@@ -252,7 +252,7 @@ def _findings(item: Assessment) -> str:
         entries.append(
             f'<li data-finding="{_e(finding.id)}" data-severity="{finding.severity}">'
             f'<span class="sev sev-{finding.severity}">{finding.severity}</span>'
-            f'<strong>{_e(finding.title)}</strong>{controls}<span class="detail">{_e(hit.detail)}</span></li>')
+            f'<strong>{_e(finding.title)}</strong>{controls} <span class="detail">— {_e(hit.detail)}</span></li>')
     return f'<ul class="findings">{"".join(entries)}</ul>'
 
 
