@@ -95,6 +95,20 @@ def test_once_exits_0_and_prints_the_metrics_when_everything_succeeds(fake: Fake
     assert metrics.value("root_access_key_active", account_id="310000000003", account_name="batch", key="1") == 1.0
 
 
+def test_once_prints_the_findings_on_stderr_and_keeps_stdout_an_exposition(fake: FakeAws, config: Path):
+    result = run(["--config.file", str(config), "--once"], env=fake.env())
+    assert result.returncode == 0, result.stderr
+    parse(result.stdout)  # still nothing but the exposition
+    lines = result.stderr.splitlines()
+    assert "findings: 2 critical, 5 warning, 0 info across 4 accounts" in lines, result.stderr
+    batch = [line for line in lines if "batch (310000000003)" in line]
+    assert any(line.startswith("critical batch (310000000003): Root has credentials but no MFA")
+               and "CIS 1.5 · Security Hub IAM.9" in line and "(alert AWSRootCredentialsWithoutMFA)" in line
+               for line in batch), batch
+    assert any("Root access key exists" in line and "(alert AWSRootAccessKeyPresent)" in line for line in batch)
+    assert not [line for line in lines if "logs (310000000002)" in line]  # no root credentials: compliant
+
+
 def test_switched_off_collectors_neither_run_nor_report(fake: FakeAws, config: Path):
     fake.clear_calls()
     result = run(["--config.file", str(config), "--once", "--no-collector.console_logins",
