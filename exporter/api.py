@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping, Optional
 
 from exporter.findings import FINDINGS, Assessment, Finding
-from exporter.landing import SUMMARY, Page, Query, UnknownView, count, not_found, select
+from exporter.landing import SUMMARY, Page, Query, count, respond_with, select
 from exporter.root_facts import RootFacts
 from exporter.state import SourceStatus
 
@@ -88,8 +88,4 @@ def render(snapshot, query: Query, ready: bool, intervals: Mapping[str, float], 
 def respond(query_string: str, snapshot, ready: bool, intervals: Mapping[str, float],
             now: Optional[float] = None) -> tuple[str, str, str]:
     """(HTTP status, body, content type) for ``/api/roots.json``."""
-    try:
-        query = Query.parse(query_string)
-    except UnknownView as error:
-        return not_found(str(error))
-    return "200 OK", render(snapshot, query, ready, intervals, now), "application/json"
+    return respond_with(render, "application/json", query_string, snapshot, ready, intervals, now)

@@ -345,16 +345,19 @@ def render(snapshot, query: Query = Query(), ready: bool = True, intervals: Mapp
 """
 
 
-def not_found(view: str) -> tuple[str, str, str]:
-    return ("404 Not Found", f"Unknown view {view!r}. Views: {', '.join(VIEW_BY_KEY)}.\n",
-            "text/plain; charset=utf-8")
+def respond_with(renderer: Callable[..., str], content_type: str, query_string: str, snapshot, ready: bool,
+                 intervals: Mapping[str, float], now: Optional[float] = None) -> tuple[str, str, str]:
+    """(HTTP status, body, content type): ``renderer``'s answer to the query, or a 404 for an
+    unknown view. Shared by ``/`` and ``/api/roots.json``."""
+    try:
+        query = Query.parse(query_string)
+    except UnknownView as error:
+        return ("404 Not Found", f"Unknown view {str(error)!r}. Views: {', '.join(VIEW_BY_KEY)}.\n",
+                "text/plain; charset=utf-8")
+    return "200 OK", renderer(snapshot, query, ready, intervals, now), content_type
 
 
 def respond(query_string: str, snapshot, ready: bool, intervals: Mapping[str, float],
             now: Optional[float] = None) -> tuple[str, str, str]:
     """(HTTP status, body, content type) for ``/``."""
-    try:
-        query = Query.parse(query_string)
-    except UnknownView as error:
-        return not_found(str(error))
-    return "200 OK", render(snapshot, query, ready, intervals, now), "text/html; charset=utf-8"
+    return respond_with(render, "text/html; charset=utf-8", query_string, snapshot, ready, intervals, now)
