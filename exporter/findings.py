@@ -322,17 +322,9 @@ def discovery_problem(snapshot: Snapshot) -> Optional[str]:
     return f"Discovery of the organization's accounts is failing: {error}"
 
 
-def summary_lines(assessments: list[Assessment]) -> list[str]:
-    """A plain-text summary of the findings, one line per account finding (for ``--once``)."""
+def severity_counts(assessments: list[Assessment]) -> dict[str, int]:
     counts = {severity: 0 for severity in SEVERITIES}
-    lines = []
     for item in assessments:
-        account = item.state.account
         for hit in item.hits:
             counts[hit.finding.severity] += 1
-            controls = f" [{hit.finding.controls}]" if hit.finding.controls else ""
-            lines.append(f"{hit.finding.severity:<8} {account.name} ({account.id}): {hit.finding.title}"
-                         f" - {hit.detail}{controls} (alert {hit.finding.alert})")
-    head = (f"findings: {counts['critical']} critical, {counts['warning']} warning, {counts['info']} info"
-            f" across {len(assessments)} accounts")
-    return [head] + lines
+    return counts
