@@ -241,7 +241,8 @@ FINDINGS: tuple[Finding, ...] = (
             "1.4", "IAM.4", "The root user has an access key, active or inactive; it should be deleted.",
             "access-keys", _keys_present),
     Finding("console_sign_in_failures", "Failed root sign-in attempts", "warning", "AWSRootConsoleSignInFailures",
-            None, None, "Someone tried and failed to sign in to the console as the root user.",
+            None, None, "Someone tried and failed to sign in to the console as the root user (counted since the "
+            "exporter started; the alert fires for an hour after each new one).",
             "failed-sign-ins", _sign_in_failures),
     Finding("mfa_virtual_only", "Root MFA is virtual only", "warning", "AWSRootMFAVirtualOnly",
             "1.6", "IAM.6", "Root MFA is an authenticator app only; a FIDO key or hardware device is recommended.",
