@@ -157,7 +157,7 @@ ul.findings{list-style:none;margin:0;padding:0} ul.findings li{margin:0 0 .3rem}
 .sev{display:inline-block;font-size:.72rem;font-weight:700;text-transform:uppercase;border-radius:4px;padding:0 .3rem;margin-right:.3rem}
 .sev-critical{background:#b42318;color:#fff} .sev-warning{background:#9a6700;color:#fff} .sev-info{background:#59636e;color:#fff}
 .controls{color:#59636e;font-size:.78rem} .detail{color:#424a53}
-.fact{display:inline-block;margin:0 .5rem .15rem 0;white-space:nowrap}
+.fact{display:inline-block;margin:0 .5rem .15rem 0;max-width:100%}
 .bad{color:#b42318;font-weight:600} .good{color:#1a7f37} .warn{color:#9a6700} .none{color:#59636e}
 .recent{background:#ffebe9;color:#b42318;font-weight:600;border-radius:4px;padding:0 .2rem}
 small{color:#59636e} .ok{color:#1a7f37}
