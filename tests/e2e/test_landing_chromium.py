@@ -114,6 +114,11 @@ def test_no_sideways_scrolling_at_1366(demo_exporter: RunningExporter, browser: 
     tab = browser.open(demo_exporter.url + "/" + query, 1366, 768)
     scroll_width, client_width = scrolls_sideways(tab)
     assert scroll_width <= client_width, f"{query or '/'} scrolls sideways at 1366: {scroll_width} > {client_width}"
+    # Nor inside: no box that scrolls sideways, and the table ends within the window.
+    inner = tab.evaluate("[...document.querySelectorAll('body *')].filter(e => e.scrollWidth > e.clientWidth + 1"
+                         " && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX)).map(e => e.tagName)")
+    assert inner == [], f"{query or '/'}: boxes that scroll sideways: {inner}"
+    assert tab.evaluate("document.getElementById('root-users').getBoundingClientRect().right <= innerWidth")
 
 
 def test_the_summary_numbers_a_person_reads(demo_exporter: RunningExporter, browser: Browser):
