@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import Optional, Sequence
 
 
@@ -15,6 +16,7 @@ from exporter import __version__
 from exporter.aws.sessions import AwsAccess
 from exporter.collector import exposition
 from exporter.config import Config, ConfigError, default_config, describe, load_config
+from exporter.findings import assess_all, discovery_problem, severity_counts
 from exporter.logs import setup_logging
 from exporter.scheduler import Collection, Scheduler
 from exporter.snapshot import SnapshotStore
@@ -50,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="collect a built-in fake AWS organization (needs the 'demo' extra)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true",
-                      help="collect every source once, print the metrics to stdout and exit "
+                      help="collect every source once, print the metrics to stdout, log the findings, and exit "
                            "(0 if every account and source succeeded, 1 otherwise)")
     mode.add_argument("--verify-config", action="store_true",
                       help="validate the configuration, print what would be collected and exit (0, or 2 on errors)")
@@ -122,6 +124,25 @@ def _start_demo():
     return fake
 
 
+def _log_findings(snapshot, intervals) -> None:
+    """The findings of ``exporter/findings.py``, one log line each (worst account first), so that
+    stdout stays a clean exposition and ``--log.format json`` stays one object per line."""
+    problem = discovery_problem(snapshot)
+    if problem:
+        log.error(problem)
+    assessments = assess_all(snapshot, time.time(), intervals)
+    for item in assessments:
+        account = item.state.account
+        for hit in item.hits:
+            finding = hit.finding
+            fields = {"severity": finding.severity, "finding": finding.id, "account_id": account.id,
+                      "account_name": account.name, "detail": hit.detail, "alert": finding.alert}
+            fields.update({k: v for k, v in (("cis_control", finding.cis_control),
+                                             ("securityhub_control", finding.securityhub_control)) if v})
+            (log.info if finding.severity == "info" else log.warning)(finding.title, extra=fields)
+    log.info("findings", extra={"accounts": len(assessments), **severity_counts(assessments)})
+
+
 def _run(args: argparse.Namespace, config: Config) -> int:
     store = SnapshotStore()
     context = Context(access=AwsAccess(config), config=config)
@@ -130,6 +151,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     if args.once:
         ok = collection.run_once()
         sys.stdout.write(exposition(store.current, intervals)[0].decode())
+        _log_findings(store.current, intervals)
         return 0 if ok else 1
 
     expected = set(collection.source_names)

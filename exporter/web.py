@@ -8,10 +8,9 @@ import socket
 import threading
 from socketserver import ThreadingMixIn
 from typing import Callable, Iterable, Mapping, Optional
-from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from exporter import landing
+from exporter import api, landing
 from exporter.collector import exposition
 from exporter.state import Snapshot
 
@@ -60,6 +59,7 @@ class ExporterApp:
 
     def __init__(self, snapshot: Callable[[], Snapshot], intervals: Mapping[str, float], ready: Callable[[], bool]):
         self._cache = ExpositionCache(intervals)
+        self._intervals = dict(intervals)
         self._snapshot = snapshot
         self._ready = ready
 
@@ -76,10 +76,11 @@ class ExporterApp:
         path = environ.get("PATH_INFO", "/")
         if path == "/metrics":
             return self._metrics(environ, start_response)
-        if path == "/":
-            view = parse_qs(environ.get("QUERY_STRING", "")).get("view", ["all"])[0]
-            page = landing.render(self._snapshot(), view, ready=self._ready())
-            return _reply(start_response, "200 OK", page, "text/html; charset=utf-8")
+        if path in ("/", "/api/roots.json"):
+            respond = landing.respond if path == "/" else api.respond
+            status, page, content_type = respond(environ.get("QUERY_STRING", ""), self._snapshot(), self._ready(),
+                                                 self._intervals)
+            return _reply(start_response, status, page, content_type)
         if path == "/-/healthy":
             return _reply(start_response, "200 OK", "Healthy.\n")
         if path == "/-/ready":

@@ -95,6 +95,24 @@ def test_once_exits_0_and_prints_the_metrics_when_everything_succeeds(fake: Fake
     assert metrics.value("root_access_key_active", account_id="310000000003", account_name="batch", key="1") == 1.0
 
 
+def test_once_logs_the_findings_and_keeps_stdout_an_exposition(fake: FakeAws, config: Path):
+    result = run(["--config.file", str(config), "--once", "--log.format", "json"], env=fake.env())
+    assert result.returncode == 0, result.stderr
+    parse(result.stdout)  # still nothing but the exposition
+    records = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    findings = [r for r in records if "finding" in r]
+    batch = {r["finding"]: r for r in findings if r["account_id"] == "310000000003"}
+    assert batch["root_without_mfa"] == {**batch["root_without_mfa"], "level": "warn", "severity": "critical",
+                                         "msg": "Root has credentials but no MFA", "account_name": "batch",
+                                         "alert": "AWSRootCredentialsWithoutMFA", "cis_control": "1.5",
+                                         "securityhub_control": "IAM.9"}
+    assert batch["access_key_present"]["alert"] == "AWSRootAccessKeyPresent"
+    assert not [r for r in findings if r["account_id"] == "310000000002"]  # no root credentials: compliant
+    (counts,) = [r for r in records if r["msg"] == "findings"]
+    assert (counts["accounts"], counts["critical"], counts["warning"], counts["info"]) == (4, 2, 5, 0)
+    assert [r["account_id"] for r in findings][0] == "310000000003"  # worst account first
+
+
 def test_switched_off_collectors_neither_run_nor_report(fake: FakeAws, config: Path):
     fake.clear_calls()
     result = run(["--config.file", str(config), "--once", "--no-collector.console_logins",

@@ -1,150 +1,192 @@
-"""The landing page: every account in the "all" view, the filtered views, escaping."""
+"""The landing page as a person reads it: summary, order, findings, facts, filters, banner."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from html.parser import HTMLParser
-from types import MappingProxyType
+from datetime import timedelta
 
-from exporter.landing import render
-from exporter.state import (Account, AccountState, AccountSummary, ConsoleLoginEvent, ConsoleLogins,
-                            CredentialReport, ReportAccessKey, ReportCertificate, Snapshot, SourceStatus, VirtualMfa)
+import pytest
 
-T0 = 1_800_000_000.0
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
-
-
-def ok(value) -> SourceStatus:
-    return SourceStatus(value=value, success=True, last_success=T0, last_attempt=T0)
-
-
-def report(keys=(False, False), last_login=None) -> CredentialReport:
-    slots = tuple(ReportAccessKey(active, utc(2024, 1, 1) if active else None, None) for active in keys)
-    return CredentialReport(generated=utc(2026, 11, 27, 8), password_enabled=None, password_last_used=last_login,
-                            mfa_active=True, access_keys=slots,
-                            certificates=(ReportCertificate(False, None), ReportCertificate(False, None)))
-
-
-def logins(when: datetime, ip: str) -> ConsoleLogins:
-    newest = ConsoleLoginEvent("ev-1", when, True, True, ip)
-    return ConsoleLogins(counts=MappingProxyType({(True, True): 1}), newest_success=newest, malformed=0,
-                         seen=MappingProxyType({"ev-1": when.timestamp()}), resume_from=when)
-
-
-def account(id_: str, name: str, ou_path: str = "Root", **sources) -> AccountState:
-    return AccountState(Account(id=id_, name=name, ou_path=ou_path),
-                        MappingProxyType({k: ok(v) for k, v in sources.items()}))
-
+from exporter.landing import Query, UnknownView, VIEW_BY_KEY, render, respond
+from exporter.state import VirtualMfa
+from exporter.web import ExporterApp
+from tests.support.chromium import Element, parse_html
+from tests.support.snapshots import (INTERVALS, NOW, account, audit, failed, logins, report, snapshot, summary)
 
 HOSTILE = "<script>alert('root')</script>"
-NO_MFA = account("111111111111", "alpha", account_summary=AccountSummary(False, 0, 0, True))
-NO_CREDENTIALS = account("222222222222", "bravo", account_summary=AccountSummary(False, 0, 0, False))
-WITH_KEY = account("333333333333", "charlie", account_summary=AccountSummary(True, 1, 0, True),
-                   credential_report=report(keys=(True, False), last_login=utc(2026, 11, 20, 7, 45)),
-                   mfa_devices=VirtualMfa(root_has_virtual=False))
-HOSTILE_NAME = account("444444444444", HOSTILE, ou_path='Root/"Ops" & <Co>',
-                       account_summary=AccountSummary(True, 0, 0, True),
-                       console_logins=logins(utc(2026, 11, 27, 9, 30), "203.0.113.9"))
-OLD_LOGIN = account("555555555555", "echo", account_summary=AccountSummary(True, 0, 0, True),
-                    credential_report=report(last_login=utc(2026, 10, 1, 12)))
-UNKNOWN = account("666666666666", "foxtrot")
+DENIED = "AccessDenied (AssumeRole): User: arn:aws:iam::123456789012:root is not authorized to perform: sts:AssumeRole"
 
-SNAPSHOT = Snapshot(accounts=MappingProxyType({s.account.id: s for s in (
-    NO_MFA, NO_CREDENTIALS, WITH_KEY, HOSTILE_NAME, OLD_LOGIN, UNKNOWN)}), home_account_id="111111111111")
-
-
-class Rows(HTMLParser):
-    """Account ids of the table rows in page order, and the text of each row's cells by field."""
-
-    def __init__(self, page: str):
-        super().__init__()
-        self.ids: list[str] = []
-        self.cells: dict[str, dict[str, str]] = {}
-        self._field = None
-        self.feed(page)
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "tr" and "data-account-id" in attrs:
-            self.ids.append(attrs["data-account-id"])
-            self.cells[attrs["data-account-id"]] = {}
-        elif tag == "td" and "data-field" in attrs and self.ids:
-            self._field = attrs["data-field"]
-            self.cells[self.ids[-1]][self._field] = ""
-
-    def handle_endtag(self, tag):
-        if tag == "td":
-            self._field = None
-
-    def handle_data(self, data):
-        if self._field is not None:
-            self.cells[self.ids[-1]][self._field] += data
+MANAGEMENT = account("123456789012", "management", management=True, account_summary=summary(),
+                     mfa_devices=VirtualMfa(False), credential_report=report(last_login=timedelta(days=40)))
+NO_MFA = account("333333333333", "prod-payments", "Root/Workloads/Prod", account_summary=summary(mfa=False, keys=1),
+                 credential_report=report(keys=(True,), key_last_used=timedelta(hours=2)))
+LAKE = account("666666666666", "data-lake", "Root/Workloads/Prod", account_summary=summary(),
+               mfa_devices=VirtualMfa(False), console_logins=logins(timedelta(minutes=30), failures=1))
+NO_CREDENTIALS = account("222222222222", "log-archive", "Root/Security", account_summary=summary(mfa=False, password=False))
+UNKNOWN = account("444444444444", "unknown-creds", "Root/Workloads/Dev", credential_report=report(mfa=False))
+STAGING = account("999999999999", "staging", "Root/Workloads/Dev", account_summary=failed(DENIED),
+                  root_audit=audit(password=False, mfa=("hardware",)))
+HOSTILE_ROW = account("555555555555", HOSTILE, 'Root/"Ops" & <Co>', account_summary=summary(password=False))
+SNAPSHOT = snapshot(MANAGEMENT, NO_MFA, LAKE, NO_CREDENTIALS, UNKNOWN, STAGING, HOSTILE_ROW)
 
 
-def rows(view: str) -> Rows:
-    return Rows(render(SNAPSHOT, view))
+def page(query_string: str = "", snap=SNAPSHOT, ready: bool = True) -> Element:
+    status, body, content_type = respond(query_string, snap, ready, INTERVALS, now=NOW)
+    assert status == "200 OK" and content_type.startswith("text/html"), (status, body)
+    return parse_html(body)
 
 
-def test_all_view_lists_every_account():
-    assert sorted(rows("all").ids) == sorted(SNAPSHOT.accounts)
+def rows(dom: Element) -> list[Element]:
+    return dom.find("table", id="root-users").find("tbody").find_all("tr", data_account_id=None)
 
 
-def test_unknown_view_falls_back_to_all():
-    assert sorted(rows("nonsense").ids) == sorted(SNAPSHOT.accounts)
+def row(dom: Element, account_id: str) -> Element:
+    return dom.find("tr", data_account_id=account_id)
 
 
-def test_no_mfa_view_excludes_roots_without_credentials_and_compliant_ones():
-    assert rows("no-mfa").ids == [NO_MFA.account.id]
+def ids(dom: Element) -> list[str]:
+    return [r.attrs["data-account-id"] for r in rows(dom)]
 
 
-def test_root_without_credentials_is_never_shown_as_without_mfa():
-    cells = rows("all").cells[NO_CREDENTIALS.account.id]
-    assert "not needed" in cells["mfa"]
-    assert cells["mfa"].strip() != "no"
+def summary_numbers(dom: Element) -> dict[str, int]:
+    return {a.attrs["data-summary"]: int(a.find("b").text()) for a in dom.find("div", id="summary").find_all("a")}
 
 
-def test_access_keys_view():
-    assert rows("access-keys").ids == [WITH_KEY.account.id]
+def findings_of(dom: Element, account_id: str) -> list[str]:
+    return [li.attrs["data-finding"] for li in row(dom, account_id).find_all("li", data_finding=None)]
 
 
-def test_console_view_newest_first():
-    assert rows("console").ids == [HOSTILE_NAME.account.id, WITH_KEY.account.id, OLD_LOGIN.account.id]
+def test_summary_counts_at_the_top():
+    assert summary_numbers(page()) == {"accounts": 7, "no-mfa": 1, "access-keys": 1, "signed-in-24h": 1,
+                                       "failed-sign-ins": 1, "collection-failing": 1}
 
 
-def test_console_cell_names_time_and_source_ip():
-    cell = rows("console").cells[HOSTILE_NAME.account.id]["last_console_login"]
-    assert "2026-11-27 09:30" in cell
-    assert "203.0.113.9" in cell
+def test_rows_are_ordered_by_worst_finding():
+    order = ids(page())
+    assert order[:2] == ["333333333333", "666666666666"]  # critical: more findings first
+    assert order.index("999999999999") < order.index("123456789012")  # warning before none
+    assert set(order[-4:]) == {"123456789012", "222222222222", "444444444444", "555555555555"}  # no findings
+    assert row(page(), "333333333333").attrs["data-worst"] == "critical"
 
 
-def test_account_names_and_ou_paths_are_escaped():
-    page = render(SNAPSHOT, "all")
-    assert HOSTILE not in page
-    assert "<script>" not in page
-    assert "&lt;script&gt;" in page
-    parsed = Rows(page)
-    assert HOSTILE in parsed.cells[HOSTILE_NAME.account.id]["account"]  # shown to the reader as typed
-    assert parsed.cells[HOSTILE_NAME.account.id]["ou"] == 'Root/"Ops" & <Co>'
+def test_each_finding_is_spelled_out_with_its_controls():
+    dom = page()
+    item = row(dom, "333333333333").find("li", data_finding="root_without_mfa")
+    assert "Root has credentials but no MFA" in item.text()
+    assert "CIS 1.5 · Security Hub IAM.9" in item.text()
+    assert item.attrs["data-severity"] == "critical"
+    assert "No findings" in row(dom, "222222222222").find("td", data_field="findings").text()
 
 
-def test_page_links_metrics_and_says_when_not_ready():
-    assert 'href="/metrics"' in render(SNAPSHOT)
-    assert "still running" in render(SNAPSHOT, ready=False)
-    assert "still running" not in render(SNAPSHOT, ready=True)
+def test_member_password_under_centralized_root_access_looks_bad():
+    dom = page()
+    password = row(dom, "666666666666").find("span", data_field="password")
+    assert password.text() == "Password: yes" and "bad" in password.classes()
+    management = row(dom, "123456789012").find("span", data_field="password")
+    assert management.text() == "Password: yes" and "bad" not in management.classes()
 
 
-def test_empty_view_says_so():
-    page = render(Snapshot(), "no-mfa")
-    assert Rows(page).ids == []
-    assert "No root users" in page
+def test_a_sign_in_thirty_minutes_ago_differs_from_one_forty_days_ago():
+    dom = page()
+    recent = row(dom, "666666666666").find("td", data_field="last_console_login")
+    old = row(dom, "123456789012").find("td", data_field="last_console_login")
+    assert "30 minutes ago" in recent.text() and "203.0.113.9" in recent.text()
+    assert "40 days ago" in old.text()
+    assert recent.find_all("span", **{"class": "recent"}) and not old.find_all("span", **{"class": "recent"})
 
 
-def test_failing_source_is_shown():
-    stale = AccountState(Account(id="777777777777", name="golf"), MappingProxyType({
-        "account_summary": SourceStatus(value=AccountSummary(True, 0, 0, True), success=False, last_success=T0 - 600,
-                                        last_attempt=T0, error="AccessDenied (AssumeRole): not authorized")}))
-    page = render(Snapshot(accounts=MappingProxyType({"777777777777": stale})))
-    assert "account_summary" in Rows(page).cells["777777777777"]["collection"]
+def test_failed_sign_ins_appear():
+    dom = page()
+    assert "console_sign_in_failures" in findings_of(dom, "666666666666")
+    assert ids(page("view=failed-sign-ins")) == ["666666666666"]
+
+
+def test_unknown_credentials_are_not_listed_without_mfa():
+    assert ids(page("view=no-mfa")) == ["333333333333"]
+    mfa = row(page(), "444444444444").find("span", data_field="mfa")
+    assert "bad" not in mfa.classes()
+
+
+def test_root_without_credentials_needs_no_mfa():
+    mfa = row(page(), "222222222222").find("span", data_field="mfa")
+    assert mfa.text() == "MFA: not needed" and "good" in mfa.classes()
+
+
+def test_the_reason_a_source_fails_is_shown():
+    cell = row(page(), "999999999999").find("td", data_field="collection")
+    assert "failing: account_summary" in cell.text()
+    assert "not authorized to perform: sts:AssumeRole" in cell.text()
+
+
+def test_views_filter_and_old_view_urls_still_work():
+    assert ids(page("view=access-keys")) == ["333333333333"]
+    assert ids(page("view=console")) == ["666666666666", "123456789012"]  # newest first
+    assert set(ids(page("view=attention"))) == {"333333333333", "666666666666", "999999999999"}
+    assert len(ids(page("view=all"))) == 7
+
+
+def test_unknown_view_is_a_404():
+    status, body, _ = respond("view=unknown", SNAPSHOT, True, INTERVALS, now=NOW)
+    assert status.startswith("404") and "unknown" in body
+    with pytest.raises(UnknownView):
+        Query.parse("view=nonsense")
+    app = ExporterApp(lambda: SNAPSHOT, INTERVALS, lambda: True)
+    statuses = []
+    app({"PATH_INFO": "/", "QUERY_STRING": "view=unknown"}, lambda status, headers: statuses.append(status))
+    assert statuses == ["404 Not Found"]
+
+
+def test_filter_by_ou_includes_the_ous_below():
+    assert set(ids(page("ou=Root/Workloads"))) == {"333333333333", "666666666666", "444444444444", "999999999999"}
+    assert set(ids(page("ou=Root/Workloads/Dev"))) == {"444444444444", "999999999999"}
+    assert summary_numbers(page("ou=Root/Workloads/Dev"))["accounts"] == 2
+    options = [o.attrs["value"] for o in page().find("select").find_all("option")]
+    assert "Root/Workloads" in options and "Root/Workloads/Prod" in options
+
+
+def test_search_by_name_id_or_email():
+    assert ids(page("q=PAYMENTS")) == ["333333333333"]
+    assert ids(page("q=9999")) == ["999999999999"]
+    assert ids(page("q=data-lake@example")) == ["666666666666"]
+    assert ids(page("q=nothing-like-this")) == []
+
+
+def test_links_keep_the_filters():
+    dom = page("ou=Root/Workloads&q=prod")
+    link = dom.find("nav").find("a", data_view="no-mfa").attrs["href"]
+    assert link == "/?view=no-mfa&ou=Root%2FWorkloads&q=prod"
+    assert ids(page(link[2:])) == ["333333333333"]
+
+
+def test_every_view_is_reachable_by_url():
+    for key in VIEW_BY_KEY:
+        dom = page(f"view={key}")
+        current = [a.attrs["data-view"] for a in dom.find("nav").find_all("a", data_view=None) if "current" in a.classes()]
+        assert current == [key]
+
+
+def test_banner_when_discovery_fails_or_never_succeeded():
+    assert not page().find_all("section", id="discovery-banner")
+    never = snapshot(discovery=failed("NoCredentialsError: Unable to locate credentials"))
+    banner = page(snap=never).find("section", id="discovery-banner")
+    assert "never succeeded: NoCredentialsError: Unable to locate credentials" in banner.text()
+    assert "AWS_PROFILE" in banner.text()
+    assert banner.find("a").attrs["href"].endswith("README.md#troubleshooting-credentials")
+    failing = snapshot(MANAGEMENT, discovery=failed("ExpiredTokenException (ListAccounts): expired", last_success=NOW - 7200))
+    assert "is failing: ExpiredTokenException" in page(snap=failing).find("section", id="discovery-banner").text()
+
+
+def test_names_and_ou_paths_are_escaped():
+    _, body, _ = respond("", SNAPSHOT, True, INTERVALS, now=NOW)
+    assert HOSTILE not in body and "&lt;script&gt;" in body
+    cell = row(parse_html(body), "555555555555").find("td", data_field="account")
+    assert HOSTILE in cell.text() and 'Root/"Ops" & <Co>' in cell.text()
+
+
+def test_not_ready_notice_and_empty_view():
+    assert "still running" in page(ready=False).text()
+    assert "still running" not in page().text()
+    assert "No root users in this view." in page("view=report-old").text()
+
+
+def test_render_without_a_clock_uses_now():
+    assert "aws-root-exporter" in render(snapshot())

@@ -1,0 +1,331 @@
+"""What is wrong with a root user: one definition of each finding, shared by every output.
+
+The landing page, ``/api/roots.json`` and ``--once`` list the findings defined here; the alert
+rules of ``prometheus/alerts.yml`` implement the same findings in PromQL, one alert each (named
+in ``Finding.alert``), and ``tests/e2e/test_findings_agree.py`` proves on the demo organization
+that both name the same accounts. A predicate reads what the metrics show: the merged
+``RootFacts`` (the same values the collector renders), the source statuses, the organization's
+features and the clock. It holds the alert's condition only; an alert's ``for:`` is the rule's
+own patience before it notifies, so the page shows a finding at once and the alert follows.
+
+Controls: ``cis_control`` numbers refer to the CIS AWS Foundations Benchmark v3.0.0;
+``securityhub_control`` ids to AWS Security Hub's controls (e.g. IAM.9).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Mapping, Optional
+
+from exporter.root_facts import RootFacts, _fresher, root_facts
+from exporter.state import AccountState, AccountSummary, RootAudit, Snapshot, SourceStatus
+
+SEVERITIES = ("critical", "warning", "info")  # worst first
+RECENT_SECONDS = 24 * 3600  # the alert rules' recent window
+REPORT_MAX_AGE_SECONDS = 8 * 3600  # twice AWS's 4h credential report cycle
+STALE_FACTOR = 2  # data older than this many intervals of its source is stale
+DISCOVERY = "discovery"
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Everything a predicate may read about one account, at one instant."""
+
+    state: AccountState
+    facts: RootFacts
+    snapshot: Snapshot
+    now: float  # Unix seconds
+    intervals: Mapping[str, float]  # source -> configured interval, seconds
+
+    def sources(self) -> list[tuple[str, SourceStatus]]:
+        """The account's source statuses; organization-wide discovery counts on the home account,
+        as the collector reports it there."""
+        found = sorted(self.state.sources.items())
+        if self.snapshot.discovery is not None and self.state.account.id == self.snapshot.home_account_id:
+            found.append((DISCOVERY, self.snapshot.discovery))
+        return found
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str
+    title: str  # what a person reads on the page, e.g. "Root has credentials but no MFA"
+    severity: str  # critical | warning | info
+    alert: Optional[str]  # the alert of prometheus/alerts.yml that carries it
+    cis_control: Optional[str]  # CIS AWS Foundations Benchmark v3.0.0 recommendation
+    securityhub_control: Optional[str]
+    description: str  # one line: what it means
+    view: str  # the page's view key: /?view=<view>
+    check: Callable[[Subject], Optional[str]]  # the detail when the finding holds, else None
+
+    @property
+    def controls(self) -> str:
+        """``CIS 1.5 · Security Hub IAM.9``, or "" where no control exists."""
+        parts = []
+        if self.cis_control:
+            parts.append(f"CIS {self.cis_control}")
+        if self.securityhub_control:
+            parts.append(f"Security Hub {self.securityhub_control}")
+        return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A finding that holds for one account, with what exactly was seen."""
+
+    finding: Finding
+    detail: str
+
+
+def ago(seconds: float) -> str:
+    """``30 minutes ago``, ``2 hours ago``, ``40 days ago``."""
+    seconds = max(0.0, seconds)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return "just now"
+
+
+def _age(subject: Subject, when: Optional[datetime]) -> Optional[float]:
+    return None if when is None else subject.now - when.timestamp()
+
+
+# ------------------------------------------------------------------------------- predicates
+
+
+def _without_mfa(s: Subject) -> Optional[str]:
+    """AWSRootCredentialsWithoutMFA: no MFA and credentials; where ``root_credentials_present`` is
+    unknown, only the evidence of a password, an active key or an active certificate counts."""
+    facts = s.facts
+    if facts.mfa_active is not False:
+        return None
+    evidence = [name for name, held in (
+        ("password", facts.password_enabled is True),
+        ("active access key", any(k.active is True for k in facts.access_keys)),
+        ("active signing certificate", any(c.active is True for c in facts.certificates)),
+    ) if held]
+    if facts.credentials_present is True:
+        return "no MFA device; credentials: " + (", ".join(evidence) or "present")
+    if facts.credentials_present is None and evidence:
+        return "no MFA device; credentials: " + ", ".join(evidence)
+    return None
+
+
+def _mfa_virtual_only(s: Subject) -> Optional[str]:
+    if s.facts.mfa_active is True and s.facts.mfa_hardware is False:
+        return "MFA is a virtual (authenticator app) device only"
+    return None
+
+
+def _key_active(s: Subject) -> Optional[str]:
+    active = [str(n) for n, key in enumerate(s.facts.access_keys, 1) if key.active is True]
+    return f"access key {', '.join(active)} active" if active else None
+
+
+def _keys_present(s: Subject) -> Optional[str]:
+    """AWSRootAccessKeyPresent (Security Hub IAM.4): a root key exists, active or not. Known from
+    a slot that is active or has a rotation date, or from the live presence flag of the fresher
+    live source (``AccountAccessKeysPresent`` is a 0/1 flag: 0 = none, 1 = at least one)."""
+    slots = [n for n, key in enumerate(s.facts.access_keys, 1) if key.active is True or key.last_rotated is not None]
+    if slots:
+        states = [f"key {n} {'active' if s.facts.access_keys[n - 1].active else 'inactive'}" for n in slots]
+        return "root access key exists: " + ", ".join(states)
+    live = _live_keys_present(s.state)
+    if live:
+        return "root access key exists (live account summary or root audit)"
+    return None
+
+
+def _live_keys_present(state: AccountState) -> Optional[bool]:
+    summary: Optional[AccountSummary] = state.value("account_summary")
+    audit: Optional[RootAudit] = state.value("root_audit")
+    # The same choice of live source as root_facts makes: the fresher of the two.
+    audit_first = audit is not None and (summary is None or _fresher(state, "root_audit", "account_summary"))
+    if audit_first:
+        return bool(audit.access_keys_active)
+    if summary is not None:
+        return summary.access_keys_present > 0
+    return None
+
+
+def _key_used_recently(s: Subject) -> Optional[str]:
+    used = []
+    for number, key in enumerate(s.facts.access_keys, 1):
+        age = _age(s, key.last_used)
+        if age is not None and age < RECENT_SECONDS:
+            used.append(f"access key {number} used {ago(age)}")
+    return ", ".join(used) or None
+
+
+def _certificate_active(s: Subject) -> Optional[str]:
+    active = [str(n) for n, cert in enumerate(s.facts.certificates, 1) if cert.active is True]
+    return f"signing certificate {', '.join(active)} active" if active else None
+
+
+def _password_centralized(s: Subject) -> Optional[str]:
+    features = s.snapshot.organization_features
+    if (s.facts.password_enabled is True and not s.state.account.management
+            and features is not None and features.root_credentials_management):
+        return "console password present; the organization has RootCredentialsManagement enabled"
+    return None
+
+
+def _report_old(s: Subject) -> Optional[str]:
+    age = _age(s, s.facts.report_generated)
+    if age is not None and age > REPORT_MAX_AGE_SECONDS:
+        return f"credential report generated {ago(age)}"
+    return None
+
+
+def _sign_in_recent(s: Subject) -> Optional[str]:
+    age = _age(s, s.facts.last_console_login)
+    if age is None or age >= RECENT_SECONDS:
+        return None
+    detail = f"console sign-in {ago(age)}"
+    event = s.facts.last_console_login_event
+    if event is not None and event.time == s.facts.last_console_login:
+        detail += f" from {event.source_ip} (MFA {'used' if event.mfa_used else 'not used'})"
+    return detail
+
+
+def _sign_in_failures(s: Subject) -> Optional[str]:
+    """Failed root sign-ins the exporter has seen since it started (the alert fires for an hour
+    after each new one; the page keeps listing them while the exporter runs)."""
+    logins = s.state.value("console_logins")
+    if logins is None:
+        return None
+    failed = sum(count for (success, _), count in logins.counts.items() if not success)
+    return f"{failed} failed sign-in attempt{'s' if failed != 1 else ''} seen" if failed else None
+
+
+def failing_sources(sources) -> list[tuple[str, str]]:
+    """(source names, error) of the failing ones among (name, status) pairs; sources failing
+    with the same error (a denied AssumeRole fails every source of the account) share one entry."""
+    by_error: dict[str, list[str]] = {}
+    for name, status in sources:
+        if not status.success:
+            by_error.setdefault(status.error or "failed", []).append(name)
+    return [(", ".join(names), error) for error, names in by_error.items()]
+
+
+def _collection_failing(s: Subject) -> Optional[str]:
+    return "; ".join(f"{names}: {error}" for names, error in failing_sources(s.sources())) or None
+
+
+def _data_stale(s: Subject) -> Optional[str]:
+    stale = []
+    for name, status in s.sources():
+        interval = s.intervals.get(name)
+        if status.last_success and interval and s.now - status.last_success > STALE_FACTOR * interval:
+            stale.append(f"{name} last refreshed {ago(s.now - status.last_success)}")
+    return ", ".join(stale) or None
+
+
+FINDINGS: tuple[Finding, ...] = (
+    Finding("root_without_mfa", "Root has credentials but no MFA", "critical", "AWSRootCredentialsWithoutMFA",
+            "1.5", "IAM.9", "The root user has a password, access key or signing certificate and no MFA device.",
+            "no-mfa", _without_mfa),
+    Finding("access_key_active", "Active root access key", "critical", "AWSRootAccessKeyActive",
+            "1.4", "IAM.4", "The root user has an active access key; root access keys should not exist.",
+            "active-access-keys", _key_active),
+    Finding("access_key_used_recently", "Root access key used in the last 24h", "critical",
+            "AWSRootAccessKeyUsedRecently", "1.7", None,
+            "A root access key was used within the last 24 hours.", "access-key-used", _key_used_recently),
+    Finding("console_sign_in_recent", "Root signed in to the console in the last 24h", "critical",
+            "AWSRootConsoleSignInRecent", "1.7", None,
+            "Someone used the root credentials to sign in to the AWS console within the last 24 hours.",
+            "signed-in-24h", _sign_in_recent),
+    Finding("access_key_present", "Root access key exists", "warning", "AWSRootAccessKeyPresent",
+            "1.4", "IAM.4", "The root user has an access key, active or inactive; it should be deleted.",
+            "access-keys", _keys_present),
+    Finding("console_sign_in_failures", "Failed root sign-in attempts", "warning", "AWSRootConsoleSignInFailures",
+            None, None, "Someone tried and failed to sign in to the console as the root user (counted since the "
+            "exporter started; the alert fires for an hour after each new one).",
+            "failed-sign-ins", _sign_in_failures),
+    Finding("mfa_virtual_only", "Root MFA is virtual only", "warning", "AWSRootMFAVirtualOnly",
+            "1.6", "IAM.6", "Root MFA is an authenticator app only; a FIDO key or hardware device is recommended.",
+            "virtual-mfa", _mfa_virtual_only),
+    Finding("signing_certificate_active", "Active root signing certificate", "warning",
+            "AWSRootSigningCertificateActive", None, None,
+            "The root user has an active X.509 signing certificate.", "signing-certificates", _certificate_active),
+    Finding("password_with_centralized_root_access", "Password under centralized root access",
+            "warning", "AWSRootPasswordWithCentralizedRootAccess", None, None,
+            "The organization manages root credentials centrally, yet this member's root has a console password.",
+            "password-centralized", _password_centralized),
+    Finding("collection_failing", "Collection failing", "warning", "AWSRootExporterCollectionFailing",
+            None, None, "A source cannot be read for this account; its values are the last good ones, or unknown.",
+            "collection-failing", _collection_failing),
+    Finding("data_stale", "Data stale", "warning", "AWSRootExporterDataStale", None, None,
+            "A source's data is older than twice its collection interval.", "stale", _data_stale),
+    Finding("credential_report_old", "Credential report older than 8h", "info", "AWSRootCredentialReportOld",
+            None, None, "The credential report in use is older than twice AWS's 4h cycle; per-key values may be out of date.",
+            "report-old", _report_old),
+)
+BY_ID: Mapping[str, Finding] = {finding.id: finding for finding in FINDINGS}
+BY_VIEW: Mapping[str, Finding] = {finding.view: finding for finding in FINDINGS}
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """One account with its facts and every finding that holds, worst first."""
+
+    state: AccountState
+    facts: RootFacts
+    hits: tuple[Hit, ...]
+
+    def has(self, finding_id: str) -> bool:
+        return any(hit.finding.id == finding_id for hit in self.hits)
+
+    def hit(self, finding_id: str) -> Optional[Hit]:
+        return next((hit for hit in self.hits if hit.finding.id == finding_id), None)
+
+    @property
+    def worst(self) -> Optional[str]:
+        return self.hits[0].finding.severity if self.hits else None
+
+    def sort_key(self) -> tuple:
+        """Worst finding first, then more findings, then by name."""
+        rank = SEVERITIES.index(self.worst) if self.worst else len(SEVERITIES)
+        account = self.state.account
+        return rank, -len(self.hits), account.name.lower(), account.id
+
+
+def assess(state: AccountState, snapshot: Snapshot, now: float, intervals: Mapping[str, float]) -> Assessment:
+    facts = root_facts(state)
+    subject = Subject(state, facts, snapshot, now, intervals)
+    hits = []
+    for finding in FINDINGS:
+        detail = finding.check(subject)
+        if detail is not None:
+            hits.append(Hit(finding, detail))
+    hits.sort(key=lambda hit: SEVERITIES.index(hit.finding.severity))
+    return Assessment(state, facts, tuple(hits))
+
+
+def assess_all(snapshot: Snapshot, now: float, intervals: Mapping[str, float]) -> list[Assessment]:
+    """Every account of the snapshot, worst first."""
+    found = [assess(state, snapshot, now, intervals) for state in snapshot.accounts.values()]
+    found.sort(key=Assessment.sort_key)
+    return found
+
+
+def discovery_problem(snapshot: Snapshot) -> Optional[str]:
+    """Why the exporter cannot see the organization, or None when discovery is fine (or has not
+    finished its first run yet)."""
+    status = snapshot.discovery
+    if status is None or status.success:
+        return None
+    error = status.error or "unknown error"
+    if status.last_success is None:
+        return f"Discovery of the organization's accounts has never succeeded: {error}"
+    return f"Discovery of the organization's accounts is failing: {error}"
+
+
+def severity_counts(assessments: list[Assessment]) -> dict[str, int]:
+    counts = {severity: 0 for severity in SEVERITIES}
+    for item in assessments:
+        for hit in item.hits:
+            counts[hit.finding.severity] += 1
+    return counts
