@@ -19,7 +19,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from exporter.aws.errors import describe_error, error_code
+from exporter.aws.errors import describe_error, error_code, remedy
 from exporter.snapshot import (SnapshotStore, with_accounts, with_discovery, with_features, with_result,
                                with_run_finished, without_source)
 from exporter.sources import discovery, org_features
@@ -46,10 +46,11 @@ class Collection:
         try:
             accounts = discovery.discover(self.context.access, self.context.config)
             home = self.context.access.home_account_id
-        except Exception as error:  # noqa: BLE001 - keep the accounts we had; retried next interval
-            description = self._failed(discovery.NAME, None, error)
+        except Exception as error:  # noqa: BLE001 - keep the accounts we had; retried with backoff
+            hint = remedy(error)
+            description = self._failed(discovery.NAME, None, error, hint)
             self.store.update(with_discovery, self.context.clock(), error=description,
-                              home_account_id=self._home_or_none())
+                              home_account_id=self._home_or_none(), hint=hint)
             ok = False
         else:
             features = org_features.fetch(self.context.access, self.store.current.organization_features)
@@ -101,12 +102,14 @@ class Collection:
             return None
 
     @staticmethod
-    def _failed(source: str, account: Optional[Account], error: BaseException) -> str:
-        """Log the failure with account, source and AWS error code; return its description."""
+    def _failed(source: str, account: Optional[Account], error: BaseException, hint: str = "") -> str:
+        """Log the failure with account, source, AWS error code and what to do; return its description."""
         description = describe_error(error)
         fields: dict[str, Any] = {"source": source, "error_code": error_code(error), "error": description}
         if account is not None:
             fields.update(account_id=account.id, account_name=account.name)
+        if hint:
+            fields["hint"] = hint
         log.warning("collection failed", extra=fields)
         return description
 

@@ -32,7 +32,7 @@ class AwsAccess:
 
     def __init__(self, config: Config, base_session: Optional[boto3.Session] = None):
         self._config = config
-        self._base = base_session or boto3.Session(region_name=config.aws.region)
+        self._given_base = base_session
         self._client_config = BotoConfig(
             # total_max_attempts counts the first try; botocore's max_attempts would count retries only.
             retries={"mode": "standard", "total_max_attempts": config.aws.max_attempts},
@@ -45,6 +45,18 @@ class AwsAccess:
         self._sessions: dict[str, boto3.Session] = {}
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._home_account_id: Optional[str] = None
+
+    @property
+    def _base(self) -> boto3.Session:
+        """The session of the standard credential chain, made on first use: a broken chain (an
+        AWS_PROFILE that names no profile) then fails the first discovery, which is logged with
+        advice and retried, instead of the start."""
+        if self._given_base is None:
+            session = boto3.Session(region_name=self._config.aws.region)
+            with self._lock:
+                if self._given_base is None:
+                    self._given_base = session
+        return self._given_base
 
     # ------------------------------------------------------------------ identity
 
