@@ -84,6 +84,13 @@ def with_features(snapshot: Snapshot, features: Optional[OrganizationFeatures]) 
     return replace(snapshot, organization_features=features)
 
 
+def ready(snapshot: Snapshot, sources: Iterable[str]) -> bool:
+    """Discovery has succeeded once and each of ``sources`` has finished a run since: before
+    that, the exporter has nothing true to say about the organization (``/-/ready``)."""
+    discovered = snapshot.discovery is not None and snapshot.discovery.last_success is not None
+    return discovered and set(sources) <= snapshot.completed_sources
+
+
 class SnapshotStore:
     """Holds the current snapshot; ``update`` applies a pure change and swaps it in."""
 

@@ -25,6 +25,8 @@ from exporter.state import Account
 ROOT_AUDIT_TASK_POLICY = "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"
 ASSUME_ROLE_SECONDS = 3600
 ASSUME_ROOT_SECONDS = 900  # the most AssumeRoot allows
+CONNECT_TIMEOUT = 5.0  # seconds, per attempt
+READ_TIMEOUT = 30.0  # seconds, per attempt
 
 
 class AwsAccess:
@@ -36,8 +38,9 @@ class AwsAccess:
         self._client_config = BotoConfig(
             # total_max_attempts counts the first try; botocore's max_attempts would count retries only.
             retries={"mode": "standard", "total_max_attempts": config.aws.max_attempts},
-            connect_timeout=5,
-            read_timeout=30,
+            # A hung call is cut by these first; the per-account deadline bounds the whole fetch.
+            connect_timeout=min(CONNECT_TIMEOUT, min(config.collection.deadlines.values(), default=CONNECT_TIMEOUT)),
+            read_timeout=min(READ_TIMEOUT, min(config.collection.deadlines.values(), default=READ_TIMEOUT)),
             max_pool_connections=max(10, config.collection.concurrency + 2),
             user_agent_extra=f"aws-root-exporter/{__version__}",
         )
@@ -81,6 +84,20 @@ class AwsAccess:
         if account.id == self.home_account_id and not account.role_arn:
             return self._base_client(service, region)
         return self._cached((account.id, service, region), self._assumed_session(account))
+
+    def retain(self, account_ids: set[str]) -> None:
+        """Drop the cached clients and sessions of every account not in ``account_ids`` (accounts
+        that left the organization or the selection); the exporter's own account is kept."""
+        with self._lock:
+            for key in [key for key in self._clients if key[0] and key[0] not in account_ids]:
+                del self._clients[key]
+            for account_id in [account_id for account_id in self._sessions if account_id not in account_ids]:
+                del self._sessions[account_id]
+
+    def cached_account_ids(self) -> set[str]:
+        """Accounts with a cached client or session (the exporter's own account is not listed)."""
+        with self._lock:
+            return {key[0] for key in self._clients if key[0]} | set(self._sessions)
 
     def _cached(self, key: tuple[str, str, str], session: boto3.Session) -> Any:
         with self._lock:  # boto3 sessions are not thread-safe; clients are
