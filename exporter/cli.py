@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import Optional, Sequence
 
 
@@ -17,7 +18,7 @@ from exporter.collector import exposition
 from exporter.config import Config, ConfigError, default_config, describe, load_config
 from exporter.logs import setup_logging
 from exporter.scheduler import Collection, Scheduler
-from exporter.snapshot import SnapshotStore
+from exporter.snapshot import SnapshotStore, ready
 from exporter.sources import account_sources
 from exporter.sources.base import AccountSource, Context
 from exporter.web import ExporterApp, parse_listen_address, serve
@@ -106,14 +107,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             fake.stop()
 
 
+DEMO_INSTALL_HINT = ("--demo needs the fake AWS organization, which cannot be imported here ({error}). "
+                     "From a clone of the repository run `make demo`, or install the fake into this "
+                     "environment with `pip install ./fakeaws` and run `aws-root-exporter --demo` again")
+
+
 def _start_demo():
     try:
         from exporter.demo.organization import start_demo_fake
+        fake = start_demo_fake()  # moto is imported here, when the fake server starts
     except ImportError as error:
-        print(f"aws-root-exporter: --demo needs the demo extra ({error}): "
-              "pip install 'aws-root-exporter[demo]'", file=sys.stderr)
+        print(f"aws-root-exporter: {DEMO_INSTALL_HINT.format(error=error)}", file=sys.stderr)
         return None
-    fake = start_demo_fake()
     # The user's own AWS settings must not steer the demo's calls away from the fake.
     for name in DEMO_CLEARED_ENV:
         os.environ.pop(name, None)
@@ -133,7 +138,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         return 0 if ok else 1
 
     expected = set(collection.source_names)
-    app = ExporterApp(lambda: store.current, intervals, lambda: expected <= store.current.completed_sources)
+    app = ExporterApp(lambda: store.current, intervals, lambda: ready(store.current, expected))
     try:
         server, _ = serve(app, args.listen_address)
     except OSError as error:
@@ -147,9 +152,49 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
+    reloads = threading.Event()
+    signal.signal(signal.SIGHUP, lambda *_: reloads.set())
+    while not stop.is_set():
+        if reloads.wait(0.5):
+            reloads.clear()
+            _check_reload(args, config)
     log.info("shutting down")
+    _exit_soon(0)
     scheduler.stop()
     server.shutdown()
     server.server_close()
     return 0
+
+
+def _check_reload(args: argparse.Namespace, running: Config) -> None:
+    """SIGHUP: read the configuration file again. Applying it needs a restart for now, but a
+    broken file is reported at once, while the running configuration still works."""
+    try:
+        new = load(args.config_file, demo=args.demo)
+    except ConfigError as error:
+        log.error("reload refused: the configuration file has errors; keeping the running configuration",
+                  extra={"config": running.source, "errors": len(error.errors)})
+        for line in error.errors:
+            log.error("configuration error", extra={"error": line})
+        return
+    changed = "changed" if new != running else "unchanged"
+    log.warning("reload is not supported yet: the configuration file is valid (%s) but applies only after a "
+                "restart; keeping the running configuration" % changed, extra={"config": new.source})
+
+
+EXIT_GRACE = 2.0  # seconds that a clean shutdown may take before the process exits anyway
+
+
+def _exit_soon(code: int) -> None:
+    """Exit with ``code`` at the latest ``EXIT_GRACE`` seconds from now: calls still in flight
+    (a hung account, a slow credential report) are abandoned, not waited for. Without this the
+    interpreter's exit joins the scheduler's worker threads, which can take minutes."""
+    def hard_exit() -> None:
+        time.sleep(EXIT_GRACE)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+    threading.Thread(target=hard_exit, name="exit", daemon=True).start()
