@@ -23,14 +23,10 @@ MEMBER = "320000000001"
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeAws]:
-    fake = FakeAws()
-    fake.start()
-    try:
+    with FakeAws() as fake:
         fake.create_organization()
         fake.create_account(MEMBER, "member", root=FakeRoot.with_password("virtual"))
         yield fake
-    finally:
-        fake.stop()
 
 
 @pytest.fixture
