@@ -129,23 +129,19 @@ def _start_demo():
 
 def _run(args: argparse.Namespace, config: Config) -> int:
     store = SnapshotStore()
-    context = Context(access=AwsAccess(config), config=config)
-    collection = Collection(context, store, enabled_sources(args))
-    intervals = {name: config.collection.intervals[name] for name in collection.source_names}
     if args.once:
+        collection = _collection(args, config, store)
         ok = collection.run_once()
-        sys.stdout.write(exposition(store.current, intervals)[0].decode())
+        sys.stdout.write(exposition(store.current, _intervals(collection, config))[0].decode())
         return 0 if ok else 1
 
-    expected = set(collection.source_names)
-    app = ExporterApp(lambda: store.current, intervals, lambda: ready(store.current, expected))
+    service = _Service(args, config, store)
     try:
-        server, _ = serve(app, args.listen_address)
+        server, _ = serve(service.app, args.listen_address)
     except OSError as error:
         log.error("cannot listen", extra={"address": args.listen_address, "error": str(error)})
         return 1
-    scheduler = Scheduler(collection, intervals)
-    scheduler.start()
+    service.start()
     log.info("aws-root-exporter started", extra={"address": args.listen_address, "version": __version__,
                                                  "config": config.source})
 
@@ -157,18 +153,53 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     while not stop.is_set():
         if reloads.wait(0.5):
             reloads.clear()
-            _check_reload(args, config)
+            new = _reloaded(args, service.config)
+            if new is not None:
+                service.stop()
+                service = _Service(args, new, store)
+                server.set_app(service.app)
+                service.start()
+                log.info("configuration reloaded", extra={"config": new.source})
     log.info("shutting down")
     _exit_soon(0)
-    scheduler.stop()
+    service.stop()
     server.shutdown()
     server.server_close()
     return 0
 
 
-def _check_reload(args: argparse.Namespace, running: Config) -> None:
-    """SIGHUP: read the configuration file again. Applying it needs a restart for now, but a
-    broken file is reported at once, while the running configuration still works."""
+def _collection(args: argparse.Namespace, config: Config, store: SnapshotStore) -> Collection:
+    return Collection(Context(access=AwsAccess(config), config=config), store, enabled_sources(args))
+
+
+def _intervals(collection: Collection, config: Config) -> dict[str, float]:
+    return {name: config.collection.intervals[name] for name in collection.source_names}
+
+
+class _Service:
+    """What one configuration runs: the collection, its schedule and the web app. A reload
+    replaces it whole and keeps the snapshot store, so the data collected so far stays."""
+
+    def __init__(self, args: argparse.Namespace, config: Config, store: SnapshotStore):
+        self.config = config
+        self._collection = _collection(args, config, store)
+        intervals = _intervals(self._collection, config)
+        expected = set(self._collection.source_names)
+        self.app = ExporterApp(lambda: store.current, intervals, lambda: ready(store.current, expected))
+        self._scheduler = Scheduler(self._collection, intervals)
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        """Runs in progress are abandoned; a late result of one lands only for an account still
+        in the snapshot."""
+        self._scheduler.stop()
+
+
+def _reloaded(args: argparse.Namespace, running: Config) -> Optional[Config]:
+    """SIGHUP: the configuration file read again, or None to keep the running one (the file has
+    errors, each logged, or nothing changed)."""
     try:
         new = load(args.config_file, demo=args.demo)
     except ConfigError as error:
@@ -176,10 +207,11 @@ def _check_reload(args: argparse.Namespace, running: Config) -> None:
                   extra={"config": running.source, "errors": len(error.errors)})
         for line in error.errors:
             log.error("configuration error", extra={"error": line})
-        return
-    changed = "changed" if new != running else "unchanged"
-    log.warning("reload is not supported yet: the configuration file is valid (%s) but applies only after a "
-                "restart; keeping the running configuration" % changed, extra={"config": new.source})
+        return None
+    if new == running:
+        log.info("reload: configuration unchanged", extra={"config": new.source})
+        return None
+    return new
 
 
 EXIT_GRACE = 2.0  # seconds that a clean shutdown may take before the process exits anyway

@@ -215,9 +215,10 @@ class Scheduler:
 
     Discovery runs at start; until it first succeeds it is retried with capped exponential
     backoff (``retry_initial``, doubling, at most ``retry_max`` or its interval), and the
-    per-account sources wait, paused: there is nothing to collect yet. Its first success starts
-    every source at once; later failures are retried the same way while the accounts already
-    known go on being collected.
+    per-account sources wait, paused: there is nothing to collect yet. Its first success (or, after
+    a reload, its first attempt when an earlier success left accounts in the store) starts every
+    source at once; later failures are retried the same way while the accounts already known go
+    on being collected.
     """
 
     def __init__(self, collection: Collection, intervals: Mapping[str, float],
@@ -254,16 +255,18 @@ class Scheduler:
             self._discovering.release()
 
     def _discover(self) -> None:
-        if self._collection.run_discovery():
+        succeeded = self._collection.run_discovery()
+        status = self._collection.store.current.discovery
+        # After a reload the store may know accounts from an earlier success: collect them on.
+        if not self._sources_started and status is not None and status.last_success is not None:
+            self._sources_started = True
+            for source in self._collection.sources:
+                self._scheduler.modify_job(source.name, next_run_time=_now())
+        if succeeded:
             self._failures = 0
-            if not self._sources_started:
-                self._sources_started = True
-                for source in self._collection.sources:
-                    self._scheduler.modify_job(source.name, next_run_time=_now())
             return
         self._failures += 1
         delay = min(self._retry_max, self._retry_initial * 2 ** (self._failures - 1))
-        status = self._collection.store.current.discovery
         fields: dict[str, Any] = {"source": discovery.NAME, "failures": self._failures, "retry_in_seconds": delay}
         if status is not None and status.hint:
             fields["hint"] = status.hint

@@ -101,6 +101,7 @@ def test_sighup_does_not_kill_and_a_broken_new_file_is_refused(fake: FakeAws, co
         assert http_get(running.url + "/-/ready")[0] == 200
         log = running.log()
         assert "collection.concurrency" in log and "keeping the running configuration" in log
+        assert "configuration reloaded" not in log
     finally:
         assert running.stop() == 0, running.log()[-3000:]
 
@@ -116,3 +117,25 @@ def test_demo_without_the_fake_installed_says_how_to_install_it_and_exits_2(tmp_
     assert "Traceback" not in result.stderr
     assert "make demo" in result.stderr and "pip install ./fakeaws" in result.stderr
     assert "No module named 'moto'" in result.stderr
+
+
+def test_sighup_applies_a_valid_changed_file_without_a_restart(fake: FakeAws, config: Path):
+    running = start_exporter(["--config.file", str(config)], env=fake.env())
+    try:
+        def metrics():
+            return parse(http_get(running.url + "/metrics")[1])
+
+        assert metrics().value("root_exporter_collection_interval_seconds", source="account_summary") == 300.0
+        assert MEMBER in metrics().label_values("root_account_info", "account_id")
+        config.write_text(config.read_text() + "  intervals:\n    account_summary: 20s\n"
+                          f"accounts:\n  exclude: [\"{MEMBER}\"]\n")
+        running.process.send_signal(signal.SIGHUP)
+        wait_for(lambda: metrics().value("root_exporter_collection_interval_seconds", source="account_summary")
+                 == 20.0, 15, "the new interval in /metrics")
+        wait_for(lambda: MEMBER not in metrics().label_values("root_account_info", "account_id"), 15,
+                 "the excluded member to leave /metrics")
+        assert running.process.poll() is None
+        assert http_get(running.url + "/-/ready")[0] == 200
+        assert "configuration reloaded" in running.log()
+    finally:
+        assert running.stop() == 0, running.log()[-3000:]
