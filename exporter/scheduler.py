@@ -1,9 +1,11 @@
 """Runs the sources: discovery, then every per-account source on its own interval.
 
 Each source is one APScheduler job (``max_instances=1``, ``coalesce=True``: a tick is skipped
-while the previous run still goes on). A run fetches every account in a bounded thread pool and
-swaps each account's outcome into the snapshot as soon as it is known, so a slow or failing
-account neither delays nor hides the others; a failure keeps the account's last good value.
+while the previous run still goes on). A run fetches up to ``collection.concurrency`` accounts at
+once and swaps each account's outcome into the snapshot as soon as it is known, so a slow or
+failing account neither delays nor hides the others; a failure keeps the account's last good
+value. An account that hangs is given up at its source's deadline, so one account cannot make
+the run, and with it the next tick of every other account, wait.
 """
 
 from __future__ import annotations
