@@ -19,7 +19,7 @@ from exporter.config import Config, ConfigError, default_config, describe, load_
 from exporter.findings import assess_all, discovery_problem, severity_counts
 from exporter.logs import setup_logging
 from exporter.scheduler import Collection, Scheduler
-from exporter.snapshot import SnapshotStore
+from exporter.snapshot import SnapshotStore, ready
 from exporter.sources import account_sources
 from exporter.sources.base import AccountSource, Context
 from exporter.web import ExporterApp, parse_listen_address, serve
@@ -108,14 +108,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             fake.stop()
 
 
+DEMO_INSTALL_HINT = ("--demo needs the fake AWS organization, which cannot be imported here ({error}). "
+                     "From a clone of the repository run `make demo`, or install the fake into this "
+                     "environment with `pip install ./fakeaws` and run `aws-root-exporter --demo` again")
+
+
 def _start_demo():
     try:
         from exporter.demo.organization import start_demo_fake
+        fake = start_demo_fake()  # moto is imported here, when the fake server starts
     except ImportError as error:
-        print(f"aws-root-exporter: --demo needs the demo extra ({error}): "
-              "pip install 'aws-root-exporter[demo]'", file=sys.stderr)
+        print(f"aws-root-exporter: {DEMO_INSTALL_HINT.format(error=error)}", file=sys.stderr)
         return None
-    fake = start_demo_fake()
     # The user's own AWS settings must not steer the demo's calls away from the fake.
     for name in DEMO_CLEARED_ENV:
         os.environ.pop(name, None)
@@ -145,33 +149,106 @@ def _log_findings(snapshot, intervals) -> None:
 
 def _run(args: argparse.Namespace, config: Config) -> int:
     store = SnapshotStore()
-    context = Context(access=AwsAccess(config), config=config)
-    collection = Collection(context, store, enabled_sources(args))
-    intervals = {name: config.collection.intervals[name] for name in collection.source_names}
     if args.once:
+        collection = _collection(args, config, store)
         ok = collection.run_once()
+        intervals = _intervals(collection, config)
         sys.stdout.write(exposition(store.current, intervals)[0].decode())
         _log_findings(store.current, intervals)
         return 0 if ok else 1
 
-    expected = set(collection.source_names)
-    app = ExporterApp(lambda: store.current, intervals, lambda: expected <= store.current.completed_sources)
+    service = _Service(args, config, store)
     try:
-        server, _ = serve(app, args.listen_address)
+        server, _ = serve(service.app, args.listen_address)
     except OSError as error:
         log.error("cannot listen", extra={"address": args.listen_address, "error": str(error)})
         return 1
-    scheduler = Scheduler(collection, intervals)
-    scheduler.start()
+    service.start()
     log.info("aws-root-exporter started", extra={"address": args.listen_address, "version": __version__,
                                                  "config": config.source})
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
+    reloads = threading.Event()
+    signal.signal(signal.SIGHUP, lambda *_: reloads.set())
+    while not stop.is_set():
+        if reloads.wait(0.5):
+            reloads.clear()
+            new = _reloaded(args, service.config)
+            if new is not None:
+                service.stop()
+                service = _Service(args, new, store)
+                server.set_app(service.app)
+                service.start()
+                log.info("configuration reloaded", extra={"config": new.source})
     log.info("shutting down")
-    scheduler.stop()
+    _exit_soon(0)
+    service.stop()
     server.shutdown()
     server.server_close()
     return 0
+
+
+def _collection(args: argparse.Namespace, config: Config, store: SnapshotStore) -> Collection:
+    return Collection(Context(access=AwsAccess(config), config=config), store, enabled_sources(args))
+
+
+def _intervals(collection: Collection, config: Config) -> dict[str, float]:
+    return {name: config.collection.intervals[name] for name in collection.source_names}
+
+
+class _Service:
+    """What one configuration runs: the collection, its schedule and the web app. A reload
+    replaces it whole and keeps the snapshot store, so the data collected so far stays."""
+
+    def __init__(self, args: argparse.Namespace, config: Config, store: SnapshotStore):
+        self.config = config
+        self._collection = _collection(args, config, store)
+        intervals = _intervals(self._collection, config)
+        expected = set(self._collection.source_names)
+        self.app = ExporterApp(lambda: store.current, intervals, lambda: ready(store.current, expected))
+        self._scheduler = Scheduler(self._collection, intervals)
+
+    def start(self) -> None:
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        """Runs in progress are abandoned; a late result of one lands only for an account still
+        in the snapshot."""
+        self._scheduler.stop()
+
+
+def _reloaded(args: argparse.Namespace, running: Config) -> Optional[Config]:
+    """SIGHUP: the configuration file read again, or None to keep the running one (the file has
+    errors, each logged, or nothing changed)."""
+    try:
+        new = load(args.config_file, demo=args.demo)
+    except ConfigError as error:
+        log.error("reload refused: the configuration file has errors; keeping the running configuration",
+                  extra={"config": running.source, "errors": len(error.errors)})
+        for line in error.errors:
+            log.error("configuration error", extra={"error": line})
+        return None
+    if new == running:
+        log.info("reload: configuration unchanged", extra={"config": new.source})
+        return None
+    return new
+
+
+EXIT_GRACE = 2.0  # seconds that a clean shutdown may take before the process exits anyway
+
+
+def _exit_soon(code: int) -> None:
+    """Exit with ``code`` at the latest ``EXIT_GRACE`` seconds from now: calls still in flight
+    (a hung account, a slow credential report) are abandoned, not waited for. Without this the
+    interpreter's exit joins the scheduler's worker threads, which can take minutes."""
+    def hard_exit() -> None:
+        time.sleep(EXIT_GRACE)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+    threading.Thread(target=hard_exit, name="exit", daemon=True).start()

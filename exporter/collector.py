@@ -80,13 +80,14 @@ class _Families:
             self.malformed.add_metric(ids + ["console_logins"], logins.malformed)
 
     def add_discovery(self, snapshot: Snapshot) -> None:
-        """Discovery is organization-wide: reported on the account the exporter runs in."""
+        """Discovery is organization-wide: reported on the account the exporter runs in, only
+        while that account is known and collected (so never with empty account labels); the
+        organization-level series in ``RootCollector._discovery`` always carry it."""
         status = snapshot.discovery
-        if status is None:
+        home_state = snapshot.accounts.get(snapshot.home_account_id or "")
+        if status is None or home_state is None:
             return
-        home = snapshot.home_account_id or ""
-        home_state = snapshot.accounts.get(home)
-        ids = [home, home_state.account.name if home_state else ""]
+        ids = [home_state.account.id, home_state.account.name]
         self.success.add_metric(ids + ["discovery"], float(status.success))
         if status.last_success is not None:
             self.last_success.add_metric(ids + ["discovery"], status.last_success)
@@ -135,8 +136,24 @@ class RootCollector(Collector):
             families.add_account(snapshot.accounts[account_id])
         families.add_discovery(snapshot)
         yield from families.all()
+        yield from self._discovery(snapshot)
         yield from self._organization(snapshot)
         yield from self._exporter(snapshot)
+
+    @staticmethod
+    def _discovery(snapshot: Snapshot) -> Iterator[Metric]:
+        """Without account labels: discovery can fail before any account, even the exporter's
+        own, is known (no credentials, expired SSO, no network)."""
+        status = snapshot.discovery
+        if status is None:
+            return
+        success = GaugeMetricFamily("root_exporter_discovery_success", "1 if the last discovery of the accounts to collect succeeded (AWS Organizations or the static list, and the exporter's own credentials).")
+        success.add_metric([], float(status.success))
+        yield success
+        if status.last_success is not None:
+            last = GaugeMetricFamily("root_exporter_discovery_last_success_timestamp", "Unix seconds of the last successful discovery.")
+            last.add_metric([], status.last_success)
+            yield last
 
     @staticmethod
     def _organization(snapshot: Snapshot) -> Iterator[Metric]:

@@ -45,6 +45,10 @@ DISCOVERY_MODES = ("organizations", "static")
 ROOT_AUDIT_MODES = ("auto", "on", "off")
 
 MIN_INTERVAL = 10.0
+# Far beyond any useful interval, and well inside what the scheduler's date arithmetic can hold
+# (an interval of millions of days overflows it at start).
+MAX_INTERVAL = 30 * 86400.0
+MIN_DEADLINE = 1.0
 MAX_LOOKBACK = 90 * 86400.0  # CloudTrail LookupEvents only reaches 90 days back
 MIN_REPORT_TIMEOUT = 10.0
 MAX_REPORT_TIMEOUT = 3600.0
@@ -104,6 +108,12 @@ class CollectionConfig:
     console_login_lookback: float = 86400.0  # seconds
     credential_report_timeout: float = 120.0  # seconds
     intervals: Mapping[str, float] = field(default_factory=lambda: DEFAULT_INTERVALS)  # seconds
+    # Per-account sources only: how long one account's fetch may take before it is recorded as
+    # failed (DeadlineExceeded) and the run goes on without it. Default: half the interval.
+    deadlines: Mapping[str, float] = field(default_factory=lambda: default_deadlines(DEFAULT_INTERVALS))
+
+    def deadline(self, source: str) -> float:
+        return self.deadlines.get(source, self.intervals[source] / 2)
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,15 @@ class Config:
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
     collection: CollectionConfig = field(default_factory=CollectionConfig)
     source: str = "<defaults>"
+
+
+ACCOUNT_SOURCES: tuple[str, ...] = tuple(source for source in SOURCES if source != "discovery")
+
+
+def default_deadlines(intervals: Mapping[str, float]) -> Mapping[str, float]:
+    """Half of each per-account source's interval: a hung account is given up on well before the
+    next run is due."""
+    return MappingProxyType({source: intervals[source] / 2 for source in ACCOUNT_SOURCES})
 
 
 def default_config() -> Config:
@@ -642,6 +661,7 @@ def _check_static(reader: _Reader, static: tuple[StaticAccount, ...]) -> None:
 
 _COLLECTION_KEYS = (
     "concurrency", "cloudtrail_regions", "console_login_lookback", "credential_report_timeout", "intervals",
+    "deadlines",
 )
 
 
@@ -662,20 +682,46 @@ def _parse_collection(reader: _Reader, value: object, default: CollectionConfig)
     lookback = get("console_login_lookback", _duration(1.0, MAX_LOOKBACK))
     report_timeout = get("credential_report_timeout", _duration(MIN_REPORT_TIMEOUT, MAX_REPORT_TIMEOUT))
     intervals_section = reader.section(section.get("intervals"), "collection.intervals", SOURCES)
-    interval = _duration(MIN_INTERVAL)
+    interval = _duration(MIN_INTERVAL, MAX_INTERVAL)
     intervals = {
         source: reader.get(
             intervals_section, source, default.intervals[source], interval, f"collection.intervals.{source}"
         )
         for source in SOURCES
     }
+    deadlines = _parse_deadlines(reader, section.get("deadlines"), intervals, report_timeout)
     return CollectionConfig(
         concurrency=concurrency,
         cloudtrail_regions=regions,
         console_login_lookback=lookback,
         credential_report_timeout=report_timeout,
         intervals=MappingProxyType(intervals),
+        deadlines=deadlines,
     )
+
+
+def _parse_deadlines(reader: _Reader, value: object, intervals: dict, report_timeout: object) -> Mapping[str, float]:
+    """``collection.deadlines``: given ones must end before the source's next run is due (and,
+    for the credential report, leave time after the wait for generation); missing ones are half
+    the interval."""
+    section = reader.section(value, "collection.deadlines", ACCOUNT_SOURCES)
+    deadlines = {}
+    for source in ACCOUNT_SOURCES:
+        path = f"collection.deadlines.{source}"
+        given = reader.get(section, source, None, _duration(MIN_DEADLINE, MAX_INTERVAL), path)
+        interval = intervals[source]
+        if given is None or given is _BAD:
+            deadlines[source] = interval / 2 if interval is not _BAD else 0.0
+            continue
+        deadlines[source] = given
+        if interval is not _BAD and given >= interval:
+            reader.error(path, f"{_show(section[source])} is not shorter than collection.intervals.{source} "
+                               f"({format_duration(interval)}): a run must give up on a hung account before the "
+                               "next run is due")
+        if source == "credential_report" and report_timeout is not _BAD and given <= report_timeout:
+            reader.error(path, f"{_show(section[source])} is not longer than collection.credential_report_timeout "
+                               f"({format_duration(report_timeout)}): every slow report would be cut off")
+    return MappingProxyType(deadlines)
 
 
 def _check_partitions(
@@ -733,6 +779,8 @@ def describe(config: Config) -> str:
     ]
     width = max(map(len, SOURCES))
     lines += [f"  {name:<{width}}  every {format_duration(collection.intervals[name])}" for name in SOURCES]
+    lines.append("deadline per account (a hung account is recorded as failed and the run goes on):")
+    lines += [f"  {name:<{width}}  {format_duration(collection.deadline(name))}" for name in ACCOUNT_SOURCES]
     return "\n".join(lines)
 
 

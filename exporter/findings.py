@@ -318,9 +318,10 @@ def discovery_problem(snapshot: Snapshot) -> Optional[str]:
     if status is None or status.success:
         return None
     error = status.error or "unknown error"
+    advice = f". What to do: {status.hint}" if status.hint else ""
     if status.last_success is None:
-        return f"Discovery of the organization's accounts has never succeeded: {error}"
-    return f"Discovery of the organization's accounts is failing: {error}"
+        return f"Discovery of the organization's accounts has never succeeded: {error}{advice}"
+    return f"Discovery of the organization's accounts is failing: {error}{advice}"
 
 
 def severity_counts(assessments: list[Assessment]) -> dict[str, int]:

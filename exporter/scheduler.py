@@ -1,9 +1,11 @@
 """Runs the sources: discovery, then every per-account source on its own interval.
 
 Each source is one APScheduler job (``max_instances=1``, ``coalesce=True``: a tick is skipped
-while the previous run still goes on). A run fetches every account in a bounded thread pool and
-swaps each account's outcome into the snapshot as soon as it is known, so a slow or failing
-account neither delays nor hides the others; a failure keeps the account's last good value.
+while the previous run still goes on). A run fetches up to ``collection.concurrency`` accounts at
+once and swaps each account's outcome into the snapshot as soon as it is known, so a slow or
+failing account neither delays nor hides the others; a failure keeps the account's last good
+value. An account that hangs is given up at its source's deadline, so one account cannot make
+the run, and with it the next tick of every other account, wait.
 """
 
 from __future__ import annotations
@@ -11,15 +13,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from collections import deque
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Sequence
 
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from exporter.aws.errors import describe_error, error_code
+from exporter.aws.errors import SourceError, describe_error, error_code, remedy
+from exporter.config import format_duration
 from exporter.snapshot import (SnapshotStore, with_accounts, with_discovery, with_features, with_result,
                                with_run_finished, without_source)
 from exporter.sources import discovery, org_features
@@ -27,6 +31,10 @@ from exporter.sources.base import AccountSource, Context
 from exporter.state import Account
 
 log = logging.getLogger(__name__)
+PROGRESS_EVERY = 30.0  # seconds between progress lines of a long source run
+RETRY_INITIAL = 5.0  # seconds before the first retry of a failed discovery; doubles on each failure
+RETRY_MAX = 300.0  # at most this long (or the discovery interval) between retries
+RETRY_JOB = "discovery-retry"
 
 
 class Collection:
@@ -36,6 +44,7 @@ class Collection:
         self.context = context
         self.store = store
         self.sources = tuple(sources)
+        self.progress_every = PROGRESS_EVERY
 
     @property
     def source_names(self) -> tuple[str, ...]:
@@ -46,12 +55,15 @@ class Collection:
         try:
             accounts = discovery.discover(self.context.access, self.context.config)
             home = self.context.access.home_account_id
-        except Exception as error:  # noqa: BLE001 - keep the accounts we had; retried next interval
-            description = self._failed(discovery.NAME, None, error)
+        except Exception as error:  # noqa: BLE001 - keep the accounts we had; retried with backoff
+            hint = remedy(error)
+            description = self._failed(discovery.NAME, None, error, hint)
             self.store.update(with_discovery, self.context.clock(), error=description,
-                              home_account_id=self._home_or_none())
+                              home_account_id=self._home_or_none(), hint=hint)
             ok = False
         else:
+            # Clients and sessions of accounts that left would otherwise stay for the life of the process.
+            self.context.access.retain({account.id for account in accounts})
             features = org_features.fetch(self.context.access, self.store.current.organization_features)
             now = self.context.clock()
             self.store.update(lambda snapshot: with_discovery(with_features(with_accounts(snapshot, accounts, home),
@@ -62,7 +74,13 @@ class Collection:
         return ok
 
     def run_source(self, source: AccountSource) -> bool:
-        """Fetch ``source`` for every account it applies to; True when every account succeeded."""
+        """Fetch ``source`` for every account it applies to; True when every account succeeded.
+
+        At most ``collection.concurrency`` accounts are fetched at once, each in a thread of its
+        own. An account still running at its deadline is recorded as failed (DeadlineExceeded)
+        and abandoned: the run finishes without waiting for it, its thread ends when botocore's
+        timeouts end the call, and its late result is dropped.
+        """
         started = time.monotonic()
         snapshot = self.store.current
         config = self.context.config
@@ -72,22 +90,26 @@ class Collection:
                 accounts.append(state.account)
             elif source.name in state.sources:
                 self.store.update(without_source, state.account.id, source.name)
-        workers = max(1, min(config.collection.concurrency, len(accounts)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=source.name) as pool:
-            results = list(pool.map(lambda account: self._run_one(source, account), accounts))
+        run = _SourceRun(self, source, accounts, config.collection.deadline(source.name),
+                         max(1, min(config.collection.concurrency, len(accounts))))
+        failed = run.wait(self.progress_every)
         duration = time.monotonic() - started
         self.store.update(with_run_finished, source.name, duration)
-        failed = results.count(False)
         log.info("source run finished", extra={"source": source.name, "accounts": len(accounts),
                                                "failed": failed, "duration_seconds": round(duration, 3)})
         return failed == 0
 
-    def _run_one(self, source: AccountSource, account: Account) -> bool:
+    def fetch_one(self, source: AccountSource, account: Account) -> tuple[Any, Optional[BaseException]]:
+        """(value, None) or (None, error) of one account's fetch; records nothing."""
         state = self.store.current.accounts.get(account.id)
         previous = state.value(source.name) if state else None
         try:
-            value = source.fetch(self.context, account, previous)
+            return source.fetch(self.context, account, previous), None
         except Exception as error:  # noqa: BLE001 - one account's failure stays inside that account
+            return None, error
+
+    def record(self, source: AccountSource, account: Account, value: Any, error: Optional[BaseException]) -> bool:
+        if error is not None:
             description = self._failed(source.name, account, error)
             self.store.update(with_result, account.id, source.name, self.context.clock(), error=description)
             return False
@@ -101,12 +123,14 @@ class Collection:
             return None
 
     @staticmethod
-    def _failed(source: str, account: Optional[Account], error: BaseException) -> str:
-        """Log the failure with account, source and AWS error code; return its description."""
+    def _failed(source: str, account: Optional[Account], error: BaseException, hint: str = "") -> str:
+        """Log the failure with account, source, AWS error code and what to do; return its description."""
         description = describe_error(error)
         fields: dict[str, Any] = {"source": source, "error_code": error_code(error), "error": description}
         if account is not None:
             fields.update(account_id=account.id, account_name=account.name)
+        if hint:
+            fields["hint"] = hint
         log.warning("collection failed", extra=fields)
         return description
 
@@ -118,37 +142,144 @@ class Collection:
         return ok
 
 
-class Scheduler:
-    """The background schedule: one job per source, each run once at start."""
+class _SourceRun:
+    """One run of a source over its accounts, bounded per account by ``deadline`` seconds."""
 
-    def __init__(self, collection: Collection, intervals: Mapping[str, float]):
+    def __init__(self, collection: Collection, source: AccountSource, accounts: Sequence[Account],
+                 deadline: float, workers: int):
+        self._collection = collection
+        self._source = source
+        self._pending = deque(accounts)
+        self._total = len(accounts)
+        self._deadline = deadline
+        self._workers = workers
+        self._running: dict[str, tuple[Account, float]] = {}  # account id -> (account, monotonic start)
+        self._settled: set[str] = set()
+        self._failed = 0
+        self._done = threading.Condition()
+
+    def wait(self, progress_every: float) -> int:
+        """Run every account to its outcome or its deadline; returns how many failed."""
+        started = time.monotonic()
+        next_progress = started + progress_every
+        with self._done:
+            while self._pending or self._running:
+                while self._pending and len(self._running) < self._workers:
+                    self._start(self._pending.popleft())
+                now = time.monotonic()
+                for account, begun in list(self._running.values()):
+                    if now - begun >= self._deadline:
+                        self._give_up(account)
+                if now >= next_progress:
+                    self._log_progress(now - started)
+                    next_progress = now + progress_every
+                if self._running:
+                    first_deadline = min(begun for _, begun in self._running.values()) + self._deadline
+                    self._done.wait(max(0.0, min(first_deadline, next_progress) - time.monotonic()))
+        return self._failed
+
+    def _start(self, account: Account) -> None:
+        self._running[account.id] = (account, time.monotonic())
+        # A daemon thread per account rather than a pool: a hung call must neither hold a pool
+        # slot nor keep the process from exiting.
+        threading.Thread(target=self._work, args=(account,), daemon=True,
+                         name=f"{self._source.name}-{account.id}").start()
+
+    def _work(self, account: Account) -> None:
+        value, error = self._collection.fetch_one(self._source, account)
+        with self._done:
+            if account.id in self._settled:
+                return  # given up at the deadline: the run recorded its outcome already
+            self._settled.add(account.id)
+            del self._running[account.id]
+            if not self._collection.record(self._source, account, value, error):
+                self._failed += 1
+            self._done.notify()
+
+    def _give_up(self, account: Account) -> None:
+        self._settled.add(account.id)
+        del self._running[account.id]
+        self._failed += 1
+        error = SourceError("DeadlineExceeded", f"{self._source.name} took longer than its deadline of "
+                                                f"{format_duration(self._deadline)} for this account; abandoned "
+                                                "until the next run (collection.deadlines)")
+        self._collection.record(self._source, account, None, error)
+
+    def _log_progress(self, elapsed: float) -> None:
+        log.info("source run in progress", extra={
+            "source": self._source.name, "accounts": self._total,
+            "done": self._total - len(self._pending) - len(self._running),
+            "running": len(self._running), "failed": self._failed, "elapsed_seconds": round(elapsed, 1)})
+
+
+class Scheduler:
+    """The background schedule: one job per source.
+
+    Discovery runs at start; until it first succeeds it is retried with capped exponential
+    backoff (``retry_initial``, doubling, at most ``retry_max`` or its interval), and the
+    per-account sources wait, paused: there is nothing to collect yet. Its first success (or, after
+    a reload, its first attempt when an earlier success left accounts in the store) starts every
+    source at once; later failures are retried the same way while the accounts already known go
+    on being collected.
+    """
+
+    def __init__(self, collection: Collection, intervals: Mapping[str, float],
+                 retry_initial: float = RETRY_INITIAL, retry_max: float = RETRY_MAX):
         self._collection = collection
         self._intervals = intervals
-        self._discovered = threading.Event()
+        self._retry_initial = retry_initial
+        self._retry_max = min(retry_max, intervals[discovery.NAME])
+        self._failures = 0  # discovery failures in a row
+        self._sources_started = False
+        self._discovering = threading.Lock()
         self._scheduler = BackgroundScheduler(
-            executors={"default": JobExecutor(max_workers=len(collection.sources) + 1)},
+            executors={"default": JobExecutor(max_workers=len(collection.sources) + 2)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=timezone.utc,
         )
 
     def start(self) -> None:
-        now = datetime.now(timezone.utc)
         self._scheduler.add_job(self._discovery_job, IntervalTrigger(seconds=self._intervals[discovery.NAME]),
-                                id=discovery.NAME, name=discovery.NAME, next_run_time=now)
+                                id=discovery.NAME, name=discovery.NAME, next_run_time=_now())
         for source in self._collection.sources:
-            self._scheduler.add_job(self._source_job, IntervalTrigger(seconds=self._intervals[source.name]),
-                                    args=[source], id=source.name, name=source.name, next_run_time=now)
+            # Paused (no next run time) until discovery first succeeds.
+            self._scheduler.add_job(self._collection.run_source, IntervalTrigger(seconds=self._intervals[source.name]),
+                                    args=[source], id=source.name, name=source.name, next_run_time=None)
         self._scheduler.start()
 
     def _discovery_job(self) -> None:
+        # The interval job and a retry job may come due together: one discovery at a time.
+        if not self._discovering.acquire(blocking=False):
+            return
         try:
-            self._collection.run_discovery()
+            self._discover()
         finally:
-            self._discovered.set()  # the first discovery gates the first run of every source
+            self._discovering.release()
 
-    def _source_job(self, source: AccountSource) -> None:
-        self._discovered.wait()
-        self._collection.run_source(source)
+    def _discover(self) -> None:
+        succeeded = self._collection.run_discovery()
+        status = self._collection.store.current.discovery
+        # After a reload the store may know accounts from an earlier success: collect them on.
+        if not self._sources_started and status is not None and status.last_success is not None:
+            self._sources_started = True
+            for source in self._collection.sources:
+                self._scheduler.modify_job(source.name, next_run_time=_now())
+        if succeeded:
+            self._failures = 0
+            return
+        self._failures += 1
+        delay = min(self._retry_max, self._retry_initial * 2 ** (self._failures - 1))
+        fields: dict[str, Any] = {"source": discovery.NAME, "failures": self._failures, "retry_in_seconds": delay}
+        if status is not None and status.hint:
+            fields["hint"] = status.hint
+        log.warning("discovery failed; retrying", extra=fields)
+        self._scheduler.add_job(self._discovery_job, DateTrigger(_now() + timedelta(seconds=delay)),
+                                id=RETRY_JOB, name=RETRY_JOB, replace_existing=True)
 
     def stop(self) -> None:
+        """Stop scheduling; runs in progress are abandoned (their threads do not block exit)."""
         self._scheduler.shutdown(wait=False)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

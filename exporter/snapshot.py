@@ -16,7 +16,7 @@ from exporter.state import Account, AccountState, OrganizationFeatures, Snapshot
 
 
 def next_status(previous: Optional[SourceStatus], now: float, value: Any = None,
-                error: Optional[str] = None) -> SourceStatus:
+                error: Optional[str] = None, hint: Optional[str] = None) -> SourceStatus:
     """The status after one run: a success replaces the value; a failure keeps the last good one."""
     if error is None:
         return SourceStatus(value=value, success=True, last_success=now, last_attempt=now)
@@ -26,6 +26,7 @@ def next_status(previous: Optional[SourceStatus], now: float, value: Any = None,
         last_success=previous.last_success if previous else None,
         last_attempt=now,
         error=error,
+        hint=hint or None,
     )
 
 
@@ -73,13 +74,21 @@ def with_run_finished(snapshot: Snapshot, source: str, duration: float) -> Snaps
 
 
 def with_discovery(snapshot: Snapshot, now: float, error: Optional[str] = None,
-                   home_account_id: Optional[str] = None) -> Snapshot:
-    return replace(snapshot, discovery=next_status(snapshot.discovery, now, error=error),
+                   home_account_id: Optional[str] = None, hint: Optional[str] = None) -> Snapshot:
+    """Record a discovery run; on failure ``hint`` says what to do (the landing page's banner)."""
+    return replace(snapshot, discovery=next_status(snapshot.discovery, now, error=error, hint=hint),
                    home_account_id=snapshot.home_account_id or home_account_id)
 
 
 def with_features(snapshot: Snapshot, features: Optional[OrganizationFeatures]) -> Snapshot:
     return replace(snapshot, organization_features=features)
+
+
+def ready(snapshot: Snapshot, sources: Iterable[str]) -> bool:
+    """Discovery has succeeded once and each of ``sources`` has finished a run since: before
+    that, the exporter has nothing true to say about the organization (``/-/ready``)."""
+    discovered = snapshot.discovery is not None and snapshot.discovery.last_success is not None
+    return discovered and set(sources) <= snapshot.completed_sources
 
 
 class SnapshotStore:

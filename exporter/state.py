@@ -154,6 +154,7 @@ class SourceStatus(Generic[T]):
     last_success: Optional[float]  # Unix seconds
     last_attempt: float  # Unix seconds
     error: Optional[str] = None  # "<AWS error code>: <message>", never credentials
+    hint: Optional[str] = None  # what to do about the error (``aws.errors.remedy``), for log and page
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ class ExporterApp:
         if path == "/-/ready":
             if self._ready():
                 return _reply(start_response, "200 OK", "Ready.\n")
-            return _reply(start_response, "503 Service Unavailable", "Not ready: first collection still running.\n")
+            return _reply(start_response, "503 Service Unavailable", "Not ready: discovery has not succeeded yet, or the first run of a source is still going on.\n")
         return _reply(start_response, "404 Not Found", "Not found. See / and /metrics.\n")
 
 

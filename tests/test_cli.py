@@ -271,3 +271,14 @@ def test_demo_works_despite_the_users_own_aws_settings(tmp_path):
     assert len(metrics.label_values("root_account_info", "account_id")) == 10, result.stderr
     successes = success_by_account(metrics)
     assert successes["123456789012"]["account_summary"] == 1.0
+
+
+def test_an_interval_too_long_to_schedule_is_refused_at_start_not_with_a_traceback(tmp_path: Path):
+    # --verify-config used to accept 3000000d, and the start then crashed in the scheduler.
+    path = tmp_path / "config.yaml"
+    path.write_text("collection:\n  intervals:\n    account_summary: 3000000d\n")
+    for mode in (["--verify-config"], []):
+        result = run(["--config.file", str(path), *mode], env=NO_AWS, timeout=30)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        assert f'{path}: collection.intervals.account_summary: "3000000d" is above the maximum of 30d' in result.stderr

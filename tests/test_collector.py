@@ -212,6 +212,36 @@ def test_discovery_status_on_the_home_account(registry):
     assert value("root_exporter_collection_success", of(PROD, source="discovery")) is None
 
 
+def test_discovery_also_reported_organization_wide(registry):
+    value = registry.get_sample_value
+    assert value("root_exporter_discovery_success") == 1
+    assert value("root_exporter_discovery_last_success_timestamp") == T0 - 60
+
+
+def _samples(snap: Snapshot) -> list:
+    registry = CollectorRegistry()
+    registry.register(RootCollector(lambda: snap, INTERVALS))
+    return [sample for family in registry.collect() for sample in family.samples]
+
+
+def test_discovery_failing_before_the_home_account_is_known_has_no_empty_account_labels():
+    blind = Snapshot(discovery=failed(None, last_success=None))
+    samples = _samples(blind)
+    assert [s for s in samples if s.labels.get("account_id") == "" or s.labels.get("account_name") == ""] == []
+    org = {s.name: s for s in samples if s.name.startswith("root_exporter_discovery")}
+    assert org["root_exporter_discovery_success"].value == 0 and org["root_exporter_discovery_success"].labels == {}
+    assert "root_exporter_discovery_last_success_timestamp" not in org  # never succeeded
+
+
+def test_discovery_of_a_home_account_not_collected_has_no_empty_account_name():
+    # The home account is known but excluded from collection (include/exclude or a static list).
+    snap = Snapshot(accounts=MappingProxyType({PROD.id: AccountState(PROD)}), home_account_id=MGMT.id,
+                    discovery=ok(None, at=T0))
+    samples = _samples(snap)
+    assert [s for s in samples if s.labels.get("account_name") == ""] == []
+    assert [s.value for s in samples if s.name == "root_exporter_discovery_success"] == [1.0]
+
+
 def test_organization_features(registry):
     value = registry.get_sample_value
     assert value("root_organization_feature_enabled", {"feature": "RootCredentialsManagement"}) == 1

@@ -295,3 +295,18 @@ def test_duration_round_trip(seconds):
 @pytest.mark.parametrize("text", ["30s", "5m", "1h30m", "1d", "2d12h", "1m0.5s"])
 def test_canonical_text_round_trip(text):
     assert format_duration(parse_duration(text)) == text
+
+
+def test_deadlines_default_to_half_the_interval_and_follow_a_changed_interval():
+    assert dict(default_config().collection.deadlines) == {
+        "account_summary": 150, "credential_report": 1800, "mfa_devices": 150, "console_logins": 150,
+        "root_audit": 450}
+    config = load_config(str(CONFIGS / "deadlines.ok.yaml")).collection
+    assert (config.deadline("account_summary"), config.deadline("root_audit")) == (30, 300)
+    assert config.deadline("console_logins") == 300  # half of the 10m given
+    assert config.deadline("mfa_devices") == 150
+
+
+def test_verify_config_shows_the_deadlines():
+    text = describe(load_config(str(CONFIGS / "deadlines.ok.yaml")))
+    assert "  account_summary    30s" in text and "  console_logins     5m" in text

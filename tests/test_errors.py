@@ -95,3 +95,16 @@ def test_describe_source_error_and_other_errors():
 def test_describe_error_is_one_line():
     text = describe_error(client_error("ServiceFailure", "first line\nsecond line", "GenerateCredentialReport"))
     assert "\n" not in text
+
+
+def test_remedy_of_rejected_credentials_points_to_the_chain_and_the_readme():
+    from exporter.aws.errors import remedy
+    advice = remedy(client_error("InvalidClientTokenId", "The security token included in the request is invalid.",
+                                 "GetCallerIdentity"))
+    assert "credential chain" in advice and 'README section "Troubleshooting credentials"' in advice
+
+
+def test_remedy_has_nothing_to_add_to_an_ordinary_failure():
+    from exporter.aws.errors import remedy
+    assert remedy(client_error("Throttling", "Rate exceeded", "GetAccountSummary")) == ""
+    assert remedy(SourceError("ReportTimeout", "not generated within 2m")) == ""

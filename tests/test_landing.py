@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -173,6 +174,14 @@ def test_banner_when_discovery_fails_or_never_succeeded():
     assert banner.find("a").attrs["href"].endswith("README.md#troubleshooting-credentials")
     failing = snapshot(MANAGEMENT, discovery=failed("ExpiredTokenException (ListAccounts): expired", last_success=NOW - 7200))
     assert "is failing: ExpiredTokenException" in page(snap=failing).find("section", id="discovery-banner").text()
+
+
+def test_banner_shows_the_hint_the_log_line_gives():
+    """The banner repeats the advice that discovery logged (``aws.errors.remedy``), not only the error."""
+    hint = 'renew the SSO session: aws sso login --profile audit (see README section "Troubleshooting credentials")'
+    status = replace(failed("TokenRetrievalError: the SSO session has expired"), hint=hint)
+    banner = page(snap=snapshot(discovery=status)).find("section", id="discovery-banner")
+    assert "What to do: renew the SSO session: aws sso login --profile audit" in banner.text()
 
 
 def test_names_and_ou_paths_are_escaped():

@@ -135,3 +135,15 @@ def test_without_source_forgets_only_that_source_of_that_account():
     assert set(after.accounts[DEV.id].sources) == {"account_summary"}
     assert set(after.accounts[PROD.id].sources) == {"account_summary", "root_audit"}
     assert without_source(after, GONE.id, "root_audit") is after  # unknown account: unchanged
+
+
+def test_ready_only_after_a_successful_discovery_and_every_source_run_since():
+    from exporter.snapshot import ready
+    sources = {"discovery", "account_summary"}
+    blind = with_run_finished(with_run_finished(with_discovery(Snapshot(), 100.0, error="NoCredentialsError: x"),
+                                                "discovery", 0.1), "account_summary", 0.0)
+    assert ready(blind, sources) is False  # every source "finished", but nothing was seen
+    seen = with_discovery(blind, 200.0)
+    assert ready(seen, sources) is True
+    assert ready(with_discovery(seen, 300.0, error="ExpiredToken: x"), sources) is True  # once is enough
+    assert ready(with_discovery(Snapshot(), 100.0), sources) is False  # sources still to run

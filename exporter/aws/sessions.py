@@ -25,6 +25,8 @@ from exporter.state import Account
 ROOT_AUDIT_TASK_POLICY = "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"
 ASSUME_ROLE_SECONDS = 3600
 ASSUME_ROOT_SECONDS = 900  # the most AssumeRoot allows
+CONNECT_TIMEOUT = 5.0  # seconds, per attempt
+READ_TIMEOUT = 30.0  # seconds, per attempt
 
 
 class AwsAccess:
@@ -32,12 +34,13 @@ class AwsAccess:
 
     def __init__(self, config: Config, base_session: Optional[boto3.Session] = None):
         self._config = config
-        self._base = base_session or boto3.Session(region_name=config.aws.region)
+        self._given_base = base_session
         self._client_config = BotoConfig(
             # total_max_attempts counts the first try; botocore's max_attempts would count retries only.
             retries={"mode": "standard", "total_max_attempts": config.aws.max_attempts},
-            connect_timeout=5,
-            read_timeout=30,
+            # A hung call is cut by these first; the per-account deadline bounds the whole fetch.
+            connect_timeout=min(CONNECT_TIMEOUT, min(config.collection.deadlines.values(), default=CONNECT_TIMEOUT)),
+            read_timeout=min(READ_TIMEOUT, min(config.collection.deadlines.values(), default=READ_TIMEOUT)),
             max_pool_connections=max(10, config.collection.concurrency + 2),
             user_agent_extra=f"aws-root-exporter/{__version__}",
         )
@@ -45,6 +48,18 @@ class AwsAccess:
         self._sessions: dict[str, boto3.Session] = {}
         self._clients: dict[tuple[str, str, str], Any] = {}
         self._home_account_id: Optional[str] = None
+
+    @property
+    def _base(self) -> boto3.Session:
+        """The session of the standard credential chain, made on first use: a broken chain (an
+        AWS_PROFILE that names no profile) then fails the first discovery, which is logged with
+        advice and retried, instead of the start."""
+        if self._given_base is None:
+            session = boto3.Session(region_name=self._config.aws.region)
+            with self._lock:
+                if self._given_base is None:
+                    self._given_base = session
+        return self._given_base
 
     # ------------------------------------------------------------------ identity
 
@@ -69,6 +84,20 @@ class AwsAccess:
         if account.id == self.home_account_id and not account.role_arn:
             return self._base_client(service, region)
         return self._cached((account.id, service, region), self._assumed_session(account))
+
+    def retain(self, account_ids: set[str]) -> None:
+        """Drop the cached clients and sessions of every account not in ``account_ids`` (accounts
+        that left the organization or the selection); the exporter's own account is kept."""
+        with self._lock:
+            for key in [key for key in self._clients if key[0] and key[0] not in account_ids]:
+                del self._clients[key]
+            for account_id in [account_id for account_id in self._sessions if account_id not in account_ids]:
+                del self._sessions[account_id]
+
+    def cached_account_ids(self) -> set[str]:
+        """Accounts with a cached client or session (the exporter's own account is not listed)."""
+        with self._lock:
+            return {key[0] for key in self._clients if key[0]} | set(self._sessions)
 
     def _cached(self, key: tuple[str, str, str], session: boto3.Session) -> Any:
         with self._lock:  # boto3 sessions are not thread-safe; clients are
