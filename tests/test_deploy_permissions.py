@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import boto3
+import botocore.exceptions
 import botocore.session
 import pytest
 
@@ -325,3 +326,21 @@ def test_removing_one_action_makes_a_source_fail_visibly(organization, baseline,
     lost = {name for name, _ in baseline.series() - run.series()}
     assert run.failing() or lost, f"without {action} no source failed and no series went missing"
 
+
+
+@pytest.mark.parametrize("call, params", [
+    ("assume_root", {"TargetPrincipal": "320000000001", "DurationSeconds": 900,
+                     "TaskPolicyArn": {"arn": "arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials"}}),
+    ("assume_role", {"RoleArn": "arn:aws:iam::320000000001:role/OrganizationAccountAccessRole",
+                     "RoleSessionName": "contract"}),
+], ids=["AssumeRoot-with-another-task-policy", "AssumeRole-into-another-role"])
+def test_the_exporter_role_can_do_no_more(organization, call, params):
+    """The conditions and resources of the shipped policy, evaluated: a root session that could
+    delete credentials, or a member role with more rights, are refused."""
+    sts = boto3.client("sts", aws_access_key_id=organization.env["AWS_ACCESS_KEY_ID"],
+                       aws_secret_access_key=organization.env["AWS_SECRET_ACCESS_KEY"],
+                       aws_session_token=organization.env["AWS_SESSION_TOKEN"],
+                       endpoint_url=organization.env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    with pytest.raises(botocore.exceptions.ClientError) as denied:
+        getattr(sts, call)(**params)
+    assert denied.value.response["Error"]["Code"] == "AccessDenied"
