@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy_policies import (DEPLOY, EXPORTER_POLICY, EXPORTER_TEMPLATE, MEMBER_POLICY, MEMBER_TEMPLATE,
+from tests.deploy_policies import (POLICIES, DEPLOY, all_actions, EXPORTER_POLICY, EXPORTER_TEMPLATE, MEMBER_POLICY, MEMBER_TEMPLATE,
                                    MEMBER_TRUST_POLICY, REPO, granted, load_policy, load_template, statements,
                                    template_identity_policy, template_role)
 
@@ -100,3 +100,32 @@ def test_member_role_name_matches_the_readme_and_exporter_template():
     readme = (REPO / "README.md").read_text()
     assert re.search(rf"role_name: {member}\b", readme), "README's config example must name the shipped role"
     assert "arn:aws:iam::*:role/OrganizationAccountAccessRole" not in readme
+
+
+def test_organizations_delegation_policy_allows_every_organizations_read_of_the_exporter():
+    """A delegated administrator reads Organizations through this resource policy (README step 1)."""
+    delegation = load_policy(POLICIES / "organizations-delegation-policy.json")
+    exporter = {a for a in all_actions(load_policy(EXPORTER_POLICY)) if a.startswith("organizations:")}
+    assert all_actions(delegation) == exporter
+    (statement,) = statements(delegation)
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
+
+
+def test_readme_deploy_commands_name_real_template_parameters():
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## Deploy to AWS"):readme.index("## Configuration reference")]
+    parameters = set(load_template(EXPORTER_TEMPLATE)["Parameters"]) | set(load_template(MEMBER_TEMPLATE)["Parameters"])
+    named = set(re.findall(r"ParameterKey=(\w+)", section))
+    for overrides in re.findall(r"--parameter-overrides\s+([^\n`]+)", section):
+        named |= set(re.findall(r"(\w+)=", overrides))
+    for inline in re.findall(r"`(Platform=[^`]+)`", section):  # e.g. `Platform=iam-principal TrustedPrincipalArn=<...>`
+        named |= set(re.findall(r"(\w+)=", inline))
+    assert named and named <= parameters, named - parameters
+    platforms = load_template(EXPORTER_TEMPLATE)["Parameters"]["Platform"]["AllowedValues"]
+    for platform in platforms:
+        assert f"`{platform}`" in section, f"README does not explain Platform={platform}"
+    for command in ("create-stack-set", "--permission-model SERVICE_MANAGED", "--auto-deployment Enabled=true",
+                    "create-stack-instances", "register-delegated-administrator",
+                    "enable-organizations-root-credentials-management", "enable-organizations-root-sessions",
+                    "--verify-config.aws"):
+        assert command in section, command
