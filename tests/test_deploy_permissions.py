@@ -41,7 +41,7 @@ from tests.deploy_policies import (EXPORTER_POLICY, EXPORTER_TEMPLATE, MEMBER_PO
                                    load_policy)
 from tests.support.exposition import Exposition, parse
 from tests.support.iam_enforcement import (EnforcingFakeAws, evaluate, iam_enforced, json_policies_in_moto,
-                                           resource_and_conditions)
+                                           resource_and_conditions, trust_allows)
 
 EXPORTER_ROLE = "AwsRootExporter"
 MEMBER_ROLE = "AwsRootExporterRead"
@@ -333,14 +333,37 @@ def test_removing_one_action_makes_a_source_fail_visibly(organization, baseline,
                      "TaskPolicyArn": {"arn": "arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials"}}),
     ("assume_role", {"RoleArn": "arn:aws:iam::320000000001:role/OrganizationAccountAccessRole",
                      "RoleSessionName": "contract"}),
-], ids=["AssumeRoot-with-another-task-policy", "AssumeRole-into-another-role"])
+    ("assume_role", {"RoleArn": f"arn:aws:iam::320000000001:role/{MEMBER_ROLE}", "RoleSessionName": "contract",
+                     "ExternalId": "wrong"}),
+    ("assume_role", {"RoleArn": f"arn:aws:iam::320000000001:role/{MEMBER_ROLE}", "RoleSessionName": "contract"}),
+], ids=["AssumeRoot-with-another-task-policy", "AssumeRole-into-another-role", "member-role-with-a-wrong-ExternalId",
+        "member-role-without-ExternalId"])
 def test_the_exporter_role_can_do_no_more(organization, call, params):
-    """The conditions and resources of the shipped policy, evaluated: a root session that could
-    delete credentials, or a member role with more rights, are refused."""
-    sts = boto3.client("sts", aws_access_key_id=organization.env["AWS_ACCESS_KEY_ID"],
-                       aws_secret_access_key=organization.env["AWS_SECRET_ACCESS_KEY"],
-                       aws_session_token=organization.env["AWS_SESSION_TOKEN"],
-                       endpoint_url=organization.env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    """The conditions, resources and trust of the shipped templates, evaluated: a root session that
+    could delete credentials, a member role with more rights, or the member role without the
+    ExternalId its trust policy asks for, are refused."""
+    sts = exporter_sts(organization)
     with pytest.raises(botocore.exceptions.ClientError) as denied:
         getattr(sts, call)(**params)
     assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def exporter_sts(organization: Organization) -> Any:
+    return boto3.client("sts", aws_access_key_id=organization.env["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=organization.env["AWS_SECRET_ACCESS_KEY"],
+                        aws_session_token=organization.env["AWS_SESSION_TOKEN"],
+                        endpoint_url=organization.env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+
+
+def test_only_the_exporter_role_is_trusted_by_the_member_role(organization):
+    """The control for the refusals above: the exporter's role with the ExternalId gets in, and
+    the deployed trust policy names that role and no other principal of its account."""
+    from moto.iam.models import iam_backends
+
+    role = f"arn:aws:iam::320000000001:role/{MEMBER_ROLE}"
+    exporter_sts(organization).assume_role(RoleArn=role, RoleSessionName="contract", ExternalId=EXTERNAL_ID)
+    trust = json.loads(iam_backends["320000000001"]["aws"].get_role(MEMBER_ROLE).assume_role_policy_document)
+    exporter = f"arn:aws:iam::{MANAGEMENT_ACCOUNT_ID}:role/{EXPORTER_ROLE}"
+    assert trust_allows(trust, exporter, MANAGEMENT_ACCOUNT_ID, {"ExternalId": EXTERNAL_ID})
+    assert not trust_allows(trust, f"arn:aws:iam::{MANAGEMENT_ACCOUNT_ID}:role/SomeAdmin", MANAGEMENT_ACCOUNT_ID,
+                            {"ExternalId": EXTERNAL_ID})

@@ -10,11 +10,16 @@ with the resource and condition values the real call has (AssumeRoot: the target
 It also judges the calls of JSON services (Organizations...) before moto does, to answer a denial
 in the shape AWS uses (moto's is XML, which botocore reads as error code "403").
 
-What is still not evaluated, by name (the permission-contract test checks these by comparing the
-recorded calls with the shipped policies instead):
-* trust policies of cross-account roles (moto checks the trust only for a role in the caller's
-  own account): the member role's ``Principal`` and ``sts:ExternalId`` condition;
-* condition operators other than ``StringEquals`` (moto ignores them).
+moto checks a role's trust policy only for a role in the caller's own account, and then compares
+an assumed-role session ARN with a role ARN (never equal); it also lets a ``StringEquals`` on a
+key the request lacks pass. ``EnforcingFakeAws`` therefore judges every cross-account
+``sts:AssumeRole`` against the target role's trust policy itself: the caller's role (or user) ARN
+or its account must be the ``Principal``, and every ``StringEquals`` key (``sts:ExternalId``) must
+be present and equal.
+
+Still not evaluated, by name (the permission-contract test checks these by comparing the recorded
+calls with the shipped policies): condition operators other than ``StringEquals`` (moto ignores
+them) and trust conditions on keys other than ``sts:ExternalId``.
 """
 
 from __future__ import annotations
@@ -93,6 +98,26 @@ def evaluate(policies: list[Any], action: str, resource: str, conditions: dict[s
     return permitted
 
 
+def trust_allows(trust: dict[str, Any], caller_arn: str, caller_account: str, request: dict[str, str]) -> bool:
+    """Does ``trust`` (a role's trust policy) let ``caller_arn`` assume the role with ``request``?"""
+    for statement in trust["Statement"] if isinstance(trust["Statement"], list) else [trust["Statement"]]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if statement["Effect"] != "Allow" or "sts:AssumeRole" not in actions:
+            continue
+        principals = statement.get("Principal", {}).get("AWS", [])
+        principals = principals if isinstance(principals, list) else [principals]
+        if not {caller_arn, f"arn:aws:iam::{caller_account}:root", caller_account, "*"} & set(principals):
+            continue
+        unknown = set(statement.get("Condition", {})) - {"StringEquals"}
+        equals = statement.get("Condition", {}).get("StringEquals", {})
+        values = {"sts:ExternalId": request.get("ExternalId")}
+        if unknown or any(values.get(k) is None or values[k] not in ([v] if isinstance(v, str) else v)
+                          for k, v in equals.items()):
+            continue
+        return True
+    return False
+
+
 class EnforcingFakeAws(FakeAws):
     """``FakeAws`` whose own answers are subject to the caller's IAM policies while moto enforces."""
 
@@ -127,6 +152,8 @@ class EnforcingFakeAws(FakeAws):
             query.update(parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
             params = {k: v[-1] for k, v in query.items()}
             action = params.get("Action", "")
+        if (service, action) == ("sts", "AssumeRole"):
+            return self._trust_denial(key, environ, body, params)
         # moto denies calls of JSON services with an XML body that botocore cannot read (error code
         # "403"); real AWS answers AccessDeniedException in JSON: judge those here too, same evaluator.
         if (service, action) not in FAKE_ANSWERED and service not in JSON_SERVICES:
@@ -139,7 +166,44 @@ class EnforcingFakeAws(FakeAws):
         resource, conditions = resource_and_conditions(service, action, params)
         if evaluate(request._access_key.collect_policies(), f"{service}:{action}", resource, conditions):
             return None
-        message = f"User: {request._access_key.arn} is not authorized to perform: {service}:{action} on resource: {resource}"
-        if service in JSON_SERVICES:
-            return wire.json_error("AccessDeniedException", message, 403)
-        return wire.query_error(service, "AccessDenied", message, 403)
+        return _denied(service, request._access_key.arn, f"{service}:{action}", resource)
+
+    def _trust_denial(self, key: str, environ: dict[str, Any], body: bytes,
+                      params: dict[str, str]) -> Optional[wire.Response]:
+        """A cross-account AssumeRole: the target role's trust policy decides (moto would not)."""
+        from moto.iam.models import get_account_id_from, iam_backends
+
+        role_arn = params.get("RoleArn", "")
+        target, caller_account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else "", get_account_id_from(key)
+        if not target or target == caller_account:
+            return None  # moto evaluates these itself
+        caller = self._caller_arn(key, caller_account)
+        try:
+            role = iam_backends[target]["aws"].get_role_by_arn(role_arn)
+        except Exception:  # noqa: BLE001 - no such role: AWS answers AccessDenied too
+            return _denied("sts", caller, "sts:AssumeRole", role_arn)
+        trust = json.loads(role.assume_role_policy_document)
+        if trust_allows(trust, caller, caller_account, params):
+            return None
+        return _denied("sts", caller, "sts:AssumeRole", role_arn)
+
+    @staticmethod
+    def _caller_arn(key: str, account: str) -> str:
+        """The role (not session) or user ARN behind an access key, as trust policies name it."""
+        from moto.iam.models import iam_backends
+        from moto.sts.models import sts_backends
+
+        for assumed in sts_backends[account]["aws"].assumed_roles:
+            if assumed.access_key_id == key:
+                return assumed.role_arn
+        for user in iam_backends[account]["aws"].users.values():
+            if any(k.access_key_id == key for k in user.access_keys):
+                return user.arn
+        return f"arn:aws:iam::{account}:root"
+
+
+def _denied(service: str, caller: str, action: str, resource: str) -> wire.Response:
+    message = f"User: {caller} is not authorized to perform: {action} on resource: {resource}"
+    if service in JSON_SERVICES:
+        return wire.json_error("AccessDeniedException", message, 403)
+    return wire.query_error(service, "AccessDenied", message, 403)
