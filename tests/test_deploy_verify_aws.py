@@ -16,14 +16,10 @@ MEMBER = "330000000001"
 
 @pytest.fixture(scope="module")
 def fake() -> Iterator[FakeAws]:
-    fake = FakeAws()
-    fake.start()
-    try:
+    with FakeAws() as fake:
         fake.create_organization()
         fake.create_account(MEMBER, "web", ou="Workloads")
         yield fake
-    finally:
-        fake.stop()
 
 
 @pytest.fixture
