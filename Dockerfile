@@ -2,11 +2,11 @@
 #   docker build -t aws-root-exporter .                  # production: the exporter only
 #   docker build --target demo -t aws-root-exporter:demo .   # plus the fake AWS behind --demo
 # Run against AWS:  docker run -p 10042:10042 aws-root-exporter   (credentials from the task or pod role)
-# The base is pinned to a precise Python patch release on Debian bookworm (both FROM lines); add
-# its digest (python:3.11.14-slim-bookworm@sha256:...) where your registry policy asks for one.
+# The base is pinned by tag and by the digest of its multi-architecture index (both FROM lines);
+# to move to a newer patch release, change both tag and digest together.
 # --build-arg VERSION=<release> sets the OCI version label.
 # ---------------------------------------------------------------- builder: the wheel only
-FROM python:3.11.14-slim-bookworm AS builder
+FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS builder
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /build
 COPY pyproject.toml README.md ./
@@ -14,13 +14,14 @@ COPY exporter/ exporter/
 RUN pip wheel --no-deps --wheel-dir /wheels .
 
 # ---------------------------------------------------------------- runtime: wheel + runtime dependencies
-FROM python:3.11.14-slim-bookworm AS runtime-base
+FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS runtime-base
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="aws-root-exporter" \
       org.opencontainers.image.description="Prometheus exporter for the root user of every account in an AWS organization" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0" \
-      org.opencontainers.image.base.name="docker.io/library/python:3.11.14-slim-bookworm"
+      org.opencontainers.image.base.name="docker.io/library/python:3.11.14-slim-bookworm" \
+      org.opencontainers.image.base.digest="sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d"
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \

@@ -284,3 +284,12 @@ def test_the_demo_target_copies_the_fake_package(dockerfile):
                 if line.strip() and not line.startswith("#")]
     assert (REPO / "fakeaws" / "pyproject.toml").is_file(), "fakeaws/ (the fake AWS package) does not exist yet"
     assert not _ignored("fakeaws/pyproject.toml", patterns)
+
+
+def test_base_image_is_pinned_by_patch_release_and_digest(dockerfile):
+    names = set(stages(dockerfile))
+    bases = [rest.split()[0] for kw, rest in dockerfile if kw == "FROM" and rest.split()[0] not in names]
+    assert bases
+    for base in bases:
+        assert re.fullmatch(r"python:\d+\.\d+\.\d+-slim-\w+@sha256:[0-9a-f]{64}", base), base
+    assert len(set(bases)) == 1, "builder and runtime must use the same base"
