@@ -95,9 +95,10 @@ class Recorder:
         def before(params: dict[str, Any], model: Any, **_: Any) -> None:
             credentials = client._request_signer._credentials
             key = credentials.get_frozen_credentials().access_key if credentials else ""
-            flat = {k: (v["arn"] if k == "TaskPolicyArn" else str(v)) for k, v in params.items()
-                    if isinstance(v, (str, int, dict))}
-            flat = {("TaskPolicyArn.arn" if k == "TaskPolicyArn" else k): v for k, v in flat.items()}
+            # flattened as the query protocol sends them: what IAM reads condition values from
+            flat = {k: str(v) for k, v in params.items() if isinstance(v, (str, int))}
+            if isinstance(params.get("TaskPolicyArn"), dict):
+                flat["TaskPolicyArn.arn"] = params["TaskPolicyArn"]["arn"]
             with self.lock:
                 self.calls.append((self.principal_of_key.get(key, f"unknown key {key[:4]}…"),
                                    f"{service}:{model.name}", flat))
@@ -141,11 +142,6 @@ class Organization:
     env: dict[str, str]
     config: Path
     member_accounts: list[str]
-
-    def role_policy(self, account: str, role: str) -> dict[str, Any]:
-        from moto.iam.models import iam_backends
-        (document,) = iam_backends[account]["aws"].get_role(role).policies.values()
-        return json.loads(document)
 
     @contextmanager
     def without(self, principal: str, action: str) -> Iterator[None]:
