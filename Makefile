@@ -20,6 +20,13 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[demo,test]'
 	touch $@
 
+# checkov pins boto3==1.35.49, older than the exporter needs: it lives in a venv of its own.
+CHECKOV_VERSION := 3.3.30
+$(VENV)/checkov/.installed: | $(BIN)/python
+	$(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/python -m pip install -q 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
 install: $(VENV)/.installed-demo
 
 # Real Prometheus, promtool, Alertmanager and Chromium for the tests; installed only when missing.
@@ -37,7 +44,7 @@ debian-packages:
 demo: $(VENV)/.installed-demo
 	$(BIN)/aws-root-exporter --demo
 
-test: $(VENV)/.installed-test debian-packages
+test: $(VENV)/.installed-test $(VENV)/checkov/.installed debian-packages
 	$(BIN)/python -m pytest
 
 clean:

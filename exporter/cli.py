@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "(0 if every account and source succeeded, 1 otherwise)")
     mode.add_argument("--verify-config", action="store_true",
                       help="validate the configuration, print what would be collected and exit (0, or 2 on errors)")
+    parser.add_argument("--verify-config.aws", dest="verify_config_aws", action="store_true",
+                        help="--verify-config, and also check the AWS credentials and permissions "
+                             "(GetCallerIdentity, one ListAccounts page, one member AssumeRole); exit 1 if one fails")
     for source in account_sources():
         parser.add_argument(f"--collector.{source.name}", dest=f"collector_{source.name}",
                             action=argparse.BooleanOptionalAction, default=True,
@@ -87,12 +90,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ConfigError, ValueError) as error:
         print(f"aws-root-exporter: {error}", file=sys.stderr)
         return USAGE_ERROR
-    if args.verify_config:
+    if args.verify_config or args.verify_config_aws:  # --verify-config.aws implies --verify-config
         print(describe(config))
         disabled = sorted(set(source.name for source in account_sources()) -
                           set(source.name for source in enabled_sources(args)))
         if disabled:
             print(f"disabled by flags: {', '.join(disabled)}")
+        if args.verify_config_aws:
+            from exporter.verify_aws import verify_aws
+            return verify_aws(config)
         return 0
     setup_logging(args.log_level, args.log_format)
 
