@@ -18,7 +18,7 @@ from exporter.config import Config, ConfigError, default_config, describe, load_
 from exporter.logs import setup_logging
 from exporter.scheduler import Collection, Scheduler
 from exporter.snapshot import SnapshotStore
-from exporter.sources import account_sources
+from exporter.sources import account_sources, root_events
 from exporter.sources.base import AccountSource, Context
 from exporter.web import ExporterApp, parse_listen_address, serve
 
@@ -141,6 +141,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         return 1
     scheduler = Scheduler(collection, intervals)
     scheduler.start()
+    stream = root_events.start_stream(context, store)  # None unless collection.root_events.queue_url is set
     log.info("aws-root-exporter started", extra={"address": args.listen_address, "version": __version__,
                                                  "config": config.source})
 
@@ -150,6 +151,8 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     stop.wait()
     log.info("shutting down")
     scheduler.stop()
+    if stream is not None:
+        stream.stop()
     server.shutdown()
     server.server_close()
     return 0

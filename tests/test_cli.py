@@ -38,7 +38,7 @@ MEMBERS = {  # id -> (name, OU, root)
     "310000000003": ("batch", "", FakeRoot(password=True, access_keys=[FakeAccessKey()],
                                            certificates=[FakeCertificate()])),
 }
-MEMBER_ROLE_SOURCES = ("account_summary", "credential_report", "mfa_devices", "console_logins")
+MEMBER_ROLE_SOURCES = ("account_summary", "credential_report", "mfa_devices", "console_logins", "trail_status")
 
 
 def run(args: list[str], env: Optional[dict[str, str]] = None, timeout: float = 60,
@@ -102,9 +102,9 @@ def test_switched_off_collectors_neither_run_nor_report(fake: FakeAws, config: P
     assert result.returncode == 0, result.stderr
     metrics = parse(result.stdout)
     reported = {source for sources in success_by_account(metrics).values() for source in sources}
-    assert reported == {"discovery", "account_summary", "credential_report", "mfa_devices"}
+    assert reported == {"discovery", "account_summary", "credential_report", "mfa_devices", "trail_status"}
     assert metrics.label_values("root_exporter_collection_interval_seconds", "source") == {
-        "discovery", "account_summary", "credential_report", "mfa_devices"}
+        "discovery", "account_summary", "credential_report", "mfa_devices", "trail_status"}
     assert fake.calls_to("LookupEvents") == [] and fake.calls_to("AssumeRoot") == []
 
 

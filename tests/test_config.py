@@ -70,8 +70,10 @@ def test_defaults_match_the_documented_schema():
         "mfa_devices": 300,
         "console_logins": 300,
         "root_audit": 900,
+        "trail_status": 3600,
     }
     assert tuple(collection.intervals) == SOURCES
+    assert collection.root_events.queue_url is None  # the event stream is off unless configured
 
 
 def test_config_is_immutable():

@@ -692,6 +692,11 @@ class FakeAws:
             if call.action == action and (account_id is None or call.account_id == account_id)
         ]
 
+    def root_session_keys(self, account_id: str) -> list[str]:
+        """Access key ids of the AssumeRoot sessions issued for ``account_id``, oldest first."""
+        with self._lock:
+            return [key for key, session in self._sessions.items() if session.account_id == account_id]
+
     def clear_calls(self) -> None:
         with self._lock:
             self._calls.clear()

@@ -97,7 +97,7 @@ INTERVALS = {  # seconds; distinct values so that a mix-up shows
     "root_audit": 45 * MINUTE,
 }
 SOURCES = tuple(INTERVALS)
-MEMBER_ROLE_SOURCES = ("account_summary", "credential_report", "mfa_devices", "console_logins")
+MEMBER_ROLE_SOURCES = ("account_summary", "credential_report", "mfa_devices", "console_logins", "trail_status")
 SLACK = 15.0  # seconds beyond an interval for the run itself and the scrape
 
 
