@@ -99,6 +99,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         fake = _start_demo()
         if fake is None:
             return USAGE_ERROR
+        from exporter.demo.organization import with_demo_stream
+        config = with_demo_stream(config, fake)
     try:
         return _run(args, config)
     finally:

@@ -33,6 +33,14 @@ NAME = "root_events"
 CLOUDTRAIL_DETAIL_TYPES = frozenset({"AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"})
 HEARTBEAT_SOURCE = "aws-root-exporter"  # what the shipped templates' schedule puts on the bus
 HEARTBEAT_DETAIL_TYPE = "aws-root-exporter heartbeat"
+# The central bus rule of deploy/aws/root-events.yaml: root activity (both detail types), the
+# AssumeRoot calls (recorded with the caller's identity) and the heartbeat.
+CENTRAL_RULE_PATTERN = {"$or": [
+    {"detail-type": sorted(CLOUDTRAIL_DETAIL_TYPES), "detail": {"userIdentity": {"type": ["Root"]}}},
+    {"detail-type": ["AWS API Call via CloudTrail"],
+     "detail": {"eventSource": ["sts.amazonaws.com"], "eventName": ["AssumeRoot"]}},
+    {"source": [HEARTBEAT_SOURCE], "detail-type": [HEARTBEAT_DETAIL_TYPE]},
+]}
 WAIT_SECONDS = 20  # the longest long poll SQS allows
 BATCH_SIZE = 10  # the most ReceiveMessage returns at once
 ERROR_BACKOFF = 5.0  # seconds between attempts while the queue cannot be read

@@ -14,21 +14,14 @@ import pytest
 
 from exporter.collector import exposition
 from exporter.root_activity import ASSUMED_ROOT, ROOT_CREDENTIALS, with_stream_started
-from exporter.sources.root_events import HEARTBEAT_DETAIL_TYPE, HEARTBEAT_SOURCE, EventStream
+from exporter.sources.root_events import CENTRAL_RULE_PATTERN, HEARTBEAT_DETAIL_TYPE, HEARTBEAT_SOURCE, EventStream
 from exporter.web import ExporterApp, serve
 from tests.integration.conftest import MGMT, Harness, new_account, only
 from tests.support.exposition import parse
 from tests.support.net import free_port, http_get
 
 BUS = "root-events"
-# The central rule of deploy/aws/root-events.yaml: root activity, AssumeRoot calls, the heartbeat.
-PATTERN = {"$or": [
-    {"detail-type": ["AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"],
-     "detail": {"userIdentity": {"type": ["Root"]}}},
-    {"detail-type": ["AWS API Call via CloudTrail"],
-     "detail": {"eventSource": ["sts.amazonaws.com"], "eventName": ["AssumeRoot"]}},
-    {"source": [HEARTBEAT_SOURCE], "detail-type": [HEARTBEAT_DETAIL_TYPE]},
-]}
+PATTERN = CENTRAL_RULE_PATTERN
 VISIBILITY = 2  # seconds: short, so redelivery is quick to test
 
 
