@@ -297,3 +297,12 @@ def test_duration_round_trip(seconds):
 @pytest.mark.parametrize("text", ["30s", "5m", "1h30m", "1d", "2d12h", "1m0.5s"])
 def test_canonical_text_round_trip(text):
     assert format_duration(parse_duration(text)) == text
+
+
+def test_root_events_queue_url_is_read(tmp_path):
+    path = ROOT / "tests" / "configs" / "root-events.ok.yaml"
+    config = load_config(str(path))
+    assert config.collection.root_events.queue_url == "https://sqs.us-east-1.amazonaws.com/111111111111/root-events"
+    assert config.collection.intervals["console_logins"] == 3600
+    assert "root event stream: https://sqs.us-east-1.amazonaws.com/111111111111/root-events" in describe(config)
+    assert "root event stream: off" in describe(default_config())

@@ -283,7 +283,11 @@ def test_per_account_queries_honour_every_filter(dashboard):
     """A query on per-account metrics that ignored $account or $ou would show accounts the user filtered out."""
     per_account = contract_metrics() - {"root_exporter_collection_duration_seconds",
                                         "root_exporter_collection_interval_seconds",
-                                        "root_exporter_build_info", "root_organization_feature_enabled"}
+                                        "root_exporter_build_info", "root_organization_feature_enabled",
+                                        # the event stream is organization-wide: no account labels
+                                        "root_events_started_timestamp", "root_events_last_message_timestamp",
+                                        "root_events_last_heartbeat_timestamp", "root_events_malformed_messages_total",
+                                        "root_events_foreign_events_total", "root_event_delivery_delay_seconds_bucket"}
     for panel in query_panels(dashboard):
         for target in panel["targets"]:
             expr = target["expr"]
