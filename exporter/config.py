@@ -656,13 +656,11 @@ _COLLECTION_KEYS = (
 )
 
 
+_QUEUE_URL_CONVERT = _matching(_QUEUE_URL, "an SQS queue URL like https://sqs.us-east-1.amazonaws.com/111111111111/root-events")
+
+
 def _queue_url(value: object) -> Optional[str]:
-    if value is None:
-        return None
-    text = _string(value)
-    if not _QUEUE_URL.fullmatch(text):
-        raise _Invalid(f"{_show(text)} is not an SQS queue URL like https://sqs.us-east-1.amazonaws.com/111111111111/root-events")
-    return text
+    return None if value is None else _QUEUE_URL_CONVERT(value)
 
 
 def _parse_collection(reader: _Reader, value: object, default: CollectionConfig) -> CollectionConfig:
