@@ -115,10 +115,11 @@ def _start_demo():
         print(f"aws-root-exporter: --demo needs the demo extra ({error}): "
               "pip install 'aws-root-exporter[demo]'", file=sys.stderr)
         return None
-    fake = start_demo_fake()
-    # The user's own AWS settings must not steer the demo's calls away from the fake.
+    # The user's own AWS settings must not steer the demo's calls away from the fake (nor break
+    # the boto3 calls that set up the demo's trail and event stream).
     for name in DEMO_CLEARED_ENV:
         os.environ.pop(name, None)
+    fake = start_demo_fake()
     os.environ.update(fake.env())
     log.info("demo: fake AWS organization running", extra={"endpoint": fake.endpoint_url})
     return fake

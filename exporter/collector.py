@@ -55,8 +55,8 @@ class _Families:
         self.success = gauge("root_exporter_collection_success", "1 if the last run of that source for that account succeeded; on failure the last good values are kept (stale).", ["source"])
         self.last_success = gauge("root_exporter_last_success_timestamp", "Unix seconds of the last successful run of that source for that account.", ["source"])
         self.malformed = CounterMetricFamily("root_exporter_malformed_events", f"Malformed events skipped, by source, since the exporter started. {BACKGROUND}", labels=ACCOUNT_LABELS + ["source"])
-        self.activity = CounterMetricFamily("root_activity_events", "Root activity events (CIS filter: userIdentity.type Root, no invokedBy, not AwsServiceEvent) seen since the exporter started, by eventName (notable names, else other) and session (root_credentials, or assumed_root for sts:AssumeRoot sessions); the exporter's own audit is not counted. From the root event stream.", labels=ACCOUNT_LABELS + ["event_name", "session"])
-        self.last_activity = GaugeMetricFamily("root_last_activity_timestamp", "Unix seconds of the newest root activity event seen, by session. From the root event stream.", labels=ACCOUNT_LABELS + ["session"])
+        self.activity = CounterMetricFamily("root_activity_events", f"Root activity events (CIS filter: userIdentity.type Root, no invokedBy, not AwsServiceEvent) seen since the exporter started, by eventName (notable names, else other) and session (root_credentials, or assumed_root for sts:AssumeRoot sessions); the exporter's own audit is not counted. From the root event stream. {BACKGROUND}", labels=ACCOUNT_LABELS + ["event_name", "session"])
+        self.last_activity = GaugeMetricFamily("root_last_activity_timestamp", f"Unix seconds of the newest root activity event seen, by session. From the root event stream. {BACKGROUND}", labels=ACCOUNT_LABELS + ["session"])
         self.detection = gauge("root_activity_detection_enabled", "1 if a CloudTrail trail (organization trails included) is logging this account's management events in us-east-1, so root activity can be seen at all (trail_status).")
 
     def all(self) -> list[Metric]:
@@ -176,10 +176,10 @@ class RootCollector(Collector):
         if events.started is None:
             return
         def gauge(name: str, help_text: str, value: Optional[float]) -> Iterator[Metric]:
-            if value is not None:
-                family = GaugeMetricFamily(name, help_text)
+            family = GaugeMetricFamily(name, help_text)
+            if value is not None:  # no sample before the first message or heartbeat
                 family.add_metric([], value)
-                yield family
+            yield family
 
         yield from gauge("root_events_started_timestamp", "Unix seconds the root event stream consumer started.", events.started)
         yield from gauge("root_events_last_message_timestamp", "Unix seconds the root event stream last applied a message.", events.last_message)
