@@ -12,6 +12,7 @@ Few calls: ``DescribeTrails(includeShadowTrails)`` once, then ``GetTrailStatus``
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Iterable, Mapping, Optional
 
 from botocore.exceptions import ClientError
@@ -22,6 +23,7 @@ from exporter.state import Account, TrailCoverage
 
 NAME = "trail_status"
 REGION = "us-east-1"
+log = logging.getLogger(__name__)
 
 
 def applicable(trails: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -86,7 +88,11 @@ def coverage(cloudtrail: Any) -> TrailCoverage:
 
 
 def fetch(context: Context, account: Account, previous: Optional[TrailCoverage] = None) -> TrailCoverage:
-    return coverage(context.access.client(account, "cloudtrail", REGION))
+    result = coverage(context.access.client(account, "cloudtrail", REGION))
+    if not result.enabled:  # the runbook of AWSRootActivityDetectionOff points here
+        log.info("root activity cannot be seen", extra={"source": NAME, "account_id": account.id,
+                                                         "account_name": account.name, "reason": result.reason})
+    return result
 
 
 SOURCE = AccountSource(NAME, fetch)
