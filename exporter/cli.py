@@ -20,7 +20,7 @@ from exporter.findings import assess_all, discovery_problem, severity_counts
 from exporter.logs import setup_logging
 from exporter.scheduler import Collection, Scheduler
 from exporter.snapshot import SnapshotStore, ready
-from exporter.sources import account_sources
+from exporter.sources import account_sources, root_events
 from exporter.sources.base import AccountSource, Context
 from exporter.web import ExporterApp, parse_listen_address, serve
 
@@ -107,6 +107,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         fake = _start_demo()
         if fake is None:
             return USAGE_ERROR
+        from exporter.demo.organization import with_demo_stream
+        config = with_demo_stream(config, fake)
     try:
         return _run(args, config)
     finally:
@@ -120,15 +122,16 @@ DEMO_INSTALL_HINT = ("--demo needs the fake AWS organization, which cannot be im
 
 
 def _start_demo():
+    # The user's own AWS settings must not steer the demo's calls away from the fake (nor break
+    # the boto3 calls that set up the demo's trail and event stream).
+    for name in DEMO_CLEARED_ENV:
+        os.environ.pop(name, None)
     try:
         from exporter.demo.organization import start_demo_fake
         fake = start_demo_fake()  # moto is imported here, when the fake server starts
     except ImportError as error:
         print(f"aws-root-exporter: {DEMO_INSTALL_HINT.format(error=error)}", file=sys.stderr)
         return None
-    # The user's own AWS settings must not steer the demo's calls away from the fake.
-    for name in DEMO_CLEARED_ENV:
-        os.environ.pop(name, None)
     os.environ.update(fake.env())
     log.info("demo: fake AWS organization running", extra={"endpoint": fake.endpoint_url})
     return fake
@@ -215,14 +218,20 @@ class _Service:
         expected = set(self._collection.source_names)
         self.app = ExporterApp(lambda: store.current, intervals, lambda: ready(store.current, expected))
         self._scheduler = Scheduler(self._collection, intervals)
+        self._stream: Optional[root_events.EventStream] = None
 
     def start(self) -> None:
         self._scheduler.start()
+        # None unless collection.root_events.queue_url is set.
+        self._stream = root_events.start_stream(self._collection.context, self._collection.store)
 
     def stop(self) -> None:
         """Runs in progress are abandoned; a late result of one lands only for an account still
-        in the snapshot."""
+        in the snapshot. The stream stops after its long poll; a batch received then is left to
+        SQS's redelivery, so nothing applied is lost and nothing is applied twice."""
         self._scheduler.stop()
+        if self._stream is not None:
+            self._stream.stop()
 
 
 def _reloaded(args: argparse.Namespace, running: Config) -> Optional[Config]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable, Iterable, Iterator, Mapping, Optional
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.utils import floatToGoString
 
 from exporter import __version__
 from exporter.root_facts import MFA_KINDS, RootFacts, root_facts
@@ -57,6 +58,9 @@ class _Families:
         self.success = gauge("root_exporter_collection_success", "1 if the last run of that source for that account succeeded; on failure the last good values are kept (stale).", ["source"])
         self.last_success = gauge("root_exporter_last_success_timestamp", "Unix seconds of the last successful run of that source for that account.", ["source"])
         self.malformed = CounterMetricFamily("root_exporter_malformed_events", f"Malformed events skipped, by source, since the exporter started. {BACKGROUND}", labels=ACCOUNT_LABELS + ["source"])
+        self.activity = CounterMetricFamily("root_activity_events", f"Root activity events (CIS filter: userIdentity.type Root, no invokedBy, not AwsServiceEvent) seen since the exporter started, by eventName (notable names, else other) and session (root_credentials, or assumed_root for sts:AssumeRoot sessions); the exporter's own audit is not counted. From the root event stream. {BACKGROUND}", labels=ACCOUNT_LABELS + ["event_name", "session"])
+        self.last_activity = GaugeMetricFamily("root_last_activity_timestamp", f"Unix seconds of the newest root activity event seen, by session. From the root event stream. {BACKGROUND}", labels=ACCOUNT_LABELS + ["session"])
+        self.detection = gauge("root_activity_detection_enabled", "1 if a CloudTrail trail (organization trails included) is logging this account's management events in us-east-1, so root activity can be seen at all (trail_status).")
 
     def all(self) -> list[Metric]:
         return [value for value in vars(self).values() if isinstance(value, Metric)]
@@ -78,6 +82,22 @@ class _Families:
             for success, count in sorted(logins.assumed_root_counts.items()):
                 self.assumed_root_logins.add_metric(ids + ["success" if success else "failure"], count)
             self.malformed.add_metric(ids + ["console_logins"], logins.malformed)
+
+    def add_root_events(self, snapshot: Snapshot) -> None:
+        """Root activity of the accounts still collected, from the stream's organization-wide state."""
+        events = snapshot.root_events
+        for (account_id, event_name, session), count in sorted(events.counts.items()):
+            state = snapshot.accounts.get(account_id)
+            if state is not None:
+                self.activity.add_metric([account_id, state.account.name, event_name, session], count)
+        for (account_id, session), when in sorted(events.last_activity.items()):
+            state = snapshot.accounts.get(account_id)
+            if state is not None:
+                self.last_activity.add_metric([account_id, state.account.name, session], when)
+        for account_id, count in sorted(events.malformed.items()):
+            state = snapshot.accounts.get(account_id)
+            if state is not None:
+                self.malformed.add_metric([account_id, state.account.name, "root_events"], count)
 
     def add_discovery(self, snapshot: Snapshot) -> None:
         """Discovery is organization-wide: reported on the account the exporter runs in, only
@@ -117,6 +137,11 @@ class _Families:
             put(self.last_login_info, 1.0, [event.source_ip, str(event.mfa_used).lower()])
         put(self.report_generated, _ts(facts.report_generated))
 
+    def add_detection(self, state: AccountState) -> None:
+        coverage = state.value("trail_status")
+        if coverage is not None:
+            self.detection.add_metric([state.account.id, state.account.name], float(coverage.enabled))
+
 
 class RootCollector(Collector):
     """Renders the snapshot returned by ``snapshot()`` on every scrape."""
@@ -134,10 +159,13 @@ class RootCollector(Collector):
         families = _Families()
         for account_id in sorted(snapshot.accounts):
             families.add_account(snapshot.accounts[account_id])
+            families.add_detection(snapshot.accounts[account_id])
         families.add_discovery(snapshot)
+        families.add_root_events(snapshot)
         yield from families.all()
         yield from self._discovery(snapshot)
         yield from self._organization(snapshot)
+        yield from self._stream(snapshot)
         yield from self._exporter(snapshot)
 
     @staticmethod
@@ -164,6 +192,34 @@ class RootCollector(Collector):
         family.add_metric(["RootCredentialsManagement"], float(features.root_credentials_management))
         family.add_metric(["RootSessions"], float(features.root_sessions))
         yield family
+
+    @staticmethod
+    def _stream(snapshot: Snapshot) -> Iterator[Metric]:
+        """The root event stream's health; present only while the stream is configured."""
+        events = snapshot.root_events
+        if events.started is None:
+            return
+        def gauge(name: str, help_text: str, value: Optional[float]) -> Iterator[Metric]:
+            family = GaugeMetricFamily(name, help_text)
+            if value is not None:  # no sample before the first message or heartbeat
+                family.add_metric([], value)
+            yield family
+
+        yield from gauge("root_events_started_timestamp", "Unix seconds the root event stream consumer started.", events.started)
+        yield from gauge("root_events_last_message_timestamp", "Unix seconds the root event stream last applied a message.", events.last_message)
+        yield from gauge("root_events_last_heartbeat_timestamp", "Unix seconds (event time) of the newest heartbeat the templates' schedule put on the central bus.", events.last_heartbeat)
+        malformed = CounterMetricFamily("root_events_malformed_messages", "Root event stream messages that could not be read and named no collected account (those count in root_exporter_malformed_events_total), deleted.")
+        malformed.add_metric([], events.malformed_messages)
+        foreign = CounterMetricFamily("root_events_foreign_events", "Root event stream events of accounts outside the collected set (another shard, or not collected), deleted.")
+        foreign.add_metric([], events.foreign)
+        delay = HistogramMetricFamily("root_event_delivery_delay_seconds", "Seconds from an event's time to its application by the root event stream.")
+        histogram = events.delay
+        if histogram is not None:
+            buckets = [(floatToGoString(bound), count) for bound, count in zip(histogram.bounds, histogram.buckets)]
+            delay.add_metric([], buckets + [("+Inf", histogram.count)], histogram.total)
+        else:
+            delay.add_metric([], [("+Inf", 0)], 0.0)
+        yield from (malformed, foreign, delay)
 
     def _exporter(self, snapshot: Snapshot) -> Iterator[Metric]:
         duration = GaugeMetricFamily("root_exporter_collection_duration_seconds", "Duration of the last full run of that source over every account.", labels=["source"])

@@ -28,6 +28,7 @@ SOURCES: tuple[str, ...] = (
     "mfa_devices",
     "console_logins",
     "root_audit",
+    "trail_status",
 )
 
 DEFAULT_INTERVALS: Mapping[str, float] = MappingProxyType(
@@ -38,6 +39,7 @@ DEFAULT_INTERVALS: Mapping[str, float] = MappingProxyType(
         "mfa_devices": 300.0,
         "console_logins": 300.0,
         "root_audit": 900.0,
+        "trail_status": 3600.0,
     }
 )
 
@@ -62,6 +64,8 @@ _ROLE_ARN = re.compile(
     r"arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role/((?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64})",
     re.ASCII,
 )
+# https://sqs.<region>.amazonaws.com/<account>/<name>; any host (VPC endpoints, test servers).
+_QUEUE_URL = re.compile(r"https?://[^/\s]+/[0-9]{12}/[A-Za-z0-9_-]{1,80}(?:\.fifo)?")
 _EXTERNAL_ID = re.compile(r"[\w+=,.@:/-]{2,1224}", re.ASCII)
 _SESSION_NAME = re.compile(r"[\w+=,.@-]{2,64}", re.ASCII)
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)([dhms])")
@@ -102,6 +106,11 @@ class AccountsConfig:
 
 
 @dataclass(frozen=True)
+class RootEventsConfig:
+    queue_url: Optional[str] = None  # the SQS queue of the root event stream; None = stream off
+
+
+@dataclass(frozen=True)
 class CollectionConfig:
     concurrency: int = 8
     cloudtrail_regions: tuple[str, ...] = ("us-east-1",)
@@ -111,6 +120,8 @@ class CollectionConfig:
     # Per-account sources only: how long one account's fetch may take before it is recorded as
     # failed (DeadlineExceeded) and the run goes on without it. Default: half the interval.
     deadlines: Mapping[str, float] = field(default_factory=lambda: default_deadlines(DEFAULT_INTERVALS))
+
+    root_events: RootEventsConfig = field(default_factory=RootEventsConfig)
 
     def deadline(self, source: str) -> float:
         return self.deadlines.get(source, self.intervals[source] / 2)
@@ -662,7 +673,15 @@ def _check_static(reader: _Reader, static: tuple[StaticAccount, ...]) -> None:
 _COLLECTION_KEYS = (
     "concurrency", "cloudtrail_regions", "console_login_lookback", "credential_report_timeout", "intervals",
     "deadlines",
+    "root_events",
 )
+
+
+_QUEUE_URL_CONVERT = _matching(_QUEUE_URL, "an SQS queue URL like https://sqs.us-east-1.amazonaws.com/111111111111/root-events")
+
+
+def _queue_url(value: object) -> Optional[str]:
+    return None if value is None else _QUEUE_URL_CONVERT(value)
 
 
 def _parse_collection(reader: _Reader, value: object, default: CollectionConfig) -> CollectionConfig:
@@ -690,7 +709,11 @@ def _parse_collection(reader: _Reader, value: object, default: CollectionConfig)
         for source in SOURCES
     }
     deadlines = _parse_deadlines(reader, section.get("deadlines"), intervals, report_timeout)
+    events_section = reader.section(section.get("root_events"), "collection.root_events", ("queue_url",))
+    queue_url = reader.get(events_section, "queue_url", default.root_events.queue_url, _queue_url,
+                           "collection.root_events.queue_url")
     return CollectionConfig(
+        root_events=RootEventsConfig(queue_url=queue_url),
         concurrency=concurrency,
         cloudtrail_regions=regions,
         console_login_lookback=lookback,
@@ -775,6 +798,7 @@ def describe(config: Config) -> str:
         f"cloudtrail regions: {', '.join(collection.cloudtrail_regions)}",
         f"console login lookback: {format_duration(collection.console_login_lookback)} on the first look-up",
         f"credential report timeout: {format_duration(collection.credential_report_timeout)}",
+        f"root event stream: {collection.root_events.queue_url or 'off (collection.root_events.queue_url unset)'}",
         "sources:",
     ]
     width = max(map(len, SOURCES))

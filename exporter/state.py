@@ -139,6 +139,49 @@ class OrganizationFeatures:
     root_sessions: bool
 
 
+@dataclass(frozen=True)
+class TrailCoverage:
+    """``trail_status``: whether a trail logs this account's management events in us-east-1
+    (where root sign-ins are recorded), so that root activity can be seen at all."""
+
+    enabled: bool
+    trail: Optional[str]  # ARN of the first trail that covers the account; None when none does
+    reason: str  # why not, or "" when enabled
+
+
+@dataclass(frozen=True)
+class DelayHistogram:
+    """Cumulative bucket counts of a histogram (``bounds`` ascending, +Inf implied), with sum and count."""
+
+    bounds: tuple[float, ...]
+    buckets: tuple[int, ...]  # cumulative: observations <= bounds[i]
+    count: int = 0
+    total: float = 0.0
+
+
+@dataclass(frozen=True)
+class RootEvents:
+    """Root activity seen on the event stream (``root_events``), organization-wide.
+
+    ``counts`` maps (account id, event name, session) to distinct events; ``seen`` maps recent
+    CloudTrail event ids to when they were applied, bounded, so that an event met again (stream
+    redelivery, or the polling path) is counted once. ``assumed_root_keys`` maps the access key
+    ids that ``AssumeRoot`` issued to when they stop mattering (session end plus a margin).
+    """
+
+    counts: Mapping[tuple[str, str, str], int] = field(default_factory=lambda: EMPTY)
+    last_activity: Mapping[tuple[str, str], float] = field(default_factory=lambda: EMPTY)  # (account, session)
+    seen: Mapping[str, float] = field(default_factory=lambda: EMPTY)
+    assumed_root_keys: Mapping[str, float] = field(default_factory=lambda: EMPTY)
+    malformed: Mapping[str, int] = field(default_factory=lambda: EMPTY)  # account id -> records
+    malformed_messages: int = 0  # messages without a readable account
+    foreign: int = 0  # events of accounts outside the collected set
+    last_message: Optional[float] = None  # Unix seconds a message was last applied
+    last_heartbeat: Optional[float] = None  # Unix seconds of the newest heartbeat event
+    started: Optional[float] = None  # Unix seconds the consumer started; None = stream off
+    delay: Optional[DelayHistogram] = None
+
+
 # ---------------------------------------------------------------- status and snapshot
 
 
@@ -178,3 +221,4 @@ class Snapshot:
     organization_features: Optional[OrganizationFeatures] = None
     run_durations: Mapping[str, float] = field(default_factory=lambda: EMPTY)  # source -> seconds
     completed_sources: frozenset[str] = frozenset()  # sources whose first run has finished
+    root_events: RootEvents = field(default_factory=RootEvents)  # the event stream (root_events)

@@ -25,6 +25,7 @@ README = REPO / "README.md"
 UNIT_TESTS = sorted((REPO / "tests" / "alerts").glob("*.test.yml"))
 RUNBOOK_BASE = "https://github.com/aws-root-exporter/aws-root-exporter/blob/main/docs/runbooks.md#"
 SEVERITIES = {"critical", "warning", "info"}
+ORGANIZATION_WIDE = {"AWSRootEventStreamSilent"}  # about the exporter's event path, not one account
 
 
 def tool(name: str, package: str) -> str:
@@ -145,6 +146,9 @@ def test_alert_has_severity_and_annotations(rule):
         assert notes.get(key, "").strip(), f"{rule['alert']} lacks annotation {key}"
     if "account_id" not in rule["expr"] and "up{" in rule["expr"]:
         return  # target health: no account to name
+    if rule["alert"] in ORGANIZATION_WIDE:
+        assert "$labels.instance" in notes["description"], f"{rule['alert']}: description must name the exporter"
+        return
     for label in ("account_name", "account_id"):
         assert f"$labels.{label}" in notes["description"], f"{rule['alert']}: description must name {label}"
 

@@ -38,7 +38,7 @@ MEMBERS = {  # id -> (name, OU, root)
     "310000000003": ("batch", "", FakeRoot(password=True, access_keys=[FakeAccessKey()],
                                            certificates=[FakeCertificate()])),
 }
-MEMBER_ROLE_SOURCES = ("account_summary", "credential_report", "mfa_devices", "console_logins")
+MEMBER_ROLE_SOURCES = ("account_summary", "credential_report", "mfa_devices", "console_logins", "trail_status")
 
 
 def run(args: list[str], env: Optional[dict[str, str]] = None, timeout: float = 60,
@@ -120,9 +120,9 @@ def test_switched_off_collectors_neither_run_nor_report(fake: FakeAws, config: P
     assert result.returncode == 0, result.stderr
     metrics = parse(result.stdout)
     reported = {source for sources in success_by_account(metrics).values() for source in sources}
-    assert reported == {"discovery", "account_summary", "credential_report", "mfa_devices"}
+    assert reported == {"discovery", "account_summary", "credential_report", "mfa_devices", "trail_status"}
     assert metrics.label_values("root_exporter_collection_interval_seconds", "source") == {
-        "discovery", "account_summary", "credential_report", "mfa_devices"}
+        "discovery", "account_summary", "credential_report", "mfa_devices", "trail_status"}
     assert fake.calls_to("LookupEvents") == [] and fake.calls_to("AssumeRoot") == []
 
 
@@ -177,7 +177,7 @@ def _default_intervals() -> dict[str, str]:
     """source -> default interval, from the table in docs/architecture.md (the contract)."""
     table = (REPO / "docs" / "architecture.md").read_text().split("## Sources and their names", 1)[1]
     found = dict(re.findall(r"^\| `([a-z_]+)` \| [^|]+ \| ([0-9]+[smhd]) \|", table, re.MULTILINE))
-    assert len(found) == 6, found
+    assert len(found) == 7, found  # the six polling sources and trail_status
     return found
 
 

@@ -70,8 +70,10 @@ def test_defaults_match_the_documented_schema():
         "mfa_devices": 300,
         "console_logins": 300,
         "root_audit": 900,
+        "trail_status": 3600,
     }
     assert tuple(collection.intervals) == SOURCES
+    assert collection.root_events.queue_url is None  # the event stream is off unless configured
 
 
 def test_config_is_immutable():
@@ -300,7 +302,7 @@ def test_canonical_text_round_trip(text):
 def test_deadlines_default_to_half_the_interval_and_follow_a_changed_interval():
     assert dict(default_config().collection.deadlines) == {
         "account_summary": 150, "credential_report": 1800, "mfa_devices": 150, "console_logins": 150,
-        "root_audit": 450}
+        "root_audit": 450, "trail_status": 1800}
     config = load_config(str(CONFIGS / "deadlines.ok.yaml")).collection
     assert (config.deadline("account_summary"), config.deadline("root_audit")) == (30, 300)
     assert config.deadline("console_logins") == 300  # half of the 10m given
@@ -310,3 +312,12 @@ def test_deadlines_default_to_half_the_interval_and_follow_a_changed_interval():
 def test_verify_config_shows_the_deadlines():
     text = describe(load_config(str(CONFIGS / "deadlines.ok.yaml")))
     assert "  account_summary    30s" in text and "  console_logins     5m" in text
+
+
+def test_root_events_queue_url_is_read(tmp_path):
+    path = ROOT / "tests" / "configs" / "root-events.ok.yaml"
+    config = load_config(str(path))
+    assert config.collection.root_events.queue_url == "https://sqs.us-east-1.amazonaws.com/111111111111/root-events"
+    assert config.collection.intervals["console_logins"] == 3600
+    assert "root event stream: https://sqs.us-east-1.amazonaws.com/111111111111/root-events" in describe(config)
+    assert "root event stream: off" in describe(default_config())

@@ -93,8 +93,11 @@ def parse_label_values(query: str) -> tuple[str, str]:
 
 def contract_metrics() -> set[str]:
     """Metric names of the table in docs/architecture.md (rows beginning with a backquoted name)."""
-    names = set(re.findall(r"^\| `([a-z_:][a-z0-9_:]*)` \|", ARCHITECTURE.read_text(), re.MULTILINE))
+    text = ARCHITECTURE.read_text()
+    names = set(re.findall(r"^\| `([a-z_:][a-z0-9_:]*)` \|", text, re.MULTILINE))
     assert names, "no metric table found in docs/architecture.md"
+    for histogram in re.findall(r"^\| `([a-z_:][a-z0-9_:]*)` \| histogram \|", text, re.MULTILINE):
+        names |= {histogram + suffix for suffix in ("_bucket", "_sum", "_count")}  # what queries name
     return names
 
 
@@ -283,7 +286,12 @@ def test_per_account_queries_honour_every_filter(dashboard):
     """A query on per-account metrics that ignored $account or $ou would show accounts the user filtered out."""
     per_account = contract_metrics() - {"root_exporter_collection_duration_seconds",
                                         "root_exporter_collection_interval_seconds",
-                                        "root_exporter_build_info", "root_organization_feature_enabled"}
+                                        "root_exporter_build_info", "root_organization_feature_enabled",
+                                        # the event stream is organization-wide: no account labels
+                                        "root_events_started_timestamp", "root_events_last_message_timestamp",
+                                        "root_events_last_heartbeat_timestamp", "root_events_malformed_messages_total",
+                                        "root_events_foreign_events_total", "root_event_delivery_delay_seconds",
+                                        "root_event_delivery_delay_seconds_bucket"}
     for panel in query_panels(dashboard):
         for target in panel["targets"]:
             expr = target["expr"]

@@ -37,6 +37,7 @@ import pytest
 
 from exporter import cli
 from exporter.demo.fake_aws import MANAGEMENT_ACCOUNT_ID, FakeAccessKey, FakeRoot
+from exporter.demo.organization import build_detection
 from tests.deploy_policies import (EXPORTER_POLICY, EXPORTER_TEMPLATE, MEMBER_POLICY, MEMBER_TEMPLATE, all_actions,
                                    load_policy)
 from tests.support.exposition import Exposition, parse
@@ -64,12 +65,9 @@ AWAITING_SOURCE = {
     "organizations:ListPolicies": "root_policies source (issue 13)",
     "organizations:DescribePolicy": "root_policies source (issue 13)",
     "organizations:ListTargetsForPolicy": "root_policies source (issue 13)",
-    "cloudtrail:DescribeTrails": "detection coverage (issue 12)",
-    "cloudtrail:GetTrailStatus": "detection coverage (issue 12)",
-    "cloudtrail:GetEventSelectors": "detection coverage (issue 12)",
-    "sqs:ReceiveMessage": "root_events source (issue 12)",
-    "sqs:DeleteMessage": "root_events source (issue 12)",
-    "sqs:GetQueueAttributes": "root_events source (issue 12)",
+    "sqs:ReceiveMessage": "root event stream, which --once does not run (issue 12)",
+    "sqs:DeleteMessage": "root event stream, which --once does not run (issue 12)",
+    "sqs:GetQueueAttributes": "root event stream, which --once does not run (issue 12)",
 }
 CONFIG = f"""\
 accounts:
@@ -201,6 +199,7 @@ def organization(tmp_path_factory) -> Iterator[Organization]:
         fake.set_root(MANAGEMENT_ACCOUNT_ID, FakeRoot.with_password("hardware"))
         for account_id, (name, ou, root) in MEMBERS.items():
             fake.create_account(account_id, name, ou=ou, root=root)
+        build_detection(fake)  # an organization trail: trail_status then makes every call it can
         queue = boto3.client("sqs").create_queue(QueueName="aws-root-exporter-root-events")["QueueUrl"]
         queue_arn = boto3.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
             "Attributes"]["QueueArn"]

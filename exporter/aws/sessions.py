@@ -20,6 +20,7 @@ from botocore.credentials import DeferredRefreshableCredentials
 
 from exporter import __version__
 from exporter.config import Config, partition, role_arn_for
+from exporter.root_activity import OWN_AUDIT_SESSIONS
 from exporter.state import Account
 
 ROOT_AUDIT_TASK_POLICY = "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"
@@ -147,6 +148,8 @@ class AwsAccess:
             TaskPolicyArn={"arn": ROOT_AUDIT_TASK_POLICY.replace("arn:aws:", f"arn:{partition(region)}:", 1)},
             DurationSeconds=ASSUME_ROOT_SECONDS,
         )["Credentials"]
+        # The records this session leaves in the member are the exporter's own audit, not root activity.
+        OWN_AUDIT_SESSIONS.record(credentials["AccessKeyId"], credentials["Expiration"].timestamp())
         with self._lock:  # a client from the shared session costs ~3 ms, a new session ~100 ms
             return self._base.client(
                 service, region_name=region, config=self._client_config,

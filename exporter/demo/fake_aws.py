@@ -11,6 +11,7 @@ to moto unchanged:
 * ``sts:AssumeRoot`` and the calls made with its credentials (the root-task policies);
 * ``iam:ListOrganizationsFeatures``;
 * ``cloudtrail:LookupEvents`` over console sign-in events;
+* the organization's trails in members' ``DescribeTrails``, ``GetTrailStatus``, ``GetEventSelectors``;
 * injected errors (``fail``) and latency (``set_latency``) for any action.
 
 Every request is recorded as a ``FakeCall`` (``calls``) with the parameters it was sent with.
@@ -712,6 +713,11 @@ class FakeAws:
             if call.action == action and (account_id is None or call.account_id == account_id)
         ]
 
+    def root_session_keys(self, account_id: str) -> list[str]:
+        """Access key ids of the AssumeRoot sessions issued for ``account_id``, oldest first."""
+        with self._lock:
+            return [key for key, session in self._sessions.items() if session.account_id == account_id]
+
     def clear_calls(self) -> None:
         with self._lock:
             self._calls.clear()
@@ -805,6 +811,8 @@ class FakeAws:
             if handler is None:
                 return moto_app(environ, start_response)
             result = handler(self, request, account_id)
+            if result is None:  # the handler leaves this request to moto
+                return moto_app(environ, start_response)
         except Exception as exc:  # a bug here must still reach the client as an AWS error
             error = exc if isinstance(exc, _AwsError) else _AwsError("InternalFailure", repr(exc), 500)
             if not isinstance(exc, _AwsError):
@@ -1286,6 +1294,46 @@ class FakeAws:
                 result["NextToken"] = params["NextToken"]
         return wire.json_response(result)
 
+    # ------------------------------------------------------------ CloudTrail: organization trails
+
+    def _org_trails(self, region: str) -> list[Any]:
+        """The management account's organization trails that record ``region`` (moto's objects)."""
+        from moto.cloudtrail.models import cloudtrail_backends
+
+        return [trail for backend in cloudtrail_backends[MANAGEMENT_ACCOUNT_ID].values()
+                for trail in backend.trails.values()
+                if trail.is_org_trail and (trail.is_multi_region or trail.region_name == region)]
+
+    def _member_org_trail(self, request: _Request, account_id: str, name: Any) -> Optional[Any]:
+        """The organization trail a member names by ARN, or None (then moto answers)."""
+        if account_id == MANAGEMENT_ACCOUNT_ID or account_id not in self._org_member_ids():
+            return None
+        return next((trail for trail in self._org_trails(request.region) if trail.arn == name), None)
+
+    def _describe_trails(self, request: _Request, account_id: str) -> Optional[wire.Response]:
+        """moto's trails plus, in members, the organization's trails as shadow trails (moto keeps
+        trails per account only)."""
+        from moto.cloudtrail.models import cloudtrail_backends
+
+        if account_id == MANAGEMENT_ACCOUNT_ID or account_id not in self._org_member_ids():
+            return None
+        shadows = request.params.get("includeShadowTrails", True) is not False
+        trails = list(cloudtrail_backends[account_id][request.region].describe_trails(shadows))
+        if shadows:
+            trails += self._org_trails(request.region)
+        return wire.json_response({"trailList": [trail.description(include_region=True) for trail in trails]})
+
+    def _get_trail_status(self, request: _Request, account_id: str) -> Optional[wire.Response]:
+        trail = self._member_org_trail(request, account_id, request.params.get("Name"))
+        return None if trail is None else wire.json_response(trail.status.description())
+
+    def _get_event_selectors(self, request: _Request, account_id: str) -> Optional[wire.Response]:
+        trail = self._member_org_trail(request, account_id, request.params.get("TrailName"))
+        if trail is None:
+            return None
+        classic, advanced = trail.get_event_selectors()
+        return wire.json_response({"TrailARN": trail.arn, "EventSelectors": classic, "AdvancedEventSelectors": advanced})
+
     _HANDLERS: dict[tuple[str, str], Callable] = {
         ("iam", "GetAccountSummary"): _get_account_summary,
         ("iam", "GenerateCredentialReport"): _generate_credential_report,
@@ -1294,6 +1342,9 @@ class FakeAws:
         ("iam", "ListOrganizationsFeatures"): _list_organizations_features,
         ("sts", "AssumeRoot"): _assume_root,
         ("cloudtrail", "LookupEvents"): _lookup_events,
+        ("cloudtrail", "DescribeTrails"): _describe_trails,
+        ("cloudtrail", "GetTrailStatus"): _get_trail_status,
+        ("cloudtrail", "GetEventSelectors"): _get_event_selectors,
     }
     _ROOT_SESSION_IAM: dict[str, Callable] = {
         "GetLoginProfile": _rs_get_login_profile,

@@ -16,13 +16,20 @@ state. Every time is given as an age relative to ``now``.
 | 888888888888 legacy-billing | Workloads/Prod | password, virtual MFA, inactive key 1, unused key 2 |
 | 999999999999 staging | Workloads/Dev | password, hardware MFA; AssumeRole denied |
 | 101010101010 old-project | Sandbox | suspended |
+
+``start_demo_fake`` adds an organization trail (so every reachable account shows detection on)
+and the root event stream: data-lake's root recovers its password and signs in, prod-payments'
+root removes its MFA and creates an access key, a central AssumeRoot task deletes log-archive's
+root password, and a heartbeat arrives every minute.
 """
 
 from __future__ import annotations
 
+import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional
 
 from exporter.demo.fake_aws import (
     MANAGEMENT_ACCOUNT_ID,
@@ -199,8 +206,117 @@ def start_demo_fake(
     fake = FakeAws(host, port)
     fake.start()
     try:
-        build_organization(fake, now or datetime.now(timezone.utc))
+        now = now or datetime.now(timezone.utc)
+        build_organization(fake, now)
+        build_detection(fake)
+        build_stream(fake, now)
     except BaseException:
         fake.stop()
         raise
     return fake
+
+
+# ---------------------------------------------------------------- detection and the event stream (--demo)
+
+DEMO_QUEUE = "aws-root-exporter-demo"
+DEMO_BUS = "root-events"
+HEARTBEAT_EVERY = 60.0  # seconds; the shipped templates' schedule puts one every 5 minutes
+
+
+def _client(fake: FakeAws, service: str) -> Any:
+    import boto3
+
+    return boto3.client(service, endpoint_url=fake.endpoint_url, region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def build_detection(fake: FakeAws) -> str:
+    """An organization trail (multi-region, management events, logging) in the management account,
+    which every member sees as a shadow trail; returns its ARN."""
+    s3, cloudtrail = _client(fake, "s3"), _client(fake, "cloudtrail")
+    s3.create_bucket(Bucket="demo-organization-trail")
+    arn = cloudtrail.create_trail(Name="organization", S3BucketName="demo-organization-trail",
+                                  IsMultiRegionTrail=True, IsOrganizationTrail=True)["TrailARN"]
+    cloudtrail.put_event_selectors(TrailName=arn, EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}])
+    cloudtrail.start_logging(Name=arn)
+    return arn
+
+
+def _root_record(account_id: str, name: str, now: datetime, key: str = "", source: str = "iam.amazonaws.com") -> dict:
+    identity: dict[str, Any] = {"type": "Root", "principalId": account_id, "arn": f"arn:aws:iam::{account_id}:root",
+                                "accountId": account_id}
+    if key:
+        identity["accessKeyId"] = key
+    record = {"eventVersion": "1.09", "userIdentity": identity, "eventTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "eventSource": source, "eventName": name, "awsRegion": "us-east-1",
+              "sourceIPAddress": "203.0.113.10", "eventID": str(uuid.uuid4()), "eventType": "AwsApiCall",
+              "recipientAccountId": account_id}
+    if name == "ConsoleLogin":
+        record.update(eventType="AwsConsoleSignIn", responseElements={"ConsoleLogin": "Success"},
+                      additionalEventData={"MFAUsed": "Yes"})
+    return record
+
+
+def demo_stream_events(now: datetime) -> list[tuple[str, dict]]:
+    """(detail-type, CloudTrail record) of the demo's stream: data-lake's root recovers its
+    password and signs in; prod-payments' root removes its MFA and creates an access key; a
+    central AssumeRoot task deletes log-archive's root password (assumed_root)."""
+    api, sign_in = "AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"
+    task_key = "ASIA" + uuid.uuid4().hex[:16].upper()
+    assume_root = _root_record(MANAGEMENT_ACCOUNT_ID, "AssumeRoot", now, source="sts.amazonaws.com")
+    assume_root["userIdentity"] = {"type": "AssumedRole", "accountId": MANAGEMENT_ACCOUNT_ID,
+                                   "arn": f"arn:aws:sts::{MANAGEMENT_ACCOUNT_ID}:assumed-role/Admin/alice",
+                                   "sessionContext": {"assumedRoot": "true"}}
+    assume_root["requestParameters"] = {
+        "targetPrincipal": "222222222222",
+        "taskPolicyArn": {"arn": "arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials"}}
+    assume_root["responseElements"] = {"credentials": {"accessKeyId": task_key}}
+    console = "ASIA" + uuid.uuid4().hex[:16].upper()
+    return [
+        (sign_in, _root_record("666666666666", "PasswordRecoveryRequested", now, source="signin.amazonaws.com")),
+        (sign_in, _root_record("666666666666", "ConsoleLogin", now, source="signin.amazonaws.com")),
+        (api, _root_record("333333333333", "DeactivateMFADevice", now, key=console)),
+        (api, _root_record("333333333333", "CreateAccessKey", now, key=console)),
+        (api, assume_root),
+        (api, _root_record("222222222222", "DeleteLoginProfile", now, key=task_key)),
+    ]
+
+
+def build_stream(fake: FakeAws, now: datetime, heartbeat_every: float = HEARTBEAT_EVERY) -> str:
+    """The central bus, its rule and queue, the demo's root events on it and a heartbeat thread
+    (until the fake stops); returns the queue URL."""
+    import json
+    import threading
+
+    from exporter.sources.root_events import CENTRAL_RULE_PATTERN, HEARTBEAT_DETAIL_TYPE, HEARTBEAT_SOURCE
+
+    sqs, events = _client(fake, "sqs"), _client(fake, "events")
+    url = sqs.create_queue(QueueName=DEMO_QUEUE)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.create_event_bus(Name=DEMO_BUS)
+    events.put_rule(Name="root-events-to-queue", EventBusName=DEMO_BUS, EventPattern=json.dumps(CENTRAL_RULE_PATTERN))
+    events.put_targets(Rule="root-events-to-queue", EventBusName=DEMO_BUS, Targets=[{"Id": "queue", "Arn": arn}])
+    heartbeat = {"Source": HEARTBEAT_SOURCE, "DetailType": HEARTBEAT_DETAIL_TYPE, "Detail": "{}", "EventBusName": DEMO_BUS}
+    events.put_events(Entries=[heartbeat] + [
+        {"Source": "aws.signin" if kind.endswith("Sign In via CloudTrail") else "aws.iam", "DetailType": kind,
+         "Detail": json.dumps(record), "EventBusName": DEMO_BUS} for kind, record in demo_stream_events(now)])
+
+    def beat() -> None:
+        while True:
+            time.sleep(heartbeat_every)
+            try:
+                events.put_events(Entries=[heartbeat])
+            except Exception:  # noqa: BLE001 - the fake stopped: so does the heartbeat
+                return
+
+    threading.Thread(target=beat, name="demo-heartbeat", daemon=True).start()
+    return url
+
+
+def with_demo_stream(config: Any, fake: FakeAws) -> Any:
+    """``config`` reading the demo's event stream queue."""
+    from dataclasses import replace
+
+    url = _client(fake, "sqs").get_queue_url(QueueName=DEMO_QUEUE)["QueueUrl"]
+    return replace(config, collection=replace(config.collection, root_events=replace(
+        config.collection.root_events, queue_url=url)))

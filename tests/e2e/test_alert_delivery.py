@@ -42,6 +42,8 @@ class DemoRoot:
     console_success_ago: Optional[int] = None  # seconds since the newest successful root sign-in
     console_failure_ago: Optional[int] = None  # seconds since a failed root sign-in
     member_role_denied: bool = False  # sts:AssumeRole into the account is denied
+    # root activity on the demo's event stream: (eventName, session)
+    stream: frozenset[tuple[str, str]] = frozenset()
 
 
 # The demo organization runs with centralized root access (RootCredentialsManagement) enabled.
@@ -50,12 +52,14 @@ CENTRALIZED_ROOT_ACCESS = True
 DEMO = [
     DemoRoot("123456789012", "management", management=True, password=True, mfa=frozenset({"hardware"})),
     DemoRoot("111111111111", "security-tooling", password=True, mfa=frozenset({"fido"})),
-    DemoRoot("222222222222", "log-archive"),
-    DemoRoot("333333333333", "prod-payments", password=True, keys={1: (True, 2 * HOUR)}),
+    DemoRoot("222222222222", "log-archive", stream=frozenset({("DeleteLoginProfile", "assumed_root")})),
+    DemoRoot("333333333333", "prod-payments", password=True, keys={1: (True, 2 * HOUR)},
+             stream=frozenset({("DeactivateMFADevice", "root_credentials"), ("CreateAccessKey", "root_credentials")})),
     DemoRoot("444444444444", "prod-web", password=True, mfa=frozenset({"virtual"})),
     DemoRoot("555555555555", "dev-sandbox", password=True, mfa=frozenset({"hardware"}), certificate_active=True),
     DemoRoot("666666666666", "data-lake", password=True, mfa=frozenset({"virtual", "fido"}),
-             console_success_ago=30 * 60, console_failure_ago=35 * 60),
+             console_success_ago=30 * 60, console_failure_ago=35 * 60,
+             stream=frozenset({("PasswordRecoveryRequested", "root_credentials"), ("ConsoleLogin", "root_credentials")})),
     DemoRoot("777777777777", "shared-services"),
     DemoRoot("888888888888", "legacy-billing", password=True, mfa=frozenset({"virtual"}),
              keys={1: (False, None), 2: (True, None)}),
@@ -92,6 +96,17 @@ def alerts_for(root: DemoRoot) -> set[str]:
         expected.add("AWSRootPasswordWithCentralizedRootAccess")
     if root.member_role_denied:
         expected.add("AWSRootExporterCollectionFailing")
+    names = {name for name, _ in root.stream}
+    if any(session == "root_credentials" for _, session in root.stream):
+        expected.add("AWSRootActivity")  # an AssumeRoot task alone is not root credential use
+    if names & {"PasswordRecoveryRequested", "PasswordRecoveryCompleted"}:
+        expected.add("AWSRootPasswordRecovery")
+    if names & {"DeactivateMFADevice", "DeleteVirtualMFADevice"}:
+        expected.add("AWSRootMFARemoved")
+    if "CreateAccessKey" in names:
+        expected.add("AWSRootAccessKeyCreated")
+    # Every reachable account is covered by the demo's organization trail: no
+    # AWSRootActivityDetectionOff; the demo's heartbeat keeps AWSRootEventStreamSilent quiet.
     return expected
 
 
@@ -106,7 +121,8 @@ def test_scenario_reading_is_the_one_intended():
     assert QUIET_ACCOUNTS == ["101010101010", "123456789012", "222222222222", "777777777777"]
     assert {alert for alert, account in EXPECTED if account == "333333333333"} == {
         "AWSRootCredentialsWithoutMFA", "AWSRootAccessKeyActive", "AWSRootAccessKeyPresent",
-        "AWSRootAccessKeyUsedRecently", "AWSRootPasswordWithCentralizedRootAccess"}
+        "AWSRootAccessKeyUsedRecently", "AWSRootPasswordWithCentralizedRootAccess", "AWSRootActivity",
+        "AWSRootMFARemoved", "AWSRootAccessKeyCreated"}
     assert {alert for alert, account in EXPECTED if account == "111111111111"} == {
         "AWSRootPasswordWithCentralizedRootAccess"}
 

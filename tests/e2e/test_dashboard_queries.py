@@ -69,6 +69,11 @@ MUST_RETURN_DATA = {
     ("Exporter version", "A"): "root_exporter_build_info",
     ("Failing collections", "A"): "staging denies AssumeRole, so its role-based sources fail",
     ("Oldest credential report", "A"): "the credential report of every reachable account",
+    ("Root activity by account and event", "A"): "the demo's stream: data-lake, prod-payments, log-archive",
+    ("Accounts without detection", "A"): "a count, 0 when nothing matches",
+    ("Last heartbeat", "A"): "the demo puts a heartbeat on its bus at start and every minute",
+    ("Event stream delay", "A"): "the demo's events and heartbeats fill the delay histogram",
+    ("Event stream delay", "B"): "the demo's events and heartbeats fill the delay histogram",
 }
 MAY_BE_EMPTY: dict[tuple[str, str], str] = {}
 
@@ -223,3 +228,17 @@ def test_filters_narrow_every_table(prometheus_demo, values):
     assert {account for by_account in rows.values() for account in by_account} == {NO_MFA_WITH_CREDENTIALS}
     other_ou = {**values, "ou": "Root/Security"}
     assert NO_MFA_WITH_CREDENTIALS not in set(table_rows(prometheus_demo, "All root users", other_ou)["A"])
+
+
+def test_root_activity_panel_tells_root_credentials_from_assume_root_tasks(prometheus_demo, values):
+    """The demo's stream: data-lake and prod-payments used root credentials; log-archive's only
+    root activity is a central AssumeRoot task."""
+    (target,) = panel_by_title(DASHBOARD, "Root activity by account and event")["targets"]
+    series = eventually(prometheus_demo, substitute(target["expr"], values))
+    seen = {(s["metric"]["account_name"], s["metric"]["event_name"], s["metric"]["session"]) for s in series}
+    assert ("log-archive", "DeleteLoginProfile", "assumed_root") in seen
+    assert ("data-lake", "ConsoleLogin", "root_credentials") in seen
+    assert ("prod-payments", "CreateAccessKey", "root_credentials") in seen
+    assert not {s for s in seen if s[0] == "log-archive" and s[2] == "root_credentials"}
+    (detection,) = panel_by_title(DASHBOARD, "Accounts without detection")["targets"]
+    assert float(instant(prometheus_demo, substitute(detection["expr"], values))[0]["value"][1]) == 0.0

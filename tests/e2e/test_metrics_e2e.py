@@ -13,6 +13,7 @@ the full check, and SIGTERM comes last.
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import re
 import signal
@@ -23,11 +24,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
+import boto3
 import pytest
 import yaml
 
 from exporter.demo.fake_aws import MANAGEMENT_ACCOUNT_ID, FakeAws
 from exporter.demo.organization import DemoAccount, DemoCertificate, DemoKey, DemoLogin, build_organization
+from exporter.sources.root_events import HEARTBEAT_DETAIL_TYPE, HEARTBEAT_SOURCE
 from tests.support.chromium import parse_html
 from tests.support.exporter import RunningExporter, exporter_command, start_exporter
 from tests.support.exposition import Exposition, parse
@@ -95,20 +98,33 @@ INTERVALS = {  # seconds; distinct values so that a mix-up shows
     "mfa_devices": 30 * MINUTE,
     "console_logins": 10,
     "root_audit": 45 * MINUTE,
+    "trail_status": 3 * HOUR,
 }
 SOURCES = tuple(INTERVALS)
-MEMBER_ROLE_SOURCES = ("account_summary", "credential_report", "mfa_devices", "console_logins")
+MEMBER_ROLE_SOURCES = ("account_summary", "credential_report", "mfa_devices", "console_logins", "trail_status")
 SLACK = 15.0  # seconds beyond an interval for the run itself and the scrape
 
 
-def config_text(intervals: dict[str, int]) -> str:
-    return yaml.safe_dump({
-        "accounts": {"external_id": EXTERNAL_ID},
-        "collection": {
-            "console_login_lookback": f"{int(LOOKBACK.total_seconds())}s",
-            "intervals": {source: f"{seconds}s" for source, seconds in intervals.items()},
-        },
-    })
+def config_text(intervals: dict[str, int], queue_url: Optional[str] = None) -> str:
+    collection = {
+        "console_login_lookback": f"{int(LOOKBACK.total_seconds())}s",
+        "intervals": {source: f"{seconds}s" for source, seconds in intervals.items()},
+    }
+    if queue_url is not None:
+        collection["root_events"] = {"queue_url": queue_url}
+    return yaml.safe_dump({"accounts": {"external_id": EXTERNAL_ID}, "collection": collection})
+
+
+def event_stream_queue(fake: FakeAws, heartbeat_at: float) -> str:
+    """The root event stream's queue, holding one heartbeat as the templates' schedule sends it."""
+    sqs = boto3.client("sqs", endpoint_url=fake.endpoint_url, region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    url = sqs.create_queue(QueueName="root-events")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({
+        "version": "0", "id": "heartbeat-1", "detail-type": HEARTBEAT_DETAIL_TYPE, "source": HEARTBEAT_SOURCE,
+        "account": MANAGEMENT_ACCOUNT_ID, "region": "us-east-1", "resources": [], "detail": {},
+        "time": datetime.fromtimestamp(heartbeat_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}))
+    return url
 
 
 def build_test_organization(fake: FakeAws, now: datetime) -> None:
@@ -123,6 +139,7 @@ class Org:
     now: datetime  # the scenario's "now": every age is relative to it
     started: float  # Unix seconds before anything was created
     exporter: RunningExporter
+    heartbeat_at: float = 0.0  # Unix seconds (whole) of the heartbeat on the event stream's queue
 
     def metrics(self) -> Exposition:
         status, body = http_get(self.exporter.url + "/metrics")
@@ -139,10 +156,11 @@ def org(tmp_path_factory) -> Iterator[Org]:
     try:
         build_test_organization(fake, now)
         config = tmp_path_factory.mktemp("e2e") / "config.yaml"
-        config.write_text(config_text(INTERVALS))
+        heartbeat_at = float(int(time.time()))
+        config.write_text(config_text(INTERVALS, event_stream_queue(fake, heartbeat_at)))
         running = start_exporter(["--config.file", str(config)], env=fake.env())
         try:
-            yield Org(fake, now, started, running)
+            yield Org(fake, now, started, running, heartbeat_at)
         finally:
             running.stop()
     finally:
@@ -206,6 +224,7 @@ def expected_series(org: Org, until: float) -> tuple[dict[tuple[str, frozenset],
                 if key.last_used_ago is not None:
                     put("root_access_key_last_used_timestamp", (now - key.last_used_ago).timestamp(), key=str(n))
             put("root_credential_report_generated_timestamp", recent)
+            put("root_activity_detection_enabled", 0.0)  # this organization has no trail
             successes = [login for login in root_logins(account) if login.success]
             newest = min(successes, key=lambda login: login.ago) if successes else None
             times = [now - ago for ago in (account.password_last_used_ago, newest.ago if newest else None) if ago]
@@ -248,15 +267,20 @@ PER_ACCOUNT_METRICS = (
     "root_last_console_login_info", "root_console_login_events_total", "root_credential_report_generated_timestamp",
     "root_account_info", "root_exporter_collection_success", "root_exporter_last_success_timestamp",
     "root_exporter_malformed_events_total", "root_access_keys_present", "root_signing_certificates_present",
-    "root_assumed_root_console_login_events_total",
+    "root_assumed_root_console_login_events_total", "root_activity_detection_enabled", "root_activity_events_total",
+    "root_last_activity_timestamp",
 )
+# The root event stream's health: organization-wide, present while the stream is configured.
+STREAM_METRICS = ("root_events_started_timestamp", "root_events_last_message_timestamp",
+                  "root_events_last_heartbeat_timestamp", "root_events_malformed_messages_total",
+                  "root_events_foreign_events_total", "root_event_delivery_delay_seconds")
 
 
 def contract_metrics() -> dict[str, str]:
     """metric name -> type, from the Metrics table of docs/architecture.md."""
     text = (REPO / "docs" / "architecture.md").read_text()
     table = text.split("## Metrics", 1)[1]
-    found = dict(re.findall(r"^\| `(root_[a-z_]+)` \| (gauge|counter) \|", table, re.MULTILINE))
+    found = dict(re.findall(r"^\| `(root_[a-z_]+)` \| (gauge|counter|histogram) \|", table, re.MULTILINE))
     assert len(found) >= 20, f"could not read the metrics table of docs/architecture.md: {found}"
     return found
 
@@ -333,7 +357,7 @@ def test_every_metric_matches_the_state_set_in_the_fake(org: Org):
     assert set(PER_ACCOUNT_METRICS) | {"root_organization_feature_enabled", "root_exporter_collection_duration_seconds",
                                        "root_exporter_collection_interval_seconds",
                                        "root_exporter_build_info", "root_exporter_discovery_success",
-                                       "root_exporter_discovery_last_success_timestamp"} == set(contract)
+                                       "root_exporter_discovery_last_success_timestamp", *STREAM_METRICS} == set(contract)
 
     # Per account: every series, exact values, nothing more.
     expected, zero_or_absent = expected_series(org, scraped)
@@ -350,6 +374,11 @@ def test_every_metric_matches_the_state_set_in_the_fake(org: Org):
     durations = metrics.series("root_exporter_collection_duration_seconds")
     assert {dict(labels)["source"] for labels in durations} == set(SOURCES)
     assert all(0 <= seconds < scraped - org.started for seconds in durations.values()), durations
+    # The event stream: one heartbeat on the queue, nothing else.
+    assert metrics.value("root_events_last_heartbeat_timestamp") == org.heartbeat_at
+    assert org.started <= metrics.value("root_events_started_timestamp") <= metrics.value("root_events_last_message_timestamp") <= scraped
+    assert (metrics.value("root_events_malformed_messages_total"), metrics.value("root_events_foreign_events_total")) == (0.0, 0.0)
+    assert metrics.value("root_event_delivery_delay_seconds_count") == 1.0
     assert metrics.series("root_exporter_build_info") == {
         frozenset({"version": importlib.metadata.version("aws-root-exporter")}.items()): 1.0}
     assert metrics.series("root_exporter_discovery_success") == {frozenset(): 1.0}
