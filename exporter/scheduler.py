@@ -13,7 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -72,9 +72,13 @@ class Collection:
                 accounts.append(state.account)
             elif source.name in state.sources:
                 self.store.update(without_source, state.account.id, source.name)
-        workers = max(1, min(config.collection.concurrency, len(accounts)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=source.name) as pool:
-            results = list(pool.map(lambda account: self._run_one(source, account), accounts))
+        fetch = self._prepared(source, accounts)
+        if fetch is None:
+            results = [False] * len(accounts)
+        else:
+            workers = max(1, min(config.collection.concurrency, len(accounts)))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=source.name) as pool:
+                results = list(pool.map(lambda account: self._run_one(source, account, fetch), accounts))
         duration = time.monotonic() - started
         self.store.update(with_run_finished, source.name, duration)
         failed = results.count(False)
@@ -82,11 +86,25 @@ class Collection:
                                                "failed": failed, "duration_seconds": round(duration, 3)})
         return failed == 0
 
-    def _run_one(self, source: AccountSource, account: Account) -> bool:
+    def _prepared(self, source: AccountSource, accounts: Sequence[Account]) -> Optional[Callable[..., Any]]:
+        """The per-account fetch of this run; for an organization-wide source, after its one
+        shared read. None when that read failed: then it is recorded for every account."""
+        if source.prepare is None or not accounts:
+            return lambda account, previous: source.fetch(self.context, account, previous)
+        try:
+            return source.prepare(self.context)
+        except Exception as error:  # noqa: BLE001 - the source fails visibly; the others go on
+            description = self._failed(source.name, None, error)
+            now = self.context.clock()
+            for account in accounts:
+                self.store.update(with_result, account.id, source.name, now, error=description)
+            return None
+
+    def _run_one(self, source: AccountSource, account: Account, fetch: Callable[..., Any]) -> bool:
         state = self.store.current.accounts.get(account.id)
         previous = state.value(source.name) if state else None
         try:
-            value = source.fetch(self.context, account, previous)
+            value = fetch(account, previous)
         except Exception as error:  # noqa: BLE001 - one account's failure stays inside that account
             description = self._failed(source.name, account, error)
             self.store.update(with_result, account.id, source.name, self.context.clock(), error=description)
