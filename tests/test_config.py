@@ -70,6 +70,7 @@ def test_defaults_match_the_documented_schema():
         "mfa_devices": 300,
         "console_logins": 300,
         "root_audit": 900,
+        "root_policies": 3600,
     }
     assert tuple(collection.intervals) == SOURCES
 
@@ -97,7 +98,8 @@ def test_shipped_config_loads_and_shows_the_defaults():
 def test_shipped_config_shows_every_key():
     text = (ROOT / "config.yaml").read_text()
     keys = ["region", "max_attempts", "discovery", "role_name", "external_id", "session_name", "include",
-            "exclude", "root_audit", "static", "concurrency", "cloudtrail_regions", "console_login_lookback",
+            "exclude", "root_audit", "root_email", "allowed", "static", "concurrency", "cloudtrail_regions",
+            "console_login_lookback",
             "credential_report_timeout", "intervals", *SOURCES]
     missing = [key for key in keys if f"\n  {key}:" not in text and f"\n    {key}:" not in text]
     assert missing == []
@@ -155,6 +157,9 @@ def test_ok_fixtures_read_as_written():
     assert orgs.accounts.root_audit == "on"  # plain `on` is a YAML boolean
     assert orgs.collection.intervals["account_summary"] == 90
     assert orgs.collection.intervals["mfa_devices"] == 300  # not given: default
+
+    email = load_config(str(CONFIGS / "root-email.ok.yaml"))
+    assert email.accounts.root_email_allowed == (r"aws\+[a-z0-9-]+@example\.com", r"legacy-billing@example\.org")
 
     off = load_config(str(CONFIGS / "root-audit-off.ok.yaml"))
     assert off.accounts.root_audit == "off"
