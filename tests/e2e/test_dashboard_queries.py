@@ -69,6 +69,10 @@ MUST_RETURN_DATA = {
     ("Exporter version", "A"): "root_exporter_build_info",
     ("Failing collections", "A"): "staging denies AssumeRole, so its role-based sources fail",
     ("Oldest credential report", "A"): "the credential report of every reachable account",
+    ("Member roots not restricted by SCP", "A"): "a count, 0 when nothing matches",
+    ("SCP coverage of member roots", "A"): "the demo enables SCPs: every member has root_scp_denies_root",
+    ("SCP coverage of member roots", "B"): "every member has root_scp_denied_root_actions",
+    ("SCP coverage of member roots", "C"): "root_credentials_present of every member",
 }
 MAY_BE_EMPTY: dict[tuple[str, str], str] = {}
 
@@ -223,3 +227,18 @@ def test_filters_narrow_every_table(prometheus_demo, values):
     assert {account for by_account in rows.values() for account in by_account} == {NO_MFA_WITH_CREDENTIALS}
     other_ou = {**values, "ou": "Root/Security"}
     assert NO_MFA_WITH_CREDENTIALS not in set(table_rows(prometheus_demo, "All root users", other_ou)["A"])
+
+
+def test_scp_coverage_shows_covered_and_uncovered_members(prometheus_demo, values):
+    """The demo's deny-root SCP covers the Security and Workloads/Prod OUs; Workloads/Dev has only a
+    partial one and Infrastructure none (exporter/demo/organization.py)."""
+    rows = table_rows(prometheus_demo, "SCP coverage of member roots", values)
+    denies = {account_id: row["value"] for account_id, row in rows["A"].items()}
+    assert set(denies) == DEMO_ACCOUNT_IDS - {"123456789012"}  # the management account: SCPs never apply
+    assert {a for a, v in denies.items() if v == 1.0} == {"111111111111", "222222222222", "333333333333",
+                                                          "444444444444", "666666666666", "888888888888"}
+    assert rows["B"]["555555555555"]["value"] == 1.0  # dev-sandbox: only iam:CreateAccessKey is denied
+    # dev-sandbox and staging have credentials and no full deny; shared-services has no credentials
+    count = instant(prometheus_demo, substitute(
+        panel_by_title(DASHBOARD, "Member roots not restricted by SCP")["targets"][0]["expr"], values))
+    assert float(count[0]["value"][1]) == 2.0
