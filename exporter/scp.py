@@ -109,10 +109,12 @@ def root_deny(content: str, root_arn: str) -> RootDeny:
 
 def _strings(value: Any) -> Optional[list[str]]:
     """A policy value that may be one string or a list of strings; None when it is neither."""
+    if isinstance(value, bool):  # JSON true/false, as in {"Null": {"aws:AssumedRoot": true}}
+        return [str(value).lower()]
     if isinstance(value, str):
         return [value]
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return list(value)
+    if isinstance(value, list) and value and all(isinstance(item, (str, bool)) for item in value):
+        return [str(item).lower() if isinstance(item, bool) else item for item in value]
     return None
 
 

@@ -180,3 +180,13 @@ def test_malformed_documents_are_a_clear_error(content):
 ])
 def test_odd_statements_deny_nothing_rather_than_fail(statement):
     assert not deny(statement).denies_some
+
+
+def test_json_booleans_in_conditions_read_as_their_text():
+    assert deny_all({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}, "Null": {"aws:AssumedRoot": True}}).denies_all
+    assert not deny_all({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"},
+                         "Null": {"aws:AssumedRoot": False}}).denies_some
+
+
+def test_empty_action_list_denies_nothing():
+    assert not deny({"Effect": "Deny", "Action": [], "Resource": "*"}).denies_some
