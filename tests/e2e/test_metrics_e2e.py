@@ -13,6 +13,7 @@ the full check, and SIGTERM comes last.
 from __future__ import annotations
 
 import importlib.metadata
+import math
 import os
 import re
 import signal
@@ -95,7 +96,12 @@ INTERVALS = {  # seconds; distinct values so that a mix-up shows
     "mfa_devices": 30 * MINUTE,
     "console_logins": 10,
     "root_audit": 45 * MINUTE,
+    "root_policies": 50 * MINUTE,
 }
+# The demo's SCPs (exporter/demo/organization.py DEMO_SCPS), as OU paths below Root: a deny of
+# every action to root on these, and a deny of iam:CreateAccessKey only on the partial ones.
+SCP_DENY_ROOT_OUS = ("Security", "Workloads/Prod")
+SCP_PARTIAL_OUS = ("Workloads/Dev",)
 SOURCES = tuple(INTERVALS)
 MEMBER_ROLE_SOURCES = ("account_summary", "credential_report", "mfa_devices", "console_logins")
 SLACK = 15.0  # seconds beyond an interval for the run itself and the scrape
@@ -230,6 +236,11 @@ def expected_series(org: Org, until: float) -> tuple[dict[tuple[str, frozenset],
             outcomes["discovery"] = True  # organization-wide, reported on the exporter's own account
         else:
             outcomes["root_audit"] = audited
+            outcomes["root_policies"] = True  # read from the exporter's account: no member role needed
+            under = lambda ous: any(f"{account.ou}/".startswith(f"{ou}/") for ou in ous)  # noqa: E731
+            denies = under(SCP_DENY_ROOT_OUS)
+            put("root_scp_denies_root", float(denies))
+            put("root_scp_denied_root_actions", math.inf if denies else float(under(SCP_PARTIAL_OUS)))
         for source, success in outcomes.items():
             put("root_exporter_collection_success", float(success), source=source)
             if success:
@@ -243,7 +254,8 @@ PER_ACCOUNT_METRICS = (
     "root_signing_certificate_active", "root_credentials_present", "root_last_console_login_timestamp",
     "root_last_console_login_info", "root_console_login_events_total", "root_credential_report_generated_timestamp",
     "root_account_info", "root_exporter_collection_success", "root_exporter_last_success_timestamp",
-    "root_exporter_malformed_events_total",
+    "root_exporter_malformed_events_total", "root_scp_denies_root", "root_scp_denied_root_actions",
+    "root_email_policy_compliant",
 )
 
 
