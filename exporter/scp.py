@@ -147,8 +147,9 @@ def _statement_deny(statement: dict[str, Any], root_arn: str) -> RootDeny:
 # ---------------------------------------------------------------- conditions
 
 # The request context of a root user acting with its own credentials, as far as we know it:
-# aws:PrincipalArn is the root ARN; aws:AssumedRoot is absent (it is set only in sts:AssumeRoot
-# sessions). Any other key is unknown.
+# aws:PrincipalArn is the root ARN, aws:PrincipalType is "Account", aws:PrincipalAccount the
+# account id; aws:AssumedRoot is absent (it is set only in sts:AssumeRoot sessions). Any other
+# key is unknown.
 _PRINCIPAL_ARN = "aws:principalarn"
 _ASSUMED_ROOT = "aws:assumedroot"
 _ARN_OPS = {"arnlike", "arnequals"}
@@ -187,19 +188,27 @@ def _condition(operator: str, key: str, values: Optional[list[str]], root_arn: s
             return all(v.lower() == "true" for v in values) if values else None
         # A missing key fails a condition unless the operator is negated or ...IfExists.
         return if_exists or op in _NEGATED
-    if key != _PRINCIPAL_ARN:
+    known = _root_context(root_arn).get(key)
+    if known is None:
         return None
     if op == "null":
         return all(v.lower() == "false" for v in values) if values else None
     negated = op in _NEGATED
     base = _NEGATED.get(op, op)
-    if base in _ARN_OPS:
-        matched = any(_arn_matches(value, root_arn) for value in values)
+    if base in _ARN_OPS and key == _PRINCIPAL_ARN:
+        matched = any(_arn_matches(value, known) for value in values)
     elif base in _STRING_OPS:
-        matched = any(_string_matches(value, root_arn, _STRING_OPS[base]) for value in values)
+        matched = any(_string_matches(value, known, _STRING_OPS[base]) for value in values)
     else:
         return None
     return not matched if negated else matched
+
+
+def _root_context(root_arn: str) -> dict[str, str]:
+    """The condition keys whose value is known for the root user's own request."""
+    parts = root_arn.split(":")
+    account = parts[4] if len(parts) > 4 else ""
+    return {_PRINCIPAL_ARN: root_arn, "aws:principaltype": "Account", "aws:principalaccount": account}
 
 
 @lru_cache(maxsize=1024)

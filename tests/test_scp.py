@@ -190,3 +190,11 @@ def test_json_booleans_in_conditions_read_as_their_text():
 
 def test_empty_action_list_denies_nothing():
     assert not deny({"Effect": "Deny", "Action": [], "Resource": "*"}).denies_some
+
+
+def test_principal_type_and_account_of_the_root_user():
+    assert deny_all({"StringEquals": {"aws:PrincipalType": "Account"}}).denies_all
+    assert not deny_all({"StringEquals": {"aws:PrincipalType": "AssumedRole"}}).denies_some
+    assert deny_all({"StringEquals": {"aws:PrincipalAccount": "111122223333", "aws:PrincipalType": "Account"}}).denies_all
+    assert not deny_all({"StringEquals": {"aws:PrincipalAccount": "999999999999"}}).denies_some
+    assert not deny_all({"ArnLike": {"aws:PrincipalType": "Account"}}).denies_some  # not an ARN key: undecided
