@@ -162,7 +162,7 @@ def _default_intervals() -> dict[str, str]:
     """source -> default interval, from the table in docs/architecture.md (the contract)."""
     table = (REPO / "docs" / "architecture.md").read_text().split("## Sources and their names", 1)[1]
     found = dict(re.findall(r"^\| `([a-z_]+)` \| [^|]+ \| ([0-9]+[smhd]) \|", table, re.MULTILINE))
-    assert len(found) == 6, found
+    assert len(found) == 7, found
     return found
 
 
