@@ -17,7 +17,7 @@ from prometheus_client.utils import floatToGoString
 
 from exporter import __version__
 from exporter.root_facts import MFA_KINDS, RootFacts, root_facts
-from exporter.state import AccountState, Snapshot
+from exporter.state import AccountState, RootPolicies, Snapshot
 
 ACCOUNT_LABELS = ["account_id", "account_name"]
 BACKGROUND = "Collected in the background, not at scrape time."
@@ -53,6 +53,9 @@ class _Families:
         self.last_login_info = gauge("root_last_console_login_info", "The newest successful root console sign-in seen in CloudTrail; value 1.", ["source_ip", "mfa_used"])
         self.report_generated = gauge("root_credential_report_generated_timestamp", "Unix seconds when AWS generated the credential report in use (AWS regenerates it at most every 4 hours).")
         self.info = gauge("root_account_info", "Account details from AWS Organizations discovery; value 1.", ["email", "ou_path", "state", "management"])
+        self.scp_denies_root = gauge("root_scp_denies_root", "1 if the service control policies in effect for this member account deny every action to the root user's own credentials (an exemption for sts:AssumeRoot sessions still counts), else 0; absent for the management account and when SCPs are not enabled (root_policies).")
+        self.scp_denied_actions = gauge("root_scp_denied_root_actions", "Number of action patterns the SCPs in effect surely deny to the root user (ec2:* counts as one); +Inf when every action, or every action but a NotAction list, is denied (root_policies).")
+        self.email_compliant = gauge("root_email_policy_compliant", "1 if the root user's e-mail address matches accounts.root_email.allowed, else 0; absent when no policy is configured (Organizations discovery).")
         self.logins = CounterMetricFamily("root_console_login_events", f"Root console sign-in events seen in CloudTrail since the exporter started. {BACKGROUND}", labels=ACCOUNT_LABELS + ["outcome", "mfa_used"])
         self.assumed_root_logins = CounterMetricFamily("root_assumed_root_console_login_events", f"Console sign-ins through sts:AssumeRoot sessions (centrally issued privileged tasks, not the root user's own credentials) seen in CloudTrail since the exporter started; not part of root_console_login_events_total or root_last_console_login_timestamp. {BACKGROUND}", labels=ACCOUNT_LABELS + ["outcome"])
         self.success = gauge("root_exporter_collection_success", "1 if the last run of that source for that account succeeded; on failure the last good values are kept (stale).", ["source"])
@@ -71,6 +74,12 @@ class _Families:
         facts = root_facts(state)
         self.info.add_metric(ids + [account.email, account.ou_path, account.state, str(account.management).lower()], 1)
         self._add_facts(ids, facts)
+        if account.root_email_allowed is not None:
+            self.email_compliant.add_metric(ids, float(account.root_email_allowed))
+        policies: Optional[RootPolicies] = state.value("root_policies")
+        if policies is not None and policies.scps_enabled:
+            self.scp_denies_root.add_metric(ids, float(policies.denies_all))
+            self.scp_denied_actions.add_metric(ids, policies.denied_actions)
         for source, status in sorted(state.sources.items()):
             self.success.add_metric(ids + [source], float(status.success))
             if status.last_success is not None:

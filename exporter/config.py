@@ -29,6 +29,7 @@ SOURCES: tuple[str, ...] = (
     "console_logins",
     "root_audit",
     "trail_status",
+    "root_policies",
 )
 
 DEFAULT_INTERVALS: Mapping[str, float] = MappingProxyType(
@@ -40,6 +41,7 @@ DEFAULT_INTERVALS: Mapping[str, float] = MappingProxyType(
         "console_logins": 300.0,
         "root_audit": 900.0,
         "trail_status": 3600.0,
+        "root_policies": 3600.0,
     }
 )
 
@@ -103,6 +105,7 @@ class AccountsConfig:
     exclude: tuple[str, ...] = ()
     root_audit: str = "auto"
     static: tuple[StaticAccount, ...] = ()
+    root_email_allowed: tuple[str, ...] = ()  # accounts.root_email.allowed: regexes, full match, any case
 
 
 @dataclass(frozen=True)
@@ -603,6 +606,7 @@ _ROLE_NAME_CONVERT = _matching(
 _SESSION_NAME_CONVERT = _matching(_SESSION_NAME, "a role session name (2 to 64 of letters, digits and +=,.@_-)")
 _ACCOUNT_KEYS = (
     "discovery", "role_name", "external_id", "session_name", "include", "exclude", "root_audit", "static",
+    "root_email",
 )
 
 
@@ -621,9 +625,26 @@ def _parse_accounts(reader: _Reader, value: object, default: AccountsConfig) -> 
         exclude=get("exclude", _list_of(_account_or_ou, "account ids or OU ids")),
         root_audit=get("root_audit", _root_audit),
         static=get("static", _list_of(_static_account, "accounts (id, name, role_arn)")),
+        root_email_allowed=_root_email_allowed(reader, section.get("root_email")),
     )
     _check_accounts(reader, accounts)
     return accounts
+
+
+def _email_pattern(value: object) -> str:
+    text = _string(value)
+    try:
+        re.compile(text)
+    except re.error as error:
+        raise _Invalid(f"{_show(text)} is not a regular expression: {error}") from None
+    return text
+
+
+def _root_email_allowed(reader: _Reader, value: object) -> tuple[str, ...]:
+    section = reader.section(value, "accounts.root_email", ("allowed",))
+    allowed = reader.get(section, "allowed", (), _list_of(_email_pattern, "regular expressions"),
+                         "accounts.root_email.allowed")
+    return () if allowed is _BAD else allowed
 
 
 def _check_accounts(reader: _Reader, accounts: AccountsConfig) -> None:
@@ -794,6 +815,7 @@ def describe(config: Config) -> str:
         f"  session name: {accounts.session_name}",
         f"  external id: {'set' if accounts.external_id else 'not set'}",
         f"root audit: {_ROOT_AUDIT_TEXT[accounts.root_audit]}",
+        f"root e-mail policy: {' | '.join(accounts.root_email_allowed) or 'none'}",
         f"concurrency: {collection.concurrency} accounts at once per source",
         f"cloudtrail regions: {', '.join(collection.cloudtrail_regions)}",
         f"console login lookback: {format_duration(collection.console_login_lookback)} on the first look-up",

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from apscheduler.executors.pool import ThreadPoolExecutor as JobExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -31,6 +31,8 @@ from exporter.sources.base import AccountSource, Context
 from exporter.state import Account
 
 log = logging.getLogger(__name__)
+# One account's fetch in a run: (account, last good value) -> new value.
+Fetch = Callable[[Account, Optional[Any]], Any]
 PROGRESS_EVERY = 30.0  # seconds between progress lines of a long source run
 RETRY_INITIAL = 5.0  # seconds before the first retry of a failed discovery; doubles on each failure
 RETRY_MAX = 300.0  # at most this long (or the discovery interval) between retries
@@ -90,21 +92,39 @@ class Collection:
                 accounts.append(state.account)
             elif source.name in state.sources:
                 self.store.update(without_source, state.account.id, source.name)
-        run = _SourceRun(self, source, accounts, config.collection.deadline(source.name),
-                         max(1, min(config.collection.concurrency, len(accounts))))
-        failed = run.wait(self.progress_every)
+        fetch = self._prepared(source, accounts)
+        if fetch is None:
+            failed = len(accounts)
+        else:
+            run = _SourceRun(self, source, accounts, config.collection.deadline(source.name),
+                             max(1, min(config.collection.concurrency, len(accounts))), fetch)
+            failed = run.wait(self.progress_every)
         duration = time.monotonic() - started
         self.store.update(with_run_finished, source.name, duration)
         log.info("source run finished", extra={"source": source.name, "accounts": len(accounts),
                                                "failed": failed, "duration_seconds": round(duration, 3)})
         return failed == 0
 
-    def fetch_one(self, source: AccountSource, account: Account) -> tuple[Any, Optional[BaseException]]:
+    def _prepared(self, source: AccountSource, accounts: Sequence[Account]) -> Optional[Fetch]:
+        """The per-account fetch of this run; for an organization-wide source, after its one
+        shared read. None when that read failed: then it is recorded for every account."""
+        if source.prepare is None or not accounts:
+            return lambda account, previous: source.fetch(self.context, account, previous)
+        try:
+            return source.prepare(self.context)
+        except Exception as error:  # noqa: BLE001 - the source fails visibly; the others go on
+            description = self._failed(source.name, None, error)
+            now = self.context.clock()
+            for account in accounts:
+                self.store.update(with_result, account.id, source.name, now, error=description)
+            return None
+
+    def fetch_one(self, source: AccountSource, account: Account, fetch: Fetch) -> tuple[Any, Optional[BaseException]]:
         """(value, None) or (None, error) of one account's fetch; records nothing."""
         state = self.store.current.accounts.get(account.id)
         previous = state.value(source.name) if state else None
         try:
-            return source.fetch(self.context, account, previous), None
+            return fetch(account, previous), None
         except Exception as error:  # noqa: BLE001 - one account's failure stays inside that account
             return None, error
 
@@ -146,9 +166,10 @@ class _SourceRun:
     """One run of a source over its accounts, bounded per account by ``deadline`` seconds."""
 
     def __init__(self, collection: Collection, source: AccountSource, accounts: Sequence[Account],
-                 deadline: float, workers: int):
+                 deadline: float, workers: int, fetch: Fetch):
         self._collection = collection
         self._source = source
+        self._fetch = fetch
         self._pending = deque(accounts)
         self._total = len(accounts)
         self._deadline = deadline
@@ -186,7 +207,7 @@ class _SourceRun:
                          name=f"{self._source.name}-{account.id}").start()
 
     def _work(self, account: Account) -> None:
-        value, error = self._collection.fetch_one(self._source, account)
+        value, error = self._collection.fetch_one(self._source, account, self._fetch)
         with self._done:
             if account.id in self._settled:
                 return  # given up at the deadline: the run recorded its outcome already

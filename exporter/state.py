@@ -30,6 +30,8 @@ class Account:
     state: str = "ACTIVE"
     management: bool = False  # the organization's management account
     role_arn: Optional[str] = None  # explicit role for static accounts; None = built from role_name
+    # accounts.root_email.allowed: whether the e-mail matches; None = no policy or no e-mail known
+    root_email_allowed: Optional[bool] = None
 
 
 # ---------------------------------------------------------------- per-source values
@@ -180,6 +182,33 @@ class RootEvents:
     last_heartbeat: Optional[float] = None  # Unix seconds of the newest heartbeat event
     started: Optional[float] = None  # Unix seconds the consumer started; None = stream off
     delay: Optional[DelayHistogram] = None
+
+
+@dataclass(frozen=True)
+class PolicyAttachment:
+    """A service control policy and one place it is attached (root, OU or account)."""
+
+    policy_id: str
+    policy_name: str
+    target_id: str
+    target_name: str
+    target_type: str  # "ROOT" | "ORGANIZATIONAL_UNIT" | "ACCOUNT"
+
+
+@dataclass(frozen=True)
+class RootPolicies:
+    """The SCPs in effect for one member account, as far as they restrict its root user.
+
+    ``scps_enabled`` False: the organization has service control policies switched off, so none
+    applies (and nothing is reported). ``denied_actions`` is the number of action patterns
+    surely denied to root, ``inf`` when all are or all but a ``NotAction`` list are.
+    ``restricting`` lists the policies that deny root something, with where each is attached.
+    """
+
+    scps_enabled: bool
+    denies_all: bool = False
+    denied_actions: float = 0.0
+    restricting: tuple[PolicyAttachment, ...] = ()
 
 
 # ---------------------------------------------------------------- status and snapshot

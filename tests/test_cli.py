@@ -89,7 +89,9 @@ def test_once_exits_0_and_prints_the_metrics_when_everything_succeeds(fake: Fake
     metrics = parse(result.stdout)  # stdout is exposition text only: logs go to stderr
     assert metrics.label_values("root_account_info", "account_id") == {MANAGEMENT_ACCOUNT_ID, *MEMBERS}
     expected = {MANAGEMENT_ACCOUNT_ID: dict.fromkeys((*MEMBER_ROLE_SOURCES, "discovery"), 1.0)}
-    expected.update({account_id: dict.fromkeys((*MEMBER_ROLE_SOURCES, "root_audit"), 1.0) for account_id in MEMBERS})
+    # root_policies is read from the exporter's account and applies to members only
+    expected.update({account_id: dict.fromkeys((*MEMBER_ROLE_SOURCES, "root_audit", "root_policies"), 1.0)
+                     for account_id in MEMBERS})
     assert success_by_account(metrics) == expected
     assert metrics.value("root_credentials_present", account_id="310000000002", account_name="logs") == 0.0
     assert metrics.value("root_access_key_active", account_id="310000000003", account_name="batch", key="1") == 1.0
@@ -116,7 +118,7 @@ def test_once_logs_the_findings_and_keeps_stdout_an_exposition(fake: FakeAws, co
 def test_switched_off_collectors_neither_run_nor_report(fake: FakeAws, config: Path):
     fake.clear_calls()
     result = run(["--config.file", str(config), "--once", "--no-collector.console_logins",
-                  "--no-collector.root_audit"], env=fake.env())
+                  "--no-collector.root_audit", "--no-collector.root_policies"], env=fake.env())
     assert result.returncode == 0, result.stderr
     metrics = parse(result.stdout)
     reported = {source for sources in success_by_account(metrics).values() for source in sources}
@@ -124,6 +126,7 @@ def test_switched_off_collectors_neither_run_nor_report(fake: FakeAws, config: P
     assert metrics.label_values("root_exporter_collection_interval_seconds", "source") == {
         "discovery", "account_summary", "credential_report", "mfa_devices", "trail_status"}
     assert fake.calls_to("LookupEvents") == [] and fake.calls_to("AssumeRoot") == []
+    assert fake.calls_to("ListPolicies") == []
 
 
 def test_once_exits_1_when_one_member_is_denied(fake: FakeAws, config: Path):
@@ -135,7 +138,7 @@ def test_once_exits_1_when_one_member_is_denied(fake: FakeAws, config: Path):
         fake.clear_failures(denied)
     assert result.returncode == 1, result.stderr
     success = success_by_account(parse(result.stdout))
-    assert success[denied] == {**dict.fromkeys(MEMBER_ROLE_SOURCES, 0.0), "root_audit": 1.0}
+    assert success[denied] == {**dict.fromkeys(MEMBER_ROLE_SOURCES, 0.0), "root_audit": 1.0, "root_policies": 1.0}
     for account_id, sources in success.items():
         if account_id != denied:
             assert set(sources.values()) == {1.0}, (account_id, sources)
@@ -177,7 +180,7 @@ def _default_intervals() -> dict[str, str]:
     """source -> default interval, from the table in docs/architecture.md (the contract)."""
     table = (REPO / "docs" / "architecture.md").read_text().split("## Sources and their names", 1)[1]
     found = dict(re.findall(r"^\| `([a-z_]+)` \| [^|]+ \| ([0-9]+[smhd]) \|", table, re.MULTILINE))
-    assert len(found) == 7, found  # the six polling sources and trail_status
+    assert len(found) == 8, found  # the six polling sources, trail_status and root_policies
     return found
 
 

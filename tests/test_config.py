@@ -71,6 +71,7 @@ def test_defaults_match_the_documented_schema():
         "console_logins": 300,
         "root_audit": 900,
         "trail_status": 3600,
+        "root_policies": 3600,
     }
     assert tuple(collection.intervals) == SOURCES
     assert collection.root_events.queue_url is None  # the event stream is off unless configured
@@ -99,7 +100,8 @@ def test_shipped_config_loads_and_shows_the_defaults():
 def test_shipped_config_shows_every_key():
     text = (ROOT / "config.yaml").read_text()
     keys = ["region", "max_attempts", "discovery", "role_name", "external_id", "session_name", "include",
-            "exclude", "root_audit", "static", "concurrency", "cloudtrail_regions", "console_login_lookback",
+            "exclude", "root_audit", "root_email", "allowed", "static", "concurrency", "cloudtrail_regions",
+            "console_login_lookback",
             "credential_report_timeout", "intervals", *SOURCES]
     missing = [key for key in keys if f"\n  {key}:" not in text and f"\n    {key}:" not in text]
     assert missing == []
@@ -157,6 +159,9 @@ def test_ok_fixtures_read_as_written():
     assert orgs.accounts.root_audit == "on"  # plain `on` is a YAML boolean
     assert orgs.collection.intervals["account_summary"] == 90
     assert orgs.collection.intervals["mfa_devices"] == 300  # not given: default
+
+    email = load_config(str(CONFIGS / "root-email.ok.yaml"))
+    assert email.accounts.root_email_allowed == (r"aws\+[a-z0-9-]+@example\.com", r"legacy-billing@example\.org")
 
     off = load_config(str(CONFIGS / "root-audit-off.ok.yaml"))
     assert off.accounts.root_audit == "off"
@@ -302,7 +307,7 @@ def test_canonical_text_round_trip(text):
 def test_deadlines_default_to_half_the_interval_and_follow_a_changed_interval():
     assert dict(default_config().collection.deadlines) == {
         "account_summary": 150, "credential_report": 1800, "mfa_devices": 150, "console_logins": 150,
-        "root_audit": 450, "trail_status": 1800}
+        "root_audit": 450, "trail_status": 1800, "root_policies": 1800}
     config = load_config(str(CONFIGS / "deadlines.ok.yaml")).collection
     assert (config.deadline("account_summary"), config.deadline("root_audit")) == (30, 300)
     assert config.deadline("console_logins") == 300  # half of the 10m given

@@ -37,7 +37,7 @@ import pytest
 
 from exporter import cli
 from exporter.demo.fake_aws import MANAGEMENT_ACCOUNT_ID, FakeAccessKey, FakeRoot
-from exporter.demo.organization import build_detection
+from exporter.demo.organization import DEMO_SCPS, build_detection
 from tests.deploy_policies import (EXPORTER_POLICY, EXPORTER_TEMPLATE, MEMBER_POLICY, MEMBER_TEMPLATE, all_actions,
                                    load_policy)
 from tests.support.exposition import Exposition, parse
@@ -59,12 +59,8 @@ NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
 # Shipped for a source that another branch adds; removing the action changes nothing here yet.
 # strict: once that source lands, its leave-one-out case passes and this entry must go.
 AWAITING_SOURCE = {
-    "organizations:ListRoots": "top-down discovery",
     "organizations:ListOrganizationalUnitsForParent": "top-down discovery",
     "organizations:ListAccountsForParent": "top-down discovery",
-    "organizations:ListPolicies": "root_policies source (issue 13)",
-    "organizations:DescribePolicy": "root_policies source (issue 13)",
-    "organizations:ListTargetsForPolicy": "root_policies source (issue 13)",
     "sqs:ReceiveMessage": "root event stream, which --once does not run (issue 12)",
     "sqs:DeleteMessage": "root event stream, which --once does not run (issue 12)",
     "sqs:GetQueueAttributes": "root event stream, which --once does not run (issue 12)",
@@ -200,6 +196,8 @@ def organization(tmp_path_factory) -> Iterator[Organization]:
         for account_id, (name, ou, root) in MEMBERS.items():
             fake.create_account(account_id, name, ou=ou, root=root)
         build_detection(fake)  # an organization trail: trail_status then makes every call it can
+        fake.set_scps_enabled(True)  # and a deny-root SCP, so root_policies reads one
+        fake.create_scp(DEMO_SCPS[0].name, dict(DEMO_SCPS[0].document), [fake.create_ou("Workloads")])
         queue = boto3.client("sqs").create_queue(QueueName="aws-root-exporter-root-events")["QueueUrl"]
         queue_arn = boto3.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
             "Attributes"]["QueueArn"]

@@ -38,7 +38,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 from unittest import mock
 from urllib.parse import parse_qs
 
@@ -531,6 +531,53 @@ class FakeAws:
         """The account leaves the organization (its root state stays)."""
         with self._lock:
             _org_backend().remove_account_from_organization(AccountId=account_id)
+
+    def move_account(self, account_id: str, ou: str) -> None:
+        """Move a member account to OU path ``ou`` ("" = Root)."""
+        backend = _org_backend()
+        destination = self.create_ou(ou) if ou else self._root_id()
+        with self._lock:
+            account = backend.get_account_by_id(account_id)
+            backend.move_account(AccountId=account_id, SourceParentId=account.parent_id,
+                                 DestinationParentId=destination)
+
+    # ------------------------------------------------------------ service control policies
+
+    def set_scps_enabled(self, enabled: bool) -> None:
+        """Switch the SERVICE_CONTROL_POLICY type on or off at the root (moto starts with it off)."""
+        backend = _org_backend()
+        with self._lock:
+            root_id = self._root_id()
+            enabled_now = any(t["Type"] == "SERVICE_CONTROL_POLICY" for t in backend._get_root_by_id(root_id).policy_types)
+            if enabled and not enabled_now:
+                backend.enable_policy_type(RootId=root_id, PolicyType="SERVICE_CONTROL_POLICY")
+            elif not enabled and enabled_now:
+                backend.disable_policy_type(RootId=root_id, PolicyType="SERVICE_CONTROL_POLICY")
+
+    def create_scp(self, name: str, content: str | dict[str, Any], targets: Iterable[str] = ()) -> str:
+        """A service control policy attached to ``targets`` (root id, OU ids, account ids); its id."""
+        backend = _org_backend()
+        text = content if isinstance(content, str) else json.dumps(content)
+        with self._lock:
+            policy_id = backend.create_policy(Name=name, Description=name, Content=text,
+                                              Type="SERVICE_CONTROL_POLICY")["Policy"]["PolicySummary"]["Id"]
+        for target in targets:
+            self.attach_scp(policy_id, target)
+        return policy_id
+
+    def attach_scp(self, policy_id: str, target_id: str) -> None:
+        with self._lock:
+            _org_backend().attach_policy(PolicyId=policy_id, TargetId=target_id)
+
+    def detach_scp(self, policy_id: str, target_id: str) -> None:
+        with self._lock:
+            _org_backend().detach_policy(PolicyId=policy_id, TargetId=target_id)
+
+    @property
+    def root_id(self) -> str:
+        """The id of the organization root (r-...)."""
+        with self._lock:
+            return self._root_id()
 
     def root(self, account_id: str) -> FakeRoot:
         with self._lock:

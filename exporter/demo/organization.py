@@ -21,6 +21,10 @@ state. Every time is given as an age relative to ``now``.
 and the root event stream: data-lake's root recovers its password and signs in, prod-payments'
 root removes its MFA and creates an access key, a central AssumeRoot task deletes log-archive's
 root password, and a heartbeat arrives every minute.
+
+Service control policies (``DEMO_SCPS``): a deny-root SCP (exempting ``sts:AssumeRoot``
+sessions) on the Security and Workloads/Prod OUs covers their members; Workloads/Dev only has a
+partial one (root may not create access keys), and Infrastructure none.
 """
 
 from __future__ import annotations
@@ -167,8 +171,29 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
 DEMO_FEATURES = {"root_credentials_management": True, "root_sessions": True}
 
 
+def _deny_root(action: object, **statement: object) -> dict:
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Action": action, "Resource": "*",
+        "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}, **statement}}]}
+
+
+@dataclass(frozen=True)
+class DemoScp:
+    """A service control policy attached to OU paths ("Workloads/Prod") or account ids."""
+
+    name: str
+    document: Mapping
+    targets: tuple[str, ...]
+
+
+DEMO_SCPS: tuple[DemoScp, ...] = (
+    DemoScp("DenyRootUser", _deny_root("*", Null={"aws:AssumedRoot": "true"}), ("Security", "Workloads/Prod")),
+    DemoScp("DenyRootAccessKeys", _deny_root("iam:CreateAccessKey"), ("Workloads/Dev",)),
+)
+
+
 def build_organization(fake: FakeAws, now: datetime, accounts: Iterable[DemoAccount] = DEMO_ACCOUNTS,
-                       features: Mapping[str, bool] = DEMO_FEATURES) -> None:
+                       features: Mapping[str, bool] = DEMO_FEATURES, scps: Iterable[DemoScp] = DEMO_SCPS) -> None:
     """Create an organization of ``accounts`` (the demo's by default) in a started, empty
     ``fake``; every age in the scenario is relative to ``now``."""
     if now.tzinfo is None:
@@ -197,6 +222,10 @@ def build_organization(fake: FakeAws, now: datetime, accounts: Iterable[DemoAcco
                 mfa_used=login.mfa_used, source_ip=login.source_ip,
                 user_type="IAMUser" if login.user_name else "Root", user_name=login.user_name,
             )
+    fake.set_scps_enabled(True)
+    for policy in scps:
+        targets = [t if t.isdigit() else fake.create_ou(t) for t in policy.targets]
+        fake.create_scp(policy.name, dict(policy.document), targets)
 
 
 def start_demo_fake(

@@ -27,8 +27,12 @@ class AccountSource:
     ``fetch(context, account, previous)`` returns the new value or raises; ``previous`` is the
     last good value (sources that accumulate, such as console sign-in counters, build on it).
     ``applies(account, snapshot, config)`` says whether the source runs for that account now.
+    ``prepare(context)``, for organization-wide sources, reads what every account shares once
+    per run and returns the per-account ``fetch(account, previous)`` for that run; when it
+    raises, the run fails for every account it applies to.
     """
 
     name: str
     fetch: Callable[[Context, Account, Optional[Any]], Any]
     applies: Callable[[Account, Snapshot, Config], bool] = lambda account, snapshot, config: True
+    prepare: Optional[Callable[[Context], Callable[[Account, Optional[Any]], Any]]] = None

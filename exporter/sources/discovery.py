@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any, Iterable, Optional
 
 from exporter.aws.sessions import AwsAccess
 from exporter.config import Config
+from exporter.root_email import email_allowed
 from exporter.state import Account
 
 NAME = "discovery"
@@ -108,5 +110,6 @@ def discover(access: AwsAccess, config: Config) -> list[Account]:
         found = discover_static(config)
     else:
         found = discover_organization(access, config)
-    chosen = [a for a in found if selected(a, config.accounts.include, config.accounts.exclude)]
+    chosen = [replace(a, root_email_allowed=email_allowed(config.accounts.root_email_allowed, a.email))
+              for a in found if selected(a, config.accounts.include, config.accounts.exclude)]
     return sorted(chosen, key=lambda a: a.id)

@@ -44,6 +44,7 @@ class DemoRoot:
     member_role_denied: bool = False  # sts:AssumeRole into the account is denied
     # root activity on the demo's event stream: (eventName, session)
     stream: frozenset[tuple[str, str]] = frozenset()
+    scp_denies_root: bool = False  # the demo's DenyRootUser SCP is on its OU (Security, Workloads/Prod)
 
 
 # The demo organization runs with centralized root access (RootCredentialsManagement) enabled.
@@ -51,18 +52,18 @@ CENTRALIZED_ROOT_ACCESS = True
 
 DEMO = [
     DemoRoot("123456789012", "management", management=True, password=True, mfa=frozenset({"hardware"})),
-    DemoRoot("111111111111", "security-tooling", password=True, mfa=frozenset({"fido"})),
-    DemoRoot("222222222222", "log-archive", stream=frozenset({("DeleteLoginProfile", "assumed_root")})),
+    DemoRoot("111111111111", "security-tooling", password=True, mfa=frozenset({"fido"}), scp_denies_root=True),
+    DemoRoot("222222222222", "log-archive", stream=frozenset({("DeleteLoginProfile", "assumed_root")}), scp_denies_root=True),
     DemoRoot("333333333333", "prod-payments", password=True, keys={1: (True, 2 * HOUR)},
-             stream=frozenset({("DeactivateMFADevice", "root_credentials"), ("CreateAccessKey", "root_credentials")})),
-    DemoRoot("444444444444", "prod-web", password=True, mfa=frozenset({"virtual"})),
+             stream=frozenset({("DeactivateMFADevice", "root_credentials"), ("CreateAccessKey", "root_credentials")}), scp_denies_root=True),
+    DemoRoot("444444444444", "prod-web", password=True, mfa=frozenset({"virtual"}), scp_denies_root=True),
     DemoRoot("555555555555", "dev-sandbox", password=True, mfa=frozenset({"hardware"}), certificate_active=True),
     DemoRoot("666666666666", "data-lake", password=True, mfa=frozenset({"virtual", "fido"}),
              console_success_ago=30 * 60, console_failure_ago=35 * 60,
-             stream=frozenset({("PasswordRecoveryRequested", "root_credentials"), ("ConsoleLogin", "root_credentials")})),
+             stream=frozenset({("PasswordRecoveryRequested", "root_credentials"), ("ConsoleLogin", "root_credentials")}), scp_denies_root=True),
     DemoRoot("777777777777", "shared-services"),
     DemoRoot("888888888888", "legacy-billing", password=True, mfa=frozenset({"virtual"}),
-             keys={1: (False, None), 2: (True, None)}),
+             keys={1: (False, None), 2: (True, None)}, scp_denies_root=True),
     DemoRoot("999999999999", "staging", password=True, mfa=frozenset({"hardware"}), member_role_denied=True),
     DemoRoot("101010101010", "old-project", suspended=True, password=True),
 ]
@@ -107,6 +108,8 @@ def alerts_for(root: DemoRoot) -> set[str]:
         expected.add("AWSRootAccessKeyCreated")
     # Every reachable account is covered by the demo's organization trail: no
     # AWSRootActivityDetectionOff; the demo's heartbeat keeps AWSRootEventStreamSilent quiet.
+    if credentials and not root.management and not root.scp_denies_root:
+        expected.add("AWSRootNotRestrictedBySCP")
     return expected
 
 
@@ -125,6 +128,8 @@ def test_scenario_reading_is_the_one_intended():
         "AWSRootMFARemoved", "AWSRootAccessKeyCreated"}
     assert {alert for alert, account in EXPECTED if account == "111111111111"} == {
         "AWSRootPasswordWithCentralizedRootAccess"}
+    assert {account for alert, account in EXPECTED if alert == "AWSRootNotRestrictedBySCP"} == {
+        "555555555555", "999999999999"}
 
 
 def firing_at_webhook(webhook) -> set[tuple[str, str]]:

@@ -74,6 +74,10 @@ MUST_RETURN_DATA = {
     ("Last heartbeat", "A"): "the demo puts a heartbeat on its bus at start and every minute",
     ("Event stream delay", "A"): "the demo's events and heartbeats fill the delay histogram",
     ("Event stream delay", "B"): "the demo's events and heartbeats fill the delay histogram",
+    ("Member roots not restricted by SCP", "A"): "a count, 0 when nothing matches",
+    ("SCP coverage of member roots", "A"): "the demo enables SCPs: every member has root_scp_denies_root",
+    ("SCP coverage of member roots", "B"): "every member has root_scp_denied_root_actions",
+    ("SCP coverage of member roots", "C"): "root_credentials_present of every member",
 }
 MAY_BE_EMPTY: dict[tuple[str, str], str] = {}
 
@@ -242,3 +246,18 @@ def test_root_activity_panel_tells_root_credentials_from_assume_root_tasks(prome
     assert not {s for s in seen if s[0] == "log-archive" and s[2] == "root_credentials"}
     (detection,) = panel_by_title(DASHBOARD, "Accounts without detection")["targets"]
     assert float(instant(prometheus_demo, substitute(detection["expr"], values))[0]["value"][1]) == 0.0
+
+
+def test_scp_coverage_shows_covered_and_uncovered_members(prometheus_demo, values):
+    """The demo's deny-root SCP covers the Security and Workloads/Prod OUs; Workloads/Dev has only a
+    partial one and Infrastructure none (exporter/demo/organization.py)."""
+    rows = table_rows(prometheus_demo, "SCP coverage of member roots", values)
+    denies = {account_id: row["value"] for account_id, row in rows["A"].items()}
+    assert set(denies) == DEMO_ACCOUNT_IDS - {"123456789012"}  # the management account: SCPs never apply
+    assert {a for a, v in denies.items() if v == 1.0} == {"111111111111", "222222222222", "333333333333",
+                                                          "444444444444", "666666666666", "888888888888"}
+    assert rows["B"]["555555555555"]["value"] == 1.0  # dev-sandbox: only iam:CreateAccessKey is denied
+    # dev-sandbox and staging have credentials and no full deny; shared-services has no credentials
+    count = instant(prometheus_demo, substitute(
+        panel_by_title(DASHBOARD, "Member roots not restricted by SCP")["targets"][0]["expr"], values))
+    assert float(count[0]["value"][1]) == 2.0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import math
 import os
 import re
 import signal
@@ -99,7 +100,12 @@ INTERVALS = {  # seconds; distinct values so that a mix-up shows
     "console_logins": 10,
     "root_audit": 45 * MINUTE,
     "trail_status": 3 * HOUR,
+    "root_policies": 50 * MINUTE,
 }
+# The demo's SCPs (exporter/demo/organization.py DEMO_SCPS), as OU paths below Root: a deny of
+# every action to root on these, and a deny of iam:CreateAccessKey only on the partial ones.
+SCP_DENY_ROOT_OUS = ("Security", "Workloads/Prod")
+SCP_PARTIAL_OUS = ("Workloads/Dev",)
 SOURCES = tuple(INTERVALS)
 MEMBER_ROLE_SOURCES = ("account_summary", "credential_report", "mfa_devices", "console_logins", "trail_status")
 SLACK = 15.0  # seconds beyond an interval for the run itself and the scrape
@@ -253,6 +259,11 @@ def expected_series(org: Org, until: float) -> tuple[dict[tuple[str, frozenset],
             outcomes["discovery"] = True  # organization-wide, reported on the exporter's own account
         else:
             outcomes["root_audit"] = audited
+            outcomes["root_policies"] = True  # read from the exporter's account: no member role needed
+            under = lambda ous: any(f"{account.ou}/".startswith(f"{ou}/") for ou in ous)  # noqa: E731
+            denies = under(SCP_DENY_ROOT_OUS)
+            put("root_scp_denies_root", float(denies))
+            put("root_scp_denied_root_actions", math.inf if denies else float(under(SCP_PARTIAL_OUS)))
         for source, success in outcomes.items():
             put("root_exporter_collection_success", float(success), source=source)
             if success:
@@ -269,6 +280,8 @@ PER_ACCOUNT_METRICS = (
     "root_exporter_malformed_events_total", "root_access_keys_present", "root_signing_certificates_present",
     "root_assumed_root_console_login_events_total", "root_activity_detection_enabled", "root_activity_events_total",
     "root_last_activity_timestamp",
+    "root_scp_denies_root", "root_scp_denied_root_actions",
+    "root_email_policy_compliant",
 )
 # The root event stream's health: organization-wide, present while the stream is configured.
 STREAM_METRICS = ("root_events_started_timestamp", "root_events_last_message_timestamp",
