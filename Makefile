@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := prometheus prometheus-alertmanager chromium
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager chromium curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test install debian-packages clean
@@ -29,12 +29,13 @@ $(VENV)/checkov/.installed: | $(BIN)/python
 
 install: $(VENV)/.installed-demo
 
-# Real Prometheus, promtool, Alertmanager and Chromium for the tests; installed only when missing.
+# Real Prometheus, promtool, Alertmanager, Chromium and curl (a TLS client) for the tests; installed only when missing.
 debian-packages:
 	@missing=""; \
 	[ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || missing="$$missing prometheus"; \
 	[ -x /usr/bin/prometheus-alertmanager ] || missing="$$missing prometheus-alertmanager"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/curl ] || missing="$$missing curl"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \

@@ -17,6 +17,7 @@ from exporter.aws.sessions import AwsAccess
 from exporter.collector import exposition
 from exporter.config import Config, ConfigError, default_config, describe, load_config
 from exporter.findings import assess_all, discovery_problem, severity_counts
+from exporter.http.webconfig import WebConfig, WebConfigError, load_web_config
 from exporter.logs import setup_logging
 from exporter.scheduler import Collection, Scheduler
 from exporter.snapshot import SnapshotStore, ready
@@ -44,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "when that default file does not exist, and with --demo)")
     parser.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN_ADDRESS,
                         metavar="[HOST]:PORT", help=f"address to serve on (default: {DEFAULT_LISTEN_ADDRESS})")
+    parser.add_argument("--web.config.file", dest="web_config_file", metavar="PATH", default=None,
+                        help="exporter-toolkit web config: TLS, basic auth, response headers (default: none)")
     parser.add_argument("--log.level", dest="log_level", default="info",
                         choices=["debug", "info", "warn", "error"], help="log level (default: info)")
     parser.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"],
@@ -87,11 +90,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         config = load(args.config_file, demo=args.demo)
         parse_listen_address(args.listen_address)
-    except (ConfigError, ValueError) as error:
+        web_config = load_web_config(args.web_config_file) if args.web_config_file else None
+    except (ConfigError, ValueError) as error:  # WebConfigError is a ValueError
         print(f"aws-root-exporter: {error}", file=sys.stderr)
         return USAGE_ERROR
     if args.verify_config or args.verify_config_aws:  # --verify-config.aws implies --verify-config
         print(describe(config))
+        if web_config is not None:
+            print(web_config.describe())
         disabled = sorted(set(source.name for source in account_sources()) -
                           set(source.name for source in enabled_sources(args)))
         if disabled:
@@ -110,7 +116,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from exporter.demo.organization import with_demo_stream
         config = with_demo_stream(config, fake)
     try:
-        return _run(args, config)
+        return _run(args, config, web_config)
     finally:
         if fake is not None:
             fake.stop()
@@ -156,7 +162,7 @@ def _log_findings(snapshot, intervals) -> None:
     log.info("findings", extra={"accounts": len(assessments), **severity_counts(assessments)})
 
 
-def _run(args: argparse.Namespace, config: Config) -> int:
+def _run(args: argparse.Namespace, config: Config, web_config: Optional[WebConfig] = None) -> int:
     store = SnapshotStore()
     if args.once:
         collection = _collection(args, config, store)
@@ -168,13 +174,14 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
     service = _Service(args, config, store)
     try:
-        server, _ = serve(service.app, args.listen_address)
+        server, _ = serve(service.app, args.listen_address, web_config)
     except OSError as error:
         log.error("cannot listen", extra={"address": args.listen_address, "error": str(error)})
         return 1
     service.start()
     log.info("aws-root-exporter started", extra={"address": args.listen_address, "version": __version__,
-                                                 "config": config.source})
+                                                 "config": config.source,
+                                                 "tls": web_config is not None and web_config.tls is not None})
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -188,9 +195,11 @@ def _run(args: argparse.Namespace, config: Config) -> int:
             if new is not None:
                 service.stop()
                 service = _Service(args, new, store)
-                server.set_app(service.app)
+                server.use_app(service.app)  # behind the same TLS, auth and limits
                 service.start()
                 log.info("configuration reloaded", extra={"config": new.source})
+            web_config = _reloaded_web_config(args, web_config)
+            server.use_web_config(web_config)
     log.info("shutting down")
     _exit_soon(0)
     service.stop()
@@ -249,6 +258,21 @@ def _reloaded(args: argparse.Namespace, running: Config) -> Optional[Config]:
         log.info("reload: configuration unchanged", extra={"config": new.source})
         return None
     return new
+
+
+def _reloaded_web_config(args: argparse.Namespace, running: Optional[WebConfig]) -> Optional[WebConfig]:
+    """SIGHUP: the web config file read again (TLS, basic auth, headers), or the running one when
+    there is no file or the new one has errors (each logged; nothing secret is in them)."""
+    if not args.web_config_file:
+        return running
+    try:
+        return load_web_config(args.web_config_file)
+    except WebConfigError as error:
+        log.error("web config reload refused: the file has errors; keeping the running web config",
+                  extra={"web_config": args.web_config_file})
+        for line in str(error).splitlines():
+            log.error("web config error", extra={"error": line})
+        return running
 
 
 EXIT_GRACE = 2.0  # seconds that a clean shutdown may take before the process exits anyway

@@ -1,21 +1,21 @@
-"""The HTTP server: ``/metrics``, the landing page ``/``, ``/-/healthy`` and ``/-/ready``."""
+"""The WSGI application: ``/metrics``, the landing page ``/``, ``/-/healthy`` and ``/-/ready``.
+
+Transport (TLS, basic auth, connection limits, methods) lives in ``exporter.http``."""
 
 from __future__ import annotations
 
 import gzip
-import logging
-import socket
 import threading
-from socketserver import ThreadingMixIn
 from typing import Callable, Iterable, Mapping, Optional
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from urllib.parse import parse_qs
 
 from exporter import api, landing
 from exporter.collector import exposition
+from exporter.http.negotiation import CANONICAL_ACCEPT, gzip_accepted, negotiated_format
+from exporter.http.server import HardenedServer, Limits
+from exporter.http.server import serve as serve_http
+from exporter.http.webconfig import WebConfig
 from exporter.state import Snapshot
-
-log = logging.getLogger(__name__)
-
 
 def parse_listen_address(address: str) -> tuple[str, int]:
     """``:10042``, ``127.0.0.1:10042``, ``[::1]:10042`` → (host, port); host "" = every interface."""
@@ -26,10 +26,11 @@ def parse_listen_address(address: str) -> tuple[str, int]:
 
 
 class ExpositionCache:
-    """The encoded metrics of the current snapshot, per format and compression.
+    """The encoded metrics of the current snapshot, per negotiated format and compression.
 
     A snapshot is immutable and replaced whole, so its exposition can be encoded once and served
-    to every scrape until the next swap (Prometheus pairs scrape the same bytes twice).
+    to every scrape until the next swap (Prometheus pairs scrape the same bytes twice). The key is
+    the negotiated (format, gzip) pair, never a raw header: at most four bodies per snapshot.
     """
 
     def __init__(self, intervals: Mapping[str, float]):
@@ -39,18 +40,20 @@ class ExpositionCache:
         self._bodies: dict[tuple[str, bool], tuple[bytes, str]] = {}
 
     def get(self, snapshot: Snapshot, accept: str, gzipped: bool) -> tuple[bytes, str]:
+        key = (negotiated_format(accept), gzipped)
         with self._lock:
             if snapshot is not self._snapshot:
                 self._snapshot, self._bodies = snapshot, {}
-            cached = self._bodies.get((accept, gzipped))
+            cached = self._bodies.get(key)
         if cached is not None:
             return cached
-        body, content_type = exposition(snapshot, self._intervals, accept)
+        body, content_type = exposition(snapshot, self._intervals, CANONICAL_ACCEPT[key[0]])
         if gzipped:
             body = gzip.compress(body, compresslevel=6)
         with self._lock:
             if snapshot is self._snapshot:
-                self._bodies[(accept, gzipped)] = (body, content_type)
+                # Two scrapes may race to encode; keep the first so every scrape shares one body.
+                return self._bodies.setdefault(key, (body, content_type))
         return body, content_type
 
 
@@ -64,7 +67,7 @@ class ExporterApp:
         self._ready = ready
 
     def _metrics(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
-        gzipped = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "")
+        gzipped = gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", ""))
         body, content_type = self._cache.get(self._snapshot(), environ.get("HTTP_ACCEPT", ""), gzipped)
         headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
         if gzipped:
@@ -96,24 +99,9 @@ def _reply(start_response: Callable, status: str, body: str, content_type: str =
     return [data]
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
-        log.debug("http request: " + format % args)
-
-
-class _ThreadingServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _ThreadingServerV6(_ThreadingServer):
-    address_family = socket.AF_INET6
-
-
-def serve(app: ExporterApp, address: str) -> tuple[WSGIServer, threading.Thread]:
-    """Start serving ``app`` on ``address`` in a daemon thread; returns the server and thread."""
+def serve(app: ExporterApp, address: str, web_config: Optional[WebConfig] = None,
+          limits: Limits = Limits()) -> tuple[HardenedServer, threading.Thread]:
+    """Start serving ``app`` on ``address`` in a daemon thread; returns the server and thread.
+    The transport (TLS, auth, limits, methods) is ``exporter.http.server``'s."""
     host, port = parse_listen_address(address)
-    server_class = _ThreadingServerV6 if ":" in host else _ThreadingServer
-    server = make_server(host, port, app, server_class=server_class, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, name="http", daemon=True)
-    thread.start()
-    return server, thread
+    return serve_http(app, host, port, web_config, limits)

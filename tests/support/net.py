@@ -53,3 +53,17 @@ def stop_process(process: "subprocess.Popen", timeout: float = 15.0) -> int:
             process.kill()
             process.wait(timeout=5)
     return process.returncode
+
+
+def raw_exchange(port: int, data: bytes, timeout: float = 10.0) -> bytes:
+    """Send ``data`` as is to 127.0.0.1:``port`` and return every byte until the server closes
+    (or resets) the connection; for requests an HTTP client library would not send or judge."""
+    chunks = []
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        try:
+            sock.sendall(data)
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except OSError:  # closed or reset on us mid-way: what was read so far is the answer
+            pass
+    return b"".join(chunks)
