@@ -12,12 +12,12 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[demo]'
+$(VENV)/.installed-demo: pyproject.toml fakeaws/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e . -e ./fakeaws
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e '.[demo,test]'
+$(VENV)/.installed-test: pyproject.toml fakeaws/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]' -e ./fakeaws
 	touch $@
 
 install: $(VENV)/.installed-demo

@@ -108,10 +108,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def _start_demo():
     try:
-        from exporter.demo.organization import start_demo_fake
+        from fakeaws.demo import start_demo_fake
     except ImportError as error:
-        print(f"aws-root-exporter: --demo needs the demo extra ({error}): "
-              "pip install 'aws-root-exporter[demo]'", file=sys.stderr)
+        print(f"aws-root-exporter: --demo needs the fake AWS package ({error}): "
+              "pip install ./fakeaws (from a source checkout)", file=sys.stderr)
         return None
     fake = start_demo_fake()
     # The user's own AWS settings must not steer the demo's calls away from the fake.

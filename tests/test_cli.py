@@ -19,7 +19,7 @@ from typing import Iterator, Optional
 import pytest
 import yaml
 
-from exporter.demo.fake_aws import MANAGEMENT_ACCOUNT_ID, FakeAccessKey, FakeAws, FakeCertificate, FakeRoot
+from fakeaws import MANAGEMENT_ACCOUNT_ID, FakeAccessKey, FakeAws, FakeCertificate, FakeRoot
 from tests.support.exporter import exporter_command
 from tests.support.exposition import Exposition, parse
 

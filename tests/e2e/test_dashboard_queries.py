@@ -30,7 +30,7 @@ pytestmark = pytest.mark.e2e
 
 DASHBOARD = load_dashboard()
 JOB = "aws-root-exporter"
-# The demo's active accounts (exporter/demo/organization.py); 101010101010 is suspended, not collected.
+# The demo's active accounts (fakeaws/src/fakeaws/demo.py); 101010101010 is suspended, not collected.
 DEMO_ACCOUNT_IDS = {"123456789012"} | {str(digit) * 12 for digit in range(1, 10)}
 SUSPENDED_ACCOUNT_ID = "101010101010"
 NO_CREDENTIALS = {"222222222222", "777777777777"}  # roots without any credentials in the demo

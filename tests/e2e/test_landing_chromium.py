@@ -2,7 +2,7 @@
 
 Chromium loads ``/``; the test reads the rendered DOM, follows the view links it finds there
 (``nav a[data-view]``) and checks each view's rows against the demo scenario
-(``exporter.demo.organization.DEMO_ACCOUNTS``): which roots have credentials, MFA, active keys
+(``fakeaws.demo.DEMO_ACCOUNTS``): which roots have credentials, MFA, active keys
 and console sign-ins follows from the scenario's declaration, not from the exporter's output.
 """
 
@@ -14,7 +14,7 @@ from urllib.parse import urljoin
 
 import pytest
 
-from exporter.demo.organization import DEMO_ACCOUNTS, DemoAccount
+from fakeaws.demo import DEMO_ACCOUNTS, DemoAccount
 from tests.support.chromium import Element, dump_dom, parse_html, screenshot
 from tests.support.exporter import RunningExporter
 

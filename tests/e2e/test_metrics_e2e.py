@@ -26,8 +26,8 @@ from typing import Iterator, Optional, Union
 import pytest
 import yaml
 
-from exporter.demo.fake_aws import MANAGEMENT_ACCOUNT_ID, FakeAws
-from exporter.demo.organization import DemoAccount, DemoCertificate, DemoKey, DemoLogin, build_organization
+from fakeaws import MANAGEMENT_ACCOUNT_ID, FakeAws
+from fakeaws.demo import DemoAccount, DemoCertificate, DemoKey, DemoLogin, build_organization
 from tests.support.chromium import parse_html
 from tests.support.exporter import RunningExporter, exporter_command, start_exporter
 from tests.support.exposition import Exposition, parse

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from exporter.demo.fake_aws import FakeAccessKey, FakeMfaDevice, FakeRoot
+from fakeaws import FakeAccessKey, FakeMfaDevice, FakeRoot
 from tests.integration.conftest import MGMT, Harness, new_account, only
 
 MEMBER_SOURCES = ("account_summary", "credential_report", "mfa_devices", "console_logins")
