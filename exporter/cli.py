@@ -18,8 +18,9 @@ from exporter.config import Config, ConfigError, default_config, describe, load_
 from exporter.logs import setup_logging
 from exporter.scheduler import Collection, Scheduler
 from exporter.snapshot import SnapshotStore
-from exporter.sources import account_sources
+from exporter.sources import REGISTRY
 from exporter.sources.base import AccountSource, Context
+from exporter.sources.registry import Registry
 from exporter.web import ExporterApp, parse_listen_address, serve
 
 DEFAULT_CONFIG_FILE = "config.yaml"
@@ -33,7 +34,7 @@ DEMO_CLEARED_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "
 log = logging.getLogger("exporter")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(registry: Registry = REGISTRY) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aws-root-exporter",
         description="Prometheus exporter for the root user of every account in an AWS organization.")
@@ -54,43 +55,42 @@ def build_parser() -> argparse.ArgumentParser:
                            "(0 if every account and source succeeded, 1 otherwise)")
     mode.add_argument("--verify-config", action="store_true",
                       help="validate the configuration, print what would be collected and exit (0, or 2 on errors)")
-    for source in account_sources():
-        parser.add_argument(f"--collector.{source.name}", dest=f"collector_{source.name}",
-                            action=argparse.BooleanOptionalAction, default=True,
-                            help=f"collect the {source.name} source (default: on)")
+    for source in registry.account_sources:
+        spec = source.spec
+        parser.add_argument(f"--collector.{spec.name}", dest=f"collector_{spec.name}",
+                            action=argparse.BooleanOptionalAction, default=spec.default_on,
+                            help=f"{spec.description} (default: {'on' if spec.default_on else 'off'})")
     parser.add_argument("--version", action="version", version=f"aws-root-exporter {__version__}")
     return parser
 
 
-def enabled_sources(args: argparse.Namespace) -> list[AccountSource]:
-    """The per-account sources not switched off with ``--no-collector.<name>``."""
-    return [source for source in account_sources() if getattr(args, f"collector_{source.name}")]
+def enabled_sources(args: argparse.Namespace, registry: Registry = REGISTRY) -> list[AccountSource]:
+    """The per-account sources switched on (``--collector.<name>``, or on by default)."""
+    return [source for source in registry.account_sources if getattr(args, f"collector_{source.name}")]
 
 
-def load(path: Optional[str], demo: bool = False) -> Config:
+def load(path: Optional[str], demo: bool = False, registry: Registry = REGISTRY) -> Config:
     """The configuration: an explicit path must exist; the default path is optional. The demo
     ignores the default file (tailored to a real organization, it would not fit the fake one)."""
     if path is None:
         if demo or not os.path.exists(DEFAULT_CONFIG_FILE):
-            return default_config()
+            return default_config(registry)
         path = DEFAULT_CONFIG_FILE
-    return load_config(path)
+    return load_config(path, registry)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Optional[Sequence[str]] = None, registry: Registry = REGISTRY) -> int:
+    """The command; ``registry`` is the set of sources (a test adds its own)."""
+    args = build_parser(registry).parse_args(argv)
     try:
-        config = load(args.config_file, demo=args.demo)
+        config = load(args.config_file, demo=args.demo, registry=registry)
         parse_listen_address(args.listen_address)
     except (ConfigError, ValueError) as error:
         print(f"aws-root-exporter: {error}", file=sys.stderr)
         return USAGE_ERROR
     if args.verify_config:
-        print(describe(config))
-        disabled = sorted(set(source.name for source in account_sources()) -
-                          set(source.name for source in enabled_sources(args)))
-        if disabled:
-            print(f"disabled by flags: {', '.join(disabled)}")
+        enabled = {source.name for source in enabled_sources(args, registry)}
+        print(describe(config, registry, frozenset(s.name for s in registry.account_sources) - enabled))
         return 0
     setup_logging(args.log_level, args.log_format)
 
@@ -100,7 +100,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if fake is None:
             return USAGE_ERROR
     try:
-        return _run(args, config)
+        return _run(args, config, registry)
     finally:
         if fake is not None:
             fake.stop()
@@ -122,10 +122,10 @@ def _start_demo():
     return fake
 
 
-def _run(args: argparse.Namespace, config: Config) -> int:
+def _run(args: argparse.Namespace, config: Config, registry: Registry) -> int:
     store = SnapshotStore()
     context = Context(access=AwsAccess(config), config=config)
-    collection = Collection(context, store, enabled_sources(args))
+    collection = Collection(context, store, enabled_sources(args, registry))
     intervals = {name: config.collection.intervals[name] for name in collection.source_names}
     if args.once:
         ok = collection.run_once()

@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from exporter import __version__
 from exporter.root_facts import MFA_KINDS, RootFacts, root_facts
+from exporter.sources import console_logins, discovery
 from exporter.state import AccountState, Snapshot
 
 ACCOUNT_LABELS = ["account_id", "account_name"]
@@ -68,11 +69,11 @@ class _Families:
             self.success.add_metric(ids + [source], float(status.success))
             if status.last_success is not None:
                 self.last_success.add_metric(ids + [source], status.last_success)
-        logins = state.value("console_logins")
+        logins = state.value(console_logins.NAME)
         if logins is not None:
             for (success, mfa), count in sorted(logins.counts.items()):
                 self.logins.add_metric(ids + ["success" if success else "failure", str(mfa).lower()], count)
-            self.malformed.add_metric(ids + ["console_logins"], logins.malformed)
+            self.malformed.add_metric(ids + [console_logins.NAME], logins.malformed)
 
     def add_discovery(self, snapshot: Snapshot) -> None:
         """Discovery is organization-wide: reported on the account the exporter runs in."""
@@ -82,9 +83,9 @@ class _Families:
         home = snapshot.home_account_id or ""
         home_state = snapshot.accounts.get(home)
         ids = [home, home_state.account.name if home_state else ""]
-        self.success.add_metric(ids + ["discovery"], float(status.success))
+        self.success.add_metric(ids + [discovery.NAME], float(status.success))
         if status.last_success is not None:
-            self.last_success.add_metric(ids + ["discovery"], status.last_success)
+            self.last_success.add_metric(ids + [discovery.NAME], status.last_success)
 
     def _add_facts(self, ids: list[str], facts: RootFacts) -> None:
         def put(family: GaugeMetricFamily, value: Optional[float], extra: Iterable[str] = ()) -> None:

@@ -17,29 +17,12 @@ import math
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Callable, Mapping, Optional
 
 import yaml
 
-SOURCES: tuple[str, ...] = (
-    "discovery",
-    "account_summary",
-    "credential_report",
-    "mfa_devices",
-    "console_logins",
-    "root_audit",
-)
-
-DEFAULT_INTERVALS: Mapping[str, float] = MappingProxyType(
-    {
-        "discovery": 3600.0,
-        "account_summary": 300.0,
-        "credential_report": 3600.0,
-        "mfa_devices": 300.0,
-        "console_logins": 300.0,
-        "root_audit": 900.0,
-    }
-)
+if TYPE_CHECKING:
+    from exporter.sources.registry import Registry
 
 DISCOVERY_MODES = ("organizations", "static")
 ROOT_AUDIT_MODES = ("auto", "on", "off")
@@ -103,7 +86,8 @@ class CollectionConfig:
     cloudtrail_regions: tuple[str, ...] = ("us-east-1",)
     console_login_lookback: float = 86400.0  # seconds
     credential_report_timeout: float = 120.0  # seconds
-    intervals: Mapping[str, float] = field(default_factory=lambda: DEFAULT_INTERVALS)  # seconds
+    # seconds, one per source that runs on its own interval; defaults from the source registry
+    intervals: Mapping[str, float] = field(default_factory=lambda: _registry(None).default_intervals())
 
 
 @dataclass(frozen=True)
@@ -114,8 +98,17 @@ class Config:
     source: str = "<defaults>"
 
 
-def default_config() -> Config:
-    return Config()
+def default_config(registry: Optional[Registry] = None) -> Config:
+    """The built-in defaults; interval defaults come from ``registry`` (default: every source)."""
+    return Config(collection=CollectionConfig(intervals=_registry(registry).default_intervals()))
+
+
+def _registry(registry: Optional[Registry]) -> Registry:
+    if registry is not None:
+        return registry
+    from exporter.sources import REGISTRY  # lazy: sources read the configuration types
+
+    return REGISTRY
 
 
 def partition(region: str) -> str:
@@ -225,7 +218,7 @@ def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> _YamlInt:
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
-def load_config(path: str) -> Config:
+def load_config(path: str, registry: Optional[Registry] = None) -> Config:
     """Read, parse and validate the YAML file at ``path``; an empty file means all defaults."""
     try:
         with open(path, encoding="utf-8") as handle:
@@ -248,7 +241,7 @@ def load_config(path: str) -> Config:
     finally:
         loader.dispose()
     early = [f"{path}: {problem}" for problem in loader.duplicates]
-    return _parse(data, path, early)
+    return _parse(data, path, early, _registry(registry))
 
 
 def _yaml_error(path: str, error: yaml.MarkedYAMLError) -> str:
@@ -261,9 +254,9 @@ def _yaml_error(path: str, error: yaml.MarkedYAMLError) -> str:
     return f"{path}: {where}invalid YAML: {problem}{context}"
 
 
-def parse_config(data: object, source: str) -> Config:
+def parse_config(data: object, source: str, registry: Optional[Registry] = None) -> Config:
     """Validate already-loaded YAML ``data``; ``source`` names it in every error message."""
-    return _parse(data, source, [])
+    return _parse(data, source, [], _registry(registry))
 
 
 # ---------------------------------------------------------------- validation
@@ -535,8 +528,8 @@ class _Reader:
         self.problems.append((path, message))
 
 
-def _parse(data: object, source: str, early: list[str]) -> Config:
-    defaults = default_config()
+def _parse(data: object, source: str, early: list[str], registry: Registry) -> Config:
+    defaults = default_config(registry)
     reader = _Reader()
     if data is None:
         data = {}
@@ -545,7 +538,7 @@ def _parse(data: object, source: str, early: list[str]) -> Config:
     top = reader.section(data, "", ("aws", "accounts", "collection"))
     aws = _parse_aws(reader, top.get("aws"), defaults.aws)
     accounts = _parse_accounts(reader, top.get("accounts"), defaults.accounts)
-    collection = _parse_collection(reader, top.get("collection"), defaults.collection)
+    collection = _parse_collection(reader, top.get("collection"), defaults.collection, registry.interval_names)
     _check_partitions(reader, aws, accounts, collection)
     errors = early + [_line(source, path, message) for path, message in reader.problems]
     if errors:
@@ -645,7 +638,9 @@ _COLLECTION_KEYS = (
 )
 
 
-def _parse_collection(reader: _Reader, value: object, default: CollectionConfig) -> CollectionConfig:
+def _parse_collection(
+    reader: _Reader, value: object, default: CollectionConfig, sources: tuple[str, ...]
+) -> CollectionConfig:
     section = reader.section(value, "collection", _COLLECTION_KEYS)
 
     def get(key: str, convert: Callable) -> object:
@@ -661,13 +656,13 @@ def _parse_collection(reader: _Reader, value: object, default: CollectionConfig)
                 reader.error(f"collection.cloudtrail_regions[{index}]", f"{_show(region)} is listed twice")
     lookback = get("console_login_lookback", _duration(1.0, MAX_LOOKBACK))
     report_timeout = get("credential_report_timeout", _duration(MIN_REPORT_TIMEOUT, MAX_REPORT_TIMEOUT))
-    intervals_section = reader.section(section.get("intervals"), "collection.intervals", SOURCES)
+    intervals_section = reader.section(section.get("intervals"), "collection.intervals", sources)
     interval = _duration(MIN_INTERVAL)
     intervals = {
         source: reader.get(
             intervals_section, source, default.intervals[source], interval, f"collection.intervals.{source}"
         )
-        for source in SOURCES
+        for source in sources
     }
     return CollectionConfig(
         concurrency=concurrency,
@@ -703,8 +698,12 @@ def _check_partitions(
 # ---------------------------------------------------------------- describe
 
 
-def describe(config: Config) -> str:
-    """What the exporter would collect with ``config``, for ``--verify-config``; hides the external id."""
+def describe(config: Config, registry: Optional[Registry] = None, disabled: frozenset[str] = frozenset()) -> str:
+    """What the exporter would collect with ``config``, for ``--verify-config``; hides the external id.
+
+    Sources come from ``registry``; those in ``disabled`` (switched off by flags) are marked off.
+    """
+    registry = _registry(registry)
     aws, accounts, collection = config.aws, config.accounts, config.collection
     lines = [
         f"config: {config.source}",
@@ -731,8 +730,15 @@ def describe(config: Config) -> str:
         f"credential report timeout: {format_duration(collection.credential_report_timeout)}",
         "sources:",
     ]
-    width = max(map(len, SOURCES))
-    lines += [f"  {name:<{width}}  every {format_duration(collection.intervals[name])}" for name in SOURCES]
+    width = max(len(spec.name) for spec in registry.specs)
+    for spec in registry.specs:
+        if spec.name in disabled:
+            when = "off (--no-collector." + spec.name + ")"
+        elif spec.interval is None:
+            when = "with discovery"
+        else:
+            when = f"every {format_duration(collection.intervals[spec.name])}"
+        lines.append(f"  {spec.name:<{width}}  {when}")
     return "\n".join(lines)
 
 

@@ -13,6 +13,7 @@ from typing import Callable, Optional
 
 from exporter import __version__
 from exporter.root_facts import CredentialFacts, RootFacts, root_facts
+from exporter.sources import console_logins, credential_report
 from exporter.state import AccountState, Snapshot
 
 
@@ -82,7 +83,7 @@ def _cells(state: AccountState, facts: RootFacts) -> list[tuple[str, str, str]]:
     event = facts.last_console_login_event
     if facts.last_console_login is not None:
         login = _date(facts.last_console_login)
-    elif {"console_logins", "credential_report"} & set(failing):
+    elif {console_logins.NAME, credential_report.NAME} & set(failing):
         login = "unknown (source failing)"
     else:
         login = "none seen"

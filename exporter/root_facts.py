@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping, Optional
 
+from exporter.sources import account_summary, console_logins, credential_report, mfa_devices, root_audit
 from exporter.state import (AccountState, AccountSummary, ConsoleLoginEvent, ConsoleLogins, CredentialReport,
                             RootAudit, VirtualMfa)
 
@@ -103,14 +104,14 @@ def _slots(live_active: Optional[tuple[bool, ...]], live_count: Optional[int],
 
 
 def root_facts(state: AccountState) -> RootFacts:
-    summary: Optional[AccountSummary] = state.value("account_summary")
-    report: Optional[CredentialReport] = state.value("credential_report")
-    virtual: Optional[VirtualMfa] = state.value("mfa_devices")
-    audit: Optional[RootAudit] = state.value("root_audit")
-    logins: Optional[ConsoleLogins] = state.value("console_logins")
+    summary: Optional[AccountSummary] = state.value(account_summary.NAME)
+    report: Optional[CredentialReport] = state.value(credential_report.NAME)
+    virtual: Optional[VirtualMfa] = state.value(mfa_devices.NAME)
+    audit: Optional[RootAudit] = state.value(root_audit.NAME)
+    logins: Optional[ConsoleLogins] = state.value(console_logins.NAME)
 
     # The live sources: the root audit when it is the fresher of the two, else the summary.
-    audit_first = audit is not None and (summary is None or _fresher(state, "root_audit", "account_summary"))
+    audit_first = audit is not None and (summary is None or _fresher(state, root_audit.NAME, account_summary.NAME))
 
     if audit_first:
         mfa_active: Optional[bool] = bool(audit.mfa_devices)

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from exporter.config import (
-    SOURCES,
     AccountsConfig,
     Config,
     ConfigError,
@@ -26,6 +25,7 @@ from exporter.config import (
     parse_duration,
     role_arn_for,
 )
+from exporter.sources import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -71,7 +71,7 @@ def test_defaults_match_the_documented_schema():
         "console_logins": 300,
         "root_audit": 900,
     }
-    assert tuple(collection.intervals) == SOURCES
+    assert tuple(collection.intervals) == REGISTRY.interval_names
 
 
 def test_config_is_immutable():
@@ -98,7 +98,7 @@ def test_shipped_config_shows_every_key():
     text = (ROOT / "config.yaml").read_text()
     keys = ["region", "max_attempts", "discovery", "role_name", "external_id", "session_name", "include",
             "exclude", "root_audit", "static", "concurrency", "cloudtrail_regions", "console_login_lookback",
-            "credential_report_timeout", "intervals", *SOURCES]
+            "credential_report_timeout", "intervals", *REGISTRY.interval_names]
     missing = [key for key in keys if f"\n  {key}:" not in text and f"\n    {key}:" not in text]
     assert missing == []
 
@@ -114,7 +114,7 @@ def test_fixture_sets_are_not_empty():
 def test_ok_file_loads(path):
     config = load_config(str(path))
     assert config.source == str(path)
-    assert set(config.collection.intervals) == set(SOURCES)
+    assert set(config.collection.intervals) == set(REGISTRY.interval_names)
 
 
 @pytest.mark.parametrize("path", BAD_FILES, ids=lambda p: p.name)

@@ -8,6 +8,7 @@ from typing import Any, Callable, Optional
 
 from exporter.aws.sessions import AwsAccess
 from exporter.config import Config
+from exporter.sources.registry import SourceSpec
 from exporter.state import Account, Snapshot
 
 
@@ -27,8 +28,13 @@ class AccountSource:
     ``fetch(context, account, previous)`` returns the new value or raises; ``previous`` is the
     last good value (sources that accumulate, such as console sign-in counters, build on it).
     ``applies(account, snapshot, config)`` says whether the source runs for that account now.
+    ``spec`` declares its name, default interval, AWS calls and description (see ``registry``).
     """
 
-    name: str
+    spec: SourceSpec
     fetch: Callable[[Context, Account, Optional[Any]], Any]
     applies: Callable[[Account, Snapshot, Config], bool] = lambda account, snapshot, config: True
+
+    @property
+    def name(self) -> str:
+        return self.spec.name

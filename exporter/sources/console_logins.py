@@ -15,9 +15,14 @@ from typing import Any, Iterator, Mapping, Optional
 
 from exporter.aws.rate_limit import RateLimiter
 from exporter.sources.base import AccountSource, Context
+from exporter.sources.registry import MEMBER_ROLE, AwsCall, SourceSpec
 from exporter.state import Account, ConsoleLoginEvent, ConsoleLogins
 
 NAME = "console_logins"
+SPEC = SourceSpec(
+    NAME, "root ConsoleLogin events from CloudTrail in collection.cloudtrail_regions, at most 2 requests/s "
+          "per account and region",
+    calls=(AwsCall("cloudtrail:LookupEvents", MEMBER_ROLE),), interval=300.0)
 OVERLAP = timedelta(minutes=20)  # CloudTrail usually delivers within 15 minutes
 MAX_SEEN = 1_000  # hard cap on remembered event ids per account (root sign-ins within the overlap)
 PAGE_SIZE = 50
@@ -130,4 +135,4 @@ def fetch(context: Context, account: Account, previous: Optional[ConsoleLogins] 
                          seen={i: t for t, i in kept}, resume_from=now)
 
 
-SOURCE = AccountSource(NAME, fetch)
+SOURCE = AccountSource(SPEC, fetch)

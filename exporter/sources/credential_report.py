@@ -17,9 +17,15 @@ from botocore.exceptions import ClientError
 
 from exporter.aws.errors import SourceError, error_code
 from exporter.sources.base import AccountSource, Context
+from exporter.sources.registry import MEMBER_ROLE, AwsCall, SourceSpec
 from exporter.state import Account, CredentialReport, ReportAccessKey, ReportCertificate
 
 NAME = "credential_report"
+SPEC = SourceSpec(
+    NAME, "the credential report's root row: key and certificate details, last uses; generation polled "
+          "with backoff, bounded by collection.credential_report_timeout (AWS regenerates it at most every 4h)",
+    calls=(AwsCall("iam:GenerateCredentialReport", MEMBER_ROLE), AwsCall("iam:GetCredentialReport", MEMBER_ROLE)),
+    interval=3600.0)
 ROOT_USER = "<root_account>"
 # Values that mean "nothing to tell" rather than a boolean or a time.
 _NO_VALUE = {"", "n/a", "no_information", "not_supported"}
@@ -132,4 +138,4 @@ def fetch(context: Context, account: Account, previous: Optional[CredentialRepor
     return parse_report(response["Content"], response["GeneratedTime"])
 
 
-SOURCE = AccountSource(NAME, fetch)
+SOURCE = AccountSource(SPEC, fetch)

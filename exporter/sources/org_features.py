@@ -13,9 +13,14 @@ from botocore.exceptions import ClientError
 
 from exporter.aws.errors import describe_error, error_code
 from exporter.aws.sessions import AwsAccess
+from exporter.sources.registry import EXPORTER, AwsCall, SourceSpec
 from exporter.state import Account, OrganizationFeatures
 
 NAME = "org_features"
+SPEC = SourceSpec(
+    NAME, "whether the organization has centralized root access (RootCredentialsManagement, RootSessions); "
+          "fetched with each discovery",
+    calls=(AwsCall("iam:ListOrganizationsFeatures", EXPORTER),), interval=None)
 log = logging.getLogger(__name__)
 # The answers that mean "not allowed here", as opposed to a passing failure.
 NOT_ALLOWED = {

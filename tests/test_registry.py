@@ -1,0 +1,120 @@
+"""A source is one module and one registry line: flags, intervals, --verify-config and docs follow.
+
+The toy source below is declared here and nowhere else; adding it to a registry must give it a
+``--[no-]collector.toy`` flag, a ``collection.intervals.toy`` key with its default, a
+``--verify-config`` line and a run in ``--once`` (the last failed with a KeyError in cli.py when
+the source list and the configuration's interval list were kept apart).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from exporter.cli import build_parser, enabled_sources
+from exporter.config import ConfigError, default_config, describe, parse_config
+from exporter.sources import REGISTRY
+from exporter.sources.base import AccountSource
+from exporter.sources.registry import EXPORTER, MEMBER_ROLE, AwsCall, Registry, SourceSpec
+from fakeaws import FakeAws
+
+REPO = Path(__file__).resolve().parents[1]
+TOY_SPEC = SourceSpec("toy", "a source that fetches nothing", calls=(AwsCall("iam:GetUser", MEMBER_ROLE),),
+                      interval=42.0, default_on=False)
+TOY = AccountSource(TOY_SPEC, lambda context, account, previous: None)
+
+
+def test_a_toy_source_gets_a_flag_with_its_default():
+    registry = REGISTRY.with_source(TOY)
+    parser = build_parser(registry)
+    assert [s.name for s in enabled_sources(parser.parse_args([]), registry)] == list(REGISTRY.names[2:])
+    on = enabled_sources(parser.parse_args(["--collector.toy"]), registry)
+    assert TOY in on
+    assert "a source that fetches nothing (default: off)" in parser.format_help()
+    with pytest.raises(SystemExit):
+        build_parser(REGISTRY).parse_args(["--collector.toy"])
+
+
+def test_a_toy_source_gets_an_interval_key_with_its_default():
+    registry = REGISTRY.with_source(TOY)
+    assert default_config(registry).collection.intervals["toy"] == 42.0
+    config = parse_config({"collection": {"intervals": {"toy": "1m"}}}, "config.yaml", registry)
+    assert config.collection.intervals["toy"] == 60.0
+    with pytest.raises(ConfigError, match=r"collection\.intervals\.toy: unknown key"):
+        parse_config({"collection": {"intervals": {"toy": "1m"}}}, "config.yaml")
+
+
+def test_a_toy_source_gets_a_verify_config_line():
+    registry = REGISTRY.with_source(TOY)
+    text = describe(default_config(registry), registry)
+    assert re.search(r"^  toy +every 42s$", text, re.MULTILINE), text
+    off = describe(default_config(registry), registry, frozenset({"toy"}))
+    assert re.search(r"^  toy +off \(--no-collector\.toy\)$", off, re.MULTILINE), off
+
+
+TOY_MAIN = """
+import sys
+from exporter.cli import main
+from exporter.sources import REGISTRY
+from exporter.sources.base import AccountSource
+from exporter.sources.registry import SourceSpec
+
+toy = AccountSource(SourceSpec("toy", "does nothing", calls=(), interval=60.0),
+                    lambda context, account, previous: None)
+sys.exit(main(sys.argv[1:], REGISTRY.with_source(toy)))
+"""
+
+
+def test_once_runs_a_do_nothing_source_that_only_the_registry_knows(tmp_path: Path):
+    with FakeAws() as fake:
+        fake.create_organization()
+        result = subprocess.run(
+            [sys.executable, "-c", TOY_MAIN, "--once", "--no-collector.credential_report",
+             "--no-collector.console_logins", "--no-collector.root_audit"],
+            capture_output=True, text=True, env={**os.environ, **fake.env()}, cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert 'root_exporter_collection_interval_seconds{source="toy"} 60.0' in result.stdout
+    assert re.search(r'root_exporter_collection_success\{[^}]*source="toy"\} 1\.0', result.stdout), result.stdout
+
+
+def test_a_source_cannot_be_declared_twice_or_without_an_interval():
+    with pytest.raises(ValueError, match="declared twice: toy"):
+        REGISTRY.with_source(TOY).with_source(TOY)
+    with pytest.raises(ValueError, match="need an interval"):
+        Registry((), (AccountSource(SourceSpec("x", "", (), interval=None), TOY.fetch),))
+    with pytest.raises(ValueError, match="unknown principal"):
+        AwsCall("iam:GetUser", "someone")
+
+
+# ---------------------------------------------------------------- README from the registry
+
+
+README = (REPO / "README.md").read_text()
+
+
+def test_readme_sources_table_is_the_registrys():
+    assert REGISTRY.markdown_table() in README, (
+        "README's sources table differs from the registry; paste this:\n" + REGISTRY.markdown_table())
+
+
+def _policy_actions(heading: str) -> set[str]:
+    block = README.split(heading, 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    actions: set[str] = set()
+    for statement in json.loads(block)["Statement"]:
+        action = statement["Action"]
+        actions.update([action] if isinstance(action, str) else action)
+    return actions
+
+
+def test_readme_permissions_are_the_calls_the_sources_declare():
+    member = set(REGISTRY.operations(MEMBER_ROLE))
+    # The exporter makes its own calls, assumes the member role, and in its own account makes
+    # the member role's calls with its own credentials.
+    assert _policy_actions("**Exporter principal**") == set(REGISTRY.operations(EXPORTER)) | {"sts:AssumeRole"} | member
+    assert _policy_actions("**Member read role**") == member
