@@ -14,7 +14,8 @@ from typing import Optional, Sequence
 from exporter import __version__
 from exporter.aws.sessions import AwsAccess
 from exporter.collector import exposition
-from exporter.config import Config, ConfigError, default_config, describe, load_config
+from exporter.aws.arns import partition, role_arn_for
+from exporter.config import Config, ConfigError, default_config, format_duration, load_config
 from exporter.logs import setup_logging
 from exporter.scheduler import Collection, Scheduler
 from exporter.snapshot import SnapshotStore
@@ -153,3 +154,56 @@ def _run(args: argparse.Namespace, config: Config, registry: Registry) -> int:
     server.shutdown()
     server.server_close()
     return 0
+
+
+# ---------------------------------------------------------------- --verify-config
+
+
+def describe(config: Config, registry: Registry = REGISTRY, disabled: frozenset[str] = frozenset()) -> str:
+    """What the exporter would collect with ``config``, for ``--verify-config``; hides the external id.
+
+    Sources come from ``registry``; those in ``disabled`` (switched off by flags) are marked off.
+    """
+    aws, accounts, collection = config.aws, config.accounts, config.collection
+    lines = [
+        f"config: {config.source}",
+        f"aws region: {aws.region} (partition {partition(aws.region)}), up to {aws.max_attempts} attempts per call",
+    ]
+    if accounts.discovery == "organizations":
+        lines += [
+            "discovery: organizations (the accounts that Organizations ListAccounts returns)",
+            f"  include: {', '.join(accounts.include) or 'every account'}",
+            f"  exclude: {', '.join(accounts.exclude) or 'none'}",
+        ]
+    else:
+        count = len(accounts.static)
+        lines.append(f"discovery: static ({count} account{'' if count == 1 else 's'})")
+        lines += [f"  {a.id} {a.name}: {role_arn_for(config, a.id)}" for a in accounts.static]
+    lines += [
+        f"role: {role_arn_for(config, '<account id>')}",
+        f"  session name: {accounts.session_name}",
+        f"  external id: {'set' if accounts.external_id else 'not set'}",
+        f"root audit: {_ROOT_AUDIT_TEXT[accounts.root_audit]}",
+        f"concurrency: {collection.concurrency} accounts at once per source",
+        f"cloudtrail regions: {', '.join(collection.cloudtrail_regions)}",
+        f"console login lookback: {format_duration(collection.console_login_lookback)} on the first look-up",
+        f"credential report timeout: {format_duration(collection.credential_report_timeout)}",
+        "sources:",
+    ]
+    width = max(len(spec.name) for spec in registry.specs)
+    for spec in registry.specs:
+        if spec.name in disabled:
+            when = "off (--no-collector." + spec.name + ")"
+        elif spec.interval is None:
+            when = "with discovery"
+        else:
+            when = f"every {format_duration(collection.intervals[spec.name])}"
+        lines.append(f"  {spec.name:<{width}}  {when}")
+    return "\n".join(lines)
+
+
+_ROOT_AUDIT_TEXT = {
+    "auto": "auto (sts:AssumeRoot when the organization has RootCredentialsManagement enabled)",
+    "on": "on (sts:AssumeRoot in every member account)",
+    "off": "off (no sts:AssumeRoot)",
+}

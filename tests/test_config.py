@@ -18,13 +18,13 @@ from exporter.config import (
     ConfigError,
     StaticAccount,
     default_config,
-    describe,
     format_duration,
     load_config,
     parse_config,
     parse_duration,
     role_arn_for,
 )
+from exporter.cli import describe
 from exporter.sources import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent

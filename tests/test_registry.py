@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.cli import build_parser, enabled_sources
-from exporter.config import ConfigError, default_config, describe, parse_config
+from exporter.cli import build_parser, describe, enabled_sources
+from exporter.config import ConfigError, default_config, parse_config
 from exporter.sources import REGISTRY
 from exporter.sources.base import AccountSource
 from exporter.sources.registry import EXPORTER, MEMBER_ROLE, AwsCall, Registry, SourceSpec

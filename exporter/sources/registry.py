@@ -115,9 +115,7 @@ class Registry:
 
     def markdown_table(self) -> str:
         """The README's sources table."""
-        from exporter.config import (
-            format_duration,  # lazy: the configuration reads this module
-        )
+        from exporter.config.durations import format_duration  # lazy: the configuration reads this module
 
         lines = ["| source | default | AWS calls, by principal | what |", "|---|---|---|---|"]
         for spec in self.specs:

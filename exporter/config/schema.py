@@ -1,0 +1,86 @@
+"""The configuration's typed schema: frozen dataclasses with their defaults, and ``ConfigError``.
+
+Interval defaults come from the source registry (``exporter.sources.REGISTRY``): a source
+declares its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Mapping, Optional
+
+if TYPE_CHECKING:
+    from exporter.sources.registry import Registry
+
+DISCOVERY_MODES = ("organizations", "static")
+ROOT_AUDIT_MODES = ("auto", "on", "off")
+
+# Limits the loader enforces.
+MIN_INTERVAL = 10.0
+MAX_LOOKBACK = 90 * 86400.0  # CloudTrail LookupEvents only reaches 90 days back
+MIN_REPORT_TIMEOUT = 10.0
+MAX_REPORT_TIMEOUT = 3600.0
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; ``errors`` holds every problem found, one per entry."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = list(errors)
+        super().__init__("\n".join(self.errors))
+
+
+@dataclass(frozen=True)
+class StaticAccount:
+    id: str
+    name: str
+    role_arn: Optional[str] = None  # None = built from accounts.role_name
+
+
+@dataclass(frozen=True)
+class AwsConfig:
+    region: str = "us-east-1"
+    max_attempts: int = 5
+
+
+@dataclass(frozen=True)
+class AccountsConfig:
+    discovery: str = "organizations"
+    role_name: str = "OrganizationAccountAccessRole"
+    external_id: Optional[str] = field(default=None, repr=False)  # a secret: never shown
+    session_name: str = "aws-root-exporter"
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    root_audit: str = "auto"
+    static: tuple[StaticAccount, ...] = ()
+
+
+@dataclass(frozen=True)
+class CollectionConfig:
+    concurrency: int = 8
+    cloudtrail_regions: tuple[str, ...] = ("us-east-1",)
+    console_login_lookback: float = 86400.0  # seconds
+    credential_report_timeout: float = 120.0  # seconds
+    # seconds, one per source that runs on its own interval; defaults from the source registry
+    intervals: Mapping[str, float] = field(default_factory=lambda: _registry(None).default_intervals())
+
+
+@dataclass(frozen=True)
+class Config:
+    aws: AwsConfig = field(default_factory=AwsConfig)
+    accounts: AccountsConfig = field(default_factory=AccountsConfig)
+    collection: CollectionConfig = field(default_factory=CollectionConfig)
+    source: str = "<defaults>"
+
+
+def default_config(registry: Optional[Registry] = None) -> Config:
+    """The built-in defaults; interval defaults come from ``registry`` (default: every source)."""
+    return Config(collection=CollectionConfig(intervals=_registry(registry).default_intervals()))
+
+
+def _registry(registry: Optional[Registry]) -> Registry:
+    if registry is not None:
+        return registry
+    from exporter.sources import REGISTRY  # lazy: sources read the configuration types
+
+    return REGISTRY
