@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from exporter import __version__
 from exporter.root_facts import MFA_KINDS, RootFacts, root_facts
-from exporter.sources import console_logins, discovery
+from exporter.sources import console_logins, discovery, org_features
 from exporter.state import AccountState, Snapshot
 
 ACCOUNT_LABELS = ["account_id", "account_name"]
@@ -76,16 +76,16 @@ class _Families:
             self.malformed.add_metric(ids + [console_logins.NAME], logins.malformed)
 
     def add_discovery(self, snapshot: Snapshot) -> None:
-        """Discovery is organization-wide: reported on the account the exporter runs in."""
-        status = snapshot.discovery
-        if status is None:
-            return
+        """Discovery and org_features are organization-wide: reported on the account the exporter runs in."""
         home = snapshot.home_account_id or ""
         home_state = snapshot.accounts.get(home)
         ids = [home, home_state.account.name if home_state else ""]
-        self.success.add_metric(ids + [discovery.NAME], float(status.success))
-        if status.last_success is not None:
-            self.last_success.add_metric(ids + [discovery.NAME], status.last_success)
+        for name, status in ((discovery.NAME, snapshot.discovery), (org_features.NAME, snapshot.org_features)):
+            if status is None:
+                continue
+            self.success.add_metric(ids + [name], float(status.success))
+            if status.last_success is not None:
+                self.last_success.add_metric(ids + [name], status.last_success)
 
     def _add_facts(self, ids: list[str], facts: RootFacts) -> None:
         def put(family: GaugeMetricFamily, value: Optional[float], extra: Iterable[str] = ()) -> None:

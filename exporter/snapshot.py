@@ -78,8 +78,16 @@ def with_discovery(snapshot: Snapshot, now: float, error: Optional[str] = None,
                    home_account_id=snapshot.home_account_id or home_account_id)
 
 
-def with_features(snapshot: Snapshot, features: Optional[OrganizationFeatures]) -> Snapshot:
-    return replace(snapshot, organization_features=features)
+def with_features(snapshot: Snapshot, now: float, features: Optional[OrganizationFeatures],
+                  error: Optional[str] = None) -> Snapshot:
+    """Record a run of org_features; on a failure ``features`` is what to keep (None: forget)."""
+    previous = snapshot.org_features
+    if error is None:
+        status = next_status(previous, now, features)
+    else:
+        status = SourceStatus(value=features, success=False, last_attempt=now, error=error,
+                              last_success=previous.last_success if previous else None)
+    return replace(snapshot, org_features=status)
 
 
 class SnapshotStore:

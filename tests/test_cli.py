@@ -88,7 +88,7 @@ def test_once_exits_0_and_prints_the_metrics_when_everything_succeeds(fake: Fake
     assert result.returncode == 0, result.stderr
     metrics = parse(result.stdout)  # stdout is exposition text only: logs go to stderr
     assert metrics.label_values("root_account_info", "account_id") == {MANAGEMENT_ACCOUNT_ID, *MEMBERS}
-    expected = {MANAGEMENT_ACCOUNT_ID: dict.fromkeys((*MEMBER_ROLE_SOURCES, "discovery"), 1.0)}
+    expected = {MANAGEMENT_ACCOUNT_ID: dict.fromkeys((*MEMBER_ROLE_SOURCES, "discovery", "org_features"), 1.0)}
     expected.update({account_id: dict.fromkeys((*MEMBER_ROLE_SOURCES, "root_audit"), 1.0) for account_id in MEMBERS})
     assert success_by_account(metrics) == expected
     assert metrics.value("root_credentials_present", account_id="310000000002", account_name="logs") == 0.0
@@ -102,7 +102,7 @@ def test_switched_off_collectors_neither_run_nor_report(fake: FakeAws, config: P
     assert result.returncode == 0, result.stderr
     metrics = parse(result.stdout)
     reported = {source for sources in success_by_account(metrics).values() for source in sources}
-    assert reported == {"discovery", "account_summary", "credential_report", "mfa_devices"}
+    assert reported == {"discovery", "org_features", "account_summary", "credential_report", "mfa_devices"}
     assert metrics.label_values("root_exporter_collection_interval_seconds", "source") == {
         "discovery", "account_summary", "credential_report", "mfa_devices"}
     assert fake.calls_to("LookupEvents") == [] and fake.calls_to("AssumeRoot") == []

@@ -227,7 +227,8 @@ def expected_series(org: Org, until: float) -> tuple[dict[tuple[str, frozenset],
 
         outcomes = {source: by_role for source in MEMBER_ROLE_SOURCES}
         if management:
-            outcomes["discovery"] = True  # organization-wide, reported on the exporter's own account
+            # organization-wide, reported on the exporter's own account
+            outcomes["discovery"] = outcomes["org_features"] = True
         else:
             outcomes["root_audit"] = audited
         for source, success in outcomes.items():
@@ -342,7 +343,7 @@ def test_every_metric_matches_the_state_set_in_the_fake(org: Org):
     assert metrics.series("root_exporter_collection_interval_seconds") == {
         frozenset({"source": source}.items()): float(seconds) for source, seconds in INTERVALS.items()}
     durations = metrics.series("root_exporter_collection_duration_seconds")
-    assert {dict(labels)["source"] for labels in durations} == set(SOURCES)
+    assert {dict(labels)["source"] for labels in durations} == {*SOURCES, "org_features"}
     assert all(0 <= seconds < scraped - org.started for seconds in durations.values()), durations
     assert metrics.series("root_exporter_build_info") == {
         frozenset({"version": importlib.metadata.version("aws-root-exporter")}.items()): 1.0}
