@@ -136,7 +136,7 @@ def _run(args: argparse.Namespace, config: Config, registry: Registry) -> int:
     expected = set(collection.source_names)
     app = ExporterApp(lambda: store.current, intervals, lambda: expected <= store.current.completed_sources)
     try:
-        server, _ = serve(app, args.listen_address)
+        server, server_thread = serve(app, args.listen_address)
     except OSError as error:
         log.error("cannot listen", extra={"address": args.listen_address, "error": str(error)})
         return 1
@@ -152,6 +152,7 @@ def _run(args: argparse.Namespace, config: Config, registry: Registry) -> int:
     log.info("shutting down")
     scheduler.stop()
     server.shutdown()
+    server_thread.join()  # serve_forever has returned: the join is immediate
     server.server_close()
     return 0
 
