@@ -94,8 +94,9 @@ class _Families:
 
         put(self.mfa_active, _num(facts.mfa_active))
         put(self.mfa_hardware, _num(facts.mfa_hardware))
-        for kind in MFA_KINDS if facts.mfa_devices is not None else ():
-            put(self.mfa_devices, float(facts.mfa_devices[kind]), [kind])
+        if facts.mfa_devices is not None:
+            for kind in MFA_KINDS:
+                put(self.mfa_devices, float(facts.mfa_devices[kind]), [kind])
         put(self.password, _num(facts.password_enabled))
         for number, key in enumerate(facts.access_keys, start=1):
             put(self.key_active, _num(key.active), [str(number)])

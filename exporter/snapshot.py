@@ -45,9 +45,9 @@ def with_result(snapshot: Snapshot, account_id: str, source: str, now: float, va
     if state is None:
         return snapshot
     # MappingProxyType.copy() copies the dict behind it at C speed; dict(proxy) goes key by key.
-    sources = state.sources.copy()
+    sources = state.sources.copy()  # type: ignore[attr-defined]  # a MappingProxyType
     sources[source] = next_status(state.sources.get(source), now, value, error)
-    accounts = snapshot.accounts.copy()
+    accounts = snapshot.accounts.copy()  # type: ignore[attr-defined]
     accounts[account_id] = AccountState(state.account, MappingProxyType(sources))
     return replace(snapshot, accounts=MappingProxyType(accounts))
 
@@ -58,15 +58,15 @@ def without_source(snapshot: Snapshot, account_id: str, source: str) -> Snapshot
     state = snapshot.accounts.get(account_id)
     if state is None or source not in state.sources:
         return snapshot
-    sources = state.sources.copy()
+    sources = state.sources.copy()  # type: ignore[attr-defined]  # a MappingProxyType
     del sources[source]
-    accounts = snapshot.accounts.copy()
+    accounts = snapshot.accounts.copy()  # type: ignore[attr-defined]
     accounts[account_id] = AccountState(state.account, MappingProxyType(sources))
     return replace(snapshot, accounts=MappingProxyType(accounts))
 
 
 def with_run_finished(snapshot: Snapshot, source: str, duration: float) -> Snapshot:
-    durations = snapshot.run_durations.copy()
+    durations = snapshot.run_durations.copy()  # type: ignore[attr-defined]
     durations[source] = duration
     return replace(snapshot, run_durations=MappingProxyType(durations),
                    completed_sources=snapshot.completed_sources | {source})

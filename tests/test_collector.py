@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collector import RootCollector
 from exporter.state import (Account, AccountState, AccountSummary, ConsoleLoginEvent, ConsoleLogins,
-                            CredentialReport, MfaDevice, OrganizationFeatures, ReportAccessKey, ReportCertificate,
+                            CredentialReport, OrganizationFeatures, ReportAccessKey, ReportCertificate,
                             RootAudit, Snapshot, SourceStatus, VirtualMfa)
 
 T0 = 1_800_000_000.0  # Unix seconds of the runs below

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from exporter.aws.arns import ROLE_ARN as _ROLE_ARN
 from exporter.aws.arns import partition
@@ -189,7 +189,7 @@ _ACCOUNT_KEYS = (
 def _parse_accounts(reader: _Reader, value: object, default: AccountsConfig) -> AccountsConfig:
     section = reader.section(value, "accounts", _ACCOUNT_KEYS)
 
-    def get(key: str, convert: Callable) -> object:
+    def get(key: str, convert: Callable) -> Any:
         return reader.get(section, key, getattr(default, key), convert, f"accounts.{key}")
 
     accounts = AccountsConfig(
@@ -258,7 +258,7 @@ def _parse_collection(
 ) -> CollectionConfig:
     section = reader.section(value, "collection", _COLLECTION_KEYS)
 
-    def get(key: str, convert: Callable) -> object:
+    def get(key: str, convert: Callable) -> Any:
         return reader.get(section, key, getattr(default, key), convert, f"collection.{key}")
 
     concurrency = get("concurrency", _integer(1, 256))

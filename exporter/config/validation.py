@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from exporter.config.durations import format_duration, parse_duration
 from exporter.config.messages import _got, _kind, _show
@@ -138,7 +138,8 @@ class _Reader:
             self.problems += [(path + suffix, message) for suffix, message in error.problems]
             return value if isinstance(value, dict) else {}
 
-    def get(self, mapping: dict, key: str, default: object, convert: Callable, path: str) -> object:
+    def get(self, mapping: dict, key: str, default: object, convert: Callable, path: str) -> Any:
+        """The converted value, ``default`` when absent, ``_BAD`` (recorded as a problem) when invalid."""
         if key not in mapping:
             return default
         try:

@@ -28,11 +28,11 @@ class _YamlInt(int):
 class _Loader(yaml.SafeLoader):
     """SafeLoader that keeps number texts and notes keys written twice (PyYAML keeps the last)."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.duplicates: list[str] = []
 
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         if isinstance(node, yaml.MappingNode):
             seen: dict[tuple[str, str], int] = {}
             for key_node, _ in node.value:

@@ -135,7 +135,7 @@ class Dispatch(FakeBase):
             if handler is None:
                 return moto_app(environ, start_response)
             result = handler(self, request, account_id)
-        except Exception as exc:  # a bug here must still reach the client as an AWS error
+        except Exception as exc:  # noqa: BLE001 - a bug here must still reach the client as an AWS error
             error = exc if isinstance(exc, _AwsError) else _AwsError("InternalFailure", repr(exc), 500)
             if not isinstance(exc, _AwsError):
                 _log.exception("fake AWS failed to answer %s:%s", request.service, request.action)
