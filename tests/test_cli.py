@@ -156,10 +156,11 @@ def _leading_comments(path: Path, directive: str) -> list[str]:
 
 
 def _default_intervals() -> dict[str, str]:
-    """source -> default interval, from the table in docs/architecture.md (the contract)."""
-    table = (REPO / "docs" / "architecture.md").read_text().split("## Sources and their names", 1)[1]
-    found = dict(re.findall(r"^\| `([a-z_]+)` \| [^|]+ \| ([0-9]+[smhd]) \|", table, re.MULTILINE))
-    assert len(found) == 6, found
+    """source -> default interval, from README's sources table (checked against the registry
+    by tests/test_registry.py); org_features runs with discovery and has none."""
+    table = (REPO / "README.md").read_text().split("### Sources", 1)[1].split("\n\n", 2)[1]
+    found = dict(re.findall(r"^\| `([a-z_]+)` \| (?:(?:on|off), )?every ([0-9]+[smhd]) \|", table, re.MULTILINE))
+    assert {"discovery", "account_summary", "root_audit"} <= set(found), found
     return found
 
 
