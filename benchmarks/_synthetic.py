@@ -145,7 +145,7 @@ def build_snapshot(accounts: int, seen: int = 5) -> Snapshot:
         accounts=MappingProxyType(states),
         home_account_id=HOME_ID,
         discovery=_ok(None, T0 - 60),
-        organization_features=OrganizationFeatures(root_credentials_management=True, root_sessions=False),
+        org_features=_ok(OrganizationFeatures(root_credentials_management=True, root_sessions=False), T0 - 60),
         run_durations=MappingProxyType({"discovery": 4.2, "account_summary": 31.0, "credential_report": 95.5,
                                         "mfa_devices": 28.1, "console_logins": 40.7, "root_audit": 120.3}),
         completed_sources=frozenset(INTERVALS),

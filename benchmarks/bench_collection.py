@@ -37,7 +37,7 @@ from _synthetic import machine_note, median, rss_kib, sizes
 
 from exporter.aws.sessions import AwsAccess
 from exporter.config import parse_config
-from exporter.demo.fake_aws import FakeAccessKey, FakeAws, FakeCertificate, FakeRoot
+from fakeaws import FakeAccessKey, FakeAws, FakeCertificate, FakeRoot
 from exporter.scheduler import Collection
 from exporter.snapshot import SnapshotStore
 from exporter.sources import account_sources

@@ -15,14 +15,16 @@ from typing import Optional, Sequence
 from exporter import __version__
 from exporter.aws.sessions import AwsAccess
 from exporter.collector import exposition
-from exporter.config import Config, ConfigError, default_config, describe, load_config
+from exporter.aws.arns import partition, role_arn_for
+from exporter.config import Config, ConfigError, default_config, format_duration, load_config
 from exporter.findings import assess_all, discovery_problem, severity_counts
 from exporter.http.webconfig import WebConfig, WebConfigError, load_web_config
 from exporter.logs import setup_logging
 from exporter.scheduler import Collection, Scheduler
 from exporter.snapshot import SnapshotStore, ready
-from exporter.sources import account_sources, root_events
+from exporter.sources import REGISTRY, root_events
 from exporter.sources.base import AccountSource, Context
+from exporter.sources.registry import Registry
 from exporter.web import ExporterApp, parse_listen_address, serve
 
 DEFAULT_CONFIG_FILE = "config.yaml"
@@ -36,7 +38,7 @@ DEMO_CLEARED_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "
 log = logging.getLogger("exporter")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(registry: Registry = REGISTRY) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aws-root-exporter",
         description="Prometheus exporter for the root user of every account in an AWS organization.")
@@ -52,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"],
                         help="log format (default: logfmt)")
     parser.add_argument("--demo", action="store_true",
-                        help="collect a built-in fake AWS organization (needs the 'demo' extra)")
+                        help="collect a built-in fake AWS organization (needs the fake AWS: make demo, or pip install ./fakeaws)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--once", action="store_true",
                       help="collect every source once, print the metrics to stdout, log the findings, and exit "
@@ -62,46 +64,45 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verify-config.aws", dest="verify_config_aws", action="store_true",
                         help="--verify-config, and also check the AWS credentials and permissions "
                              "(GetCallerIdentity, one ListAccounts page, one member AssumeRole); exit 1 if one fails")
-    for source in account_sources():
-        parser.add_argument(f"--collector.{source.name}", dest=f"collector_{source.name}",
-                            action=argparse.BooleanOptionalAction, default=True,
-                            help=f"collect the {source.name} source (default: on)")
+    for source in registry.account_sources:
+        spec = source.spec
+        parser.add_argument(f"--collector.{spec.name}", dest=f"collector_{spec.name}",
+                            action=argparse.BooleanOptionalAction, default=spec.default_on,
+                            help=f"{spec.description} (default: {'on' if spec.default_on else 'off'})")
     parser.add_argument("--version", action="version", version=f"aws-root-exporter {__version__}")
     return parser
 
 
-def enabled_sources(args: argparse.Namespace) -> list[AccountSource]:
-    """The per-account sources not switched off with ``--no-collector.<name>``."""
-    return [source for source in account_sources() if getattr(args, f"collector_{source.name}")]
+def enabled_sources(args: argparse.Namespace, registry: Registry = REGISTRY) -> list[AccountSource]:
+    """The per-account sources switched on (``--collector.<name>``, or on by default)."""
+    return [source for source in registry.account_sources if getattr(args, f"collector_{source.name}")]
 
 
-def load(path: Optional[str], demo: bool = False) -> Config:
+def load(path: Optional[str], demo: bool = False, registry: Registry = REGISTRY) -> Config:
     """The configuration: an explicit path must exist; the default path is optional. The demo
     ignores the default file (tailored to a real organization, it would not fit the fake one)."""
     if path is None:
         if demo or not os.path.exists(DEFAULT_CONFIG_FILE):
-            return default_config()
+            return default_config(registry)
         path = DEFAULT_CONFIG_FILE
-    return load_config(path)
+    return load_config(path, registry)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: Optional[Sequence[str]] = None, registry: Registry = REGISTRY) -> int:
+    """The command; ``registry`` is the set of sources (a test adds its own)."""
+    args = build_parser(registry).parse_args(argv)
     try:
-        config = load(args.config_file, demo=args.demo)
+        config = load(args.config_file, demo=args.demo, registry=registry)
         parse_listen_address(args.listen_address)
         web_config = load_web_config(args.web_config_file) if args.web_config_file else None
     except (ConfigError, ValueError) as error:  # WebConfigError is a ValueError
         print(f"aws-root-exporter: {error}", file=sys.stderr)
         return USAGE_ERROR
     if args.verify_config or args.verify_config_aws:  # --verify-config.aws implies --verify-config
-        print(describe(config))
+        enabled = {source.name for source in enabled_sources(args, registry)}
+        print(describe(config, registry, frozenset(s.name for s in registry.account_sources) - enabled))
         if web_config is not None:
             print(web_config.describe())
-        disabled = sorted(set(source.name for source in account_sources()) -
-                          set(source.name for source in enabled_sources(args)))
-        if disabled:
-            print(f"disabled by flags: {', '.join(disabled)}")
         if args.verify_config_aws:
             from exporter.verify_aws import verify_aws
             return verify_aws(config)
@@ -113,10 +114,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         fake = _start_demo()
         if fake is None:
             return USAGE_ERROR
-        from exporter.demo.organization import with_demo_stream
+        from fakeaws.demo import with_demo_stream
         config = with_demo_stream(config, fake)
     try:
-        return _run(args, config, web_config)
+        return _run(args, config, registry, web_config)
     finally:
         if fake is not None:
             fake.stop()
@@ -133,7 +134,7 @@ def _start_demo():
     for name in DEMO_CLEARED_ENV:
         os.environ.pop(name, None)
     try:
-        from exporter.demo.organization import start_demo_fake
+        from fakeaws.demo import start_demo_fake
         fake = start_demo_fake()  # moto is imported here, when the fake server starts
     except ImportError as error:
         print(f"aws-root-exporter: {DEMO_INSTALL_HINT.format(error=error)}", file=sys.stderr)
@@ -162,19 +163,20 @@ def _log_findings(snapshot, intervals) -> None:
     log.info("findings", extra={"accounts": len(assessments), **severity_counts(assessments)})
 
 
-def _run(args: argparse.Namespace, config: Config, web_config: Optional[WebConfig] = None) -> int:
+def _run(args: argparse.Namespace, config: Config, registry: Registry = REGISTRY,
+         web_config: Optional[WebConfig] = None) -> int:
     store = SnapshotStore()
     if args.once:
-        collection = _collection(args, config, store)
+        collection = _collection(args, config, store, registry)
         ok = collection.run_once()
         intervals = _intervals(collection, config)
         sys.stdout.write(exposition(store.current, intervals)[0].decode())
         _log_findings(store.current, intervals)
         return 0 if ok else 1
 
-    service = _Service(args, config, store)
+    service = _Service(args, config, store, registry)
     try:
-        server, _ = serve(service.app, args.listen_address, web_config)
+        server, server_thread = serve(service.app, args.listen_address, web_config)
     except OSError as error:
         log.error("cannot listen", extra={"address": args.listen_address, "error": str(error)})
         return 1
@@ -191,10 +193,10 @@ def _run(args: argparse.Namespace, config: Config, web_config: Optional[WebConfi
     while not stop.is_set():
         if reloads.wait(0.5):
             reloads.clear()
-            new = _reloaded(args, service.config)
+            new = _reloaded(args, service.config, registry)
             if new is not None:
                 service.stop()
-                service = _Service(args, new, store)
+                service = _Service(args, new, store, registry)
                 server.use_app(service.app)  # behind the same TLS, auth and limits
                 service.start()
                 log.info("configuration reloaded", extra={"config": new.source})
@@ -204,12 +206,14 @@ def _run(args: argparse.Namespace, config: Config, web_config: Optional[WebConfi
     _exit_soon(0)
     service.stop()
     server.shutdown()
+    server_thread.join()  # serve_forever has returned: the join is immediate
     server.server_close()
     return 0
 
 
-def _collection(args: argparse.Namespace, config: Config, store: SnapshotStore) -> Collection:
-    return Collection(Context(access=AwsAccess(config), config=config), store, enabled_sources(args))
+def _collection(args: argparse.Namespace, config: Config, store: SnapshotStore,
+                registry: Registry = REGISTRY) -> Collection:
+    return Collection(Context(access=AwsAccess(config), config=config), store, enabled_sources(args, registry))
 
 
 def _intervals(collection: Collection, config: Config) -> dict[str, float]:
@@ -220,9 +224,10 @@ class _Service:
     """What one configuration runs: the collection, its schedule and the web app. A reload
     replaces it whole and keeps the snapshot store, so the data collected so far stays."""
 
-    def __init__(self, args: argparse.Namespace, config: Config, store: SnapshotStore):
+    def __init__(self, args: argparse.Namespace, config: Config, store: SnapshotStore,
+                 registry: Registry = REGISTRY):
         self.config = config
-        self._collection = _collection(args, config, store)
+        self._collection = _collection(args, config, store, registry)
         intervals = _intervals(self._collection, config)
         expected = set(self._collection.source_names)
         self.app = ExporterApp(lambda: store.current, intervals, lambda: ready(store.current, expected))
@@ -243,11 +248,11 @@ class _Service:
             self._stream.stop()
 
 
-def _reloaded(args: argparse.Namespace, running: Config) -> Optional[Config]:
+def _reloaded(args: argparse.Namespace, running: Config, registry: Registry = REGISTRY) -> Optional[Config]:
     """SIGHUP: the configuration file read again, or None to keep the running one (the file has
     errors, each logged, or nothing changed)."""
     try:
-        new = load(args.config_file, demo=args.demo)
+        new = load(args.config_file, demo=args.demo, registry=registry)
     except ConfigError as error:
         log.error("reload refused: the configuration file has errors; keeping the running configuration",
                   extra={"config": running.source, "errors": len(error.errors)})
@@ -291,3 +296,61 @@ def _exit_soon(code: int) -> None:
         os._exit(code)
 
     threading.Thread(target=hard_exit, name="exit", daemon=True).start()
+
+
+# ---------------------------------------------------------------- --verify-config
+
+
+def describe(config: Config, registry: Registry = REGISTRY, disabled: frozenset[str] = frozenset()) -> str:
+    """What the exporter would collect with ``config``, for ``--verify-config``; hides the external id.
+
+    Sources come from ``registry``; those in ``disabled`` (switched off by flags) are marked off.
+    """
+    aws, accounts, collection = config.aws, config.accounts, config.collection
+    lines = [
+        f"config: {config.source}",
+        f"aws region: {aws.region} (partition {partition(aws.region)}), up to {aws.max_attempts} attempts per call",
+    ]
+    if accounts.discovery == "organizations":
+        lines += [
+            "discovery: organizations (the accounts that Organizations ListAccounts returns)",
+            f"  include: {', '.join(accounts.include) or 'every account'}",
+            f"  exclude: {', '.join(accounts.exclude) or 'none'}",
+        ]
+    else:
+        count = len(accounts.static)
+        lines.append(f"discovery: static ({count} account{'' if count == 1 else 's'})")
+        lines += [f"  {a.id} {a.name}: {role_arn_for(config, a.id)}" for a in accounts.static]
+    lines += [
+        f"role: {role_arn_for(config, '<account id>')}",
+        f"  session name: {accounts.session_name}",
+        f"  external id: {'set' if accounts.external_id else 'not set'}",
+        f"root audit: {_ROOT_AUDIT_TEXT[accounts.root_audit]}",
+        f"root e-mail policy: {' | '.join(accounts.root_email_allowed) or 'none'}",
+        f"concurrency: {collection.concurrency} accounts at once per source",
+        f"cloudtrail regions: {', '.join(collection.cloudtrail_regions)}",
+        f"console login lookback: {format_duration(collection.console_login_lookback)} on the first look-up",
+        f"credential report timeout: {format_duration(collection.credential_report_timeout)}",
+        f"root event stream: {collection.root_events.queue_url or 'off (collection.root_events.queue_url unset)'}",
+        "sources:",
+    ]
+    width = max(len(spec.name) for spec in registry.specs)
+    for spec in registry.specs:
+        if spec.name in disabled:
+            when = "off (--no-collector." + spec.name + ")"
+        elif spec.interval is None:
+            when = str(spec.runs)
+        else:
+            when = f"every {format_duration(collection.intervals[spec.name])}"
+        lines.append(f"  {spec.name:<{width}}  {when}")
+    lines.append("deadline per account (a hung account is recorded as failed and the run goes on):")
+    lines += [f"  {name:<{width}}  {format_duration(collection.deadline(name))}"
+              for name in registry.account_source_names]
+    return "\n".join(lines)
+
+
+_ROOT_AUDIT_TEXT = {
+    "auto": "auto (sts:AssumeRoot when the organization has RootCredentialsManagement enabled)",
+    "on": "on (sts:AssumeRoot in every member account)",
+    "off": "off (no sts:AssumeRoot)",
+}

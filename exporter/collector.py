@@ -17,6 +17,7 @@ from prometheus_client.utils import floatToGoString
 
 from exporter import __version__
 from exporter.root_facts import MFA_KINDS, RootFacts, root_facts
+from exporter.sources import console_logins, discovery, org_features, root_events, root_policies, trail_status
 from exporter.state import AccountState, RootPolicies, Snapshot
 
 ACCOUNT_LABELS = ["account_id", "account_name"]
@@ -76,7 +77,7 @@ class _Families:
         self._add_facts(ids, facts)
         if account.root_email_allowed is not None:
             self.email_compliant.add_metric(ids, float(account.root_email_allowed))
-        policies: Optional[RootPolicies] = state.value("root_policies")
+        policies: Optional[RootPolicies] = state.value(root_policies.NAME)
         if policies is not None and policies.scps_enabled:
             self.scp_denies_root.add_metric(ids, float(policies.denies_all))
             self.scp_denied_actions.add_metric(ids, policies.denied_actions)
@@ -84,13 +85,13 @@ class _Families:
             self.success.add_metric(ids + [source], float(status.success))
             if status.last_success is not None:
                 self.last_success.add_metric(ids + [source], status.last_success)
-        logins = state.value("console_logins")
+        logins = state.value(console_logins.NAME)
         if logins is not None:
             for (success, mfa), count in sorted(logins.counts.items()):
                 self.logins.add_metric(ids + ["success" if success else "failure", str(mfa).lower()], count)
             for success, count in sorted(logins.assumed_root_counts.items()):
                 self.assumed_root_logins.add_metric(ids + ["success" if success else "failure"], count)
-            self.malformed.add_metric(ids + ["console_logins"], logins.malformed)
+            self.malformed.add_metric(ids + [console_logins.NAME], logins.malformed)
 
     def add_root_events(self, snapshot: Snapshot) -> None:
         """Root activity of the accounts still collected, from the stream's organization-wide state."""
@@ -106,20 +107,22 @@ class _Families:
         for account_id, count in sorted(events.malformed.items()):
             state = snapshot.accounts.get(account_id)
             if state is not None:
-                self.malformed.add_metric([account_id, state.account.name, "root_events"], count)
+                self.malformed.add_metric([account_id, state.account.name, root_events.NAME], count)
 
     def add_discovery(self, snapshot: Snapshot) -> None:
-        """Discovery is organization-wide: reported on the account the exporter runs in, only
-        while that account is known and collected (so never with empty account labels); the
-        organization-level series in ``RootCollector._discovery`` always carry it."""
-        status = snapshot.discovery
+        """Discovery and org_features are organization-wide: reported on the account the exporter
+        runs in, only while that account is known and collected (so never with empty account
+        labels); the organization-level series in ``RootCollector._discovery`` always carry it."""
         home_state = snapshot.accounts.get(snapshot.home_account_id or "")
-        if status is None or home_state is None:
+        if home_state is None:
             return
         ids = [home_state.account.id, home_state.account.name]
-        self.success.add_metric(ids + ["discovery"], float(status.success))
-        if status.last_success is not None:
-            self.last_success.add_metric(ids + ["discovery"], status.last_success)
+        for name, status in ((discovery.NAME, snapshot.discovery), (org_features.NAME, snapshot.org_features)):
+            if status is None:
+                continue
+            self.success.add_metric(ids + [name], float(status.success))
+            if status.last_success is not None:
+                self.last_success.add_metric(ids + [name], status.last_success)
 
     def _add_facts(self, ids: list[str], facts: RootFacts) -> None:
         def put(family: GaugeMetricFamily, value: Optional[float], extra: Iterable[str] = ()) -> None:
@@ -128,8 +131,9 @@ class _Families:
 
         put(self.mfa_active, _num(facts.mfa_active))
         put(self.mfa_hardware, _num(facts.mfa_hardware))
-        for kind in MFA_KINDS if facts.mfa_devices is not None else ():
-            put(self.mfa_devices, float(facts.mfa_devices[kind]), [kind])
+        if facts.mfa_devices is not None:
+            for kind in MFA_KINDS:
+                put(self.mfa_devices, float(facts.mfa_devices[kind]), [kind])
         put(self.password, _num(facts.password_enabled))
         for number, key in enumerate(facts.access_keys, start=1):
             put(self.key_active, _num(key.active), [str(number)])
@@ -147,7 +151,7 @@ class _Families:
         put(self.report_generated, _ts(facts.report_generated))
 
     def add_detection(self, state: AccountState) -> None:
-        coverage = state.value("trail_status")
+        coverage = state.value(trail_status.NAME)
         if coverage is not None:
             self.detection.add_metric([state.account.id, state.account.name], float(coverage.enabled))
 

@@ -19,13 +19,14 @@ from datetime import datetime
 from typing import Callable, Mapping, Optional
 
 from exporter.root_facts import RootFacts, _fresher, root_facts
+from exporter.sources import account_summary, console_logins, discovery, root_audit
 from exporter.state import AccountState, AccountSummary, RootAudit, Snapshot, SourceStatus
 
 SEVERITIES = ("critical", "warning", "info")  # worst first
 RECENT_SECONDS = 24 * 3600  # the alert rules' recent window
 REPORT_MAX_AGE_SECONDS = 8 * 3600  # twice AWS's 4h credential report cycle
 STALE_FACTOR = 2  # data older than this many intervals of its source is stale
-DISCOVERY = "discovery"
+DISCOVERY = discovery.NAME
 
 
 @dataclass(frozen=True)
@@ -139,11 +140,10 @@ def _keys_present(s: Subject) -> Optional[str]:
 
 
 def _live_keys_present(state: AccountState) -> Optional[bool]:
-    summary: Optional[AccountSummary] = state.value("account_summary")
-    audit: Optional[RootAudit] = state.value("root_audit")
+    summary: Optional[AccountSummary] = state.value(account_summary.NAME)
+    audit: Optional[RootAudit] = state.value(root_audit.NAME)
     # The same choice of live source as root_facts makes: the fresher of the two.
-    audit_first = audit is not None and (summary is None or _fresher(state, "root_audit", "account_summary"))
-    if audit_first:
+    if audit is not None and (summary is None or _fresher(state, root_audit.NAME, account_summary.NAME)):
         return bool(audit.access_keys_active)
     if summary is not None:
         return summary.access_keys_present > 0
@@ -193,7 +193,7 @@ def _sign_in_recent(s: Subject) -> Optional[str]:
 def _sign_in_failures(s: Subject) -> Optional[str]:
     """Failed root sign-ins the exporter has seen since it started (the alert fires for an hour
     after each new one; the page keeps listing them while the exporter runs)."""
-    logins = s.state.value("console_logins")
+    logins = s.state.value(console_logins.NAME)
     if logins is None:
         return None
     failed = sum(count for (success, _), count in logins.counts.items() if not success)

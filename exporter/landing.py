@@ -23,10 +23,12 @@ from urllib.parse import parse_qs, urlencode
 from exporter import __version__
 from exporter.findings import FINDINGS, Assessment, Finding, ago, assess_all, discovery_problem, failing_sources
 from exporter.root_facts import CredentialFacts
+from exporter.sources import console_logins, credential_report
 
 TROUBLESHOOTING_URL = ("https://github.com/aws-root-exporter/aws-root-exporter/blob/main/README.md"
                        "#troubleshooting-credentials")
 RECENT_SECONDS = 24 * 3600
+_NEVER = datetime.min.replace(tzinfo=timezone.utc)
 
 
 class UnknownView(ValueError):
@@ -110,7 +112,8 @@ def select(snapshot, query: Query, intervals: Mapping[str, float], now: Optional
     scope = [item for item in every if query.matches(item)]
     rows = [item for item in scope if query.view.keep(item)]
     if query.view.key == "console":
-        rows.sort(key=lambda item: item.facts.last_console_login, reverse=True)
+        # the console view keeps rows with a sign-in only; the fallback is for the type checker
+        rows.sort(key=lambda item: item.facts.last_console_login or _NEVER, reverse=True)
     return Page(query, rows, scope, len(every), discovery_problem(snapshot), now)
 
 
@@ -222,7 +225,7 @@ def _credentials(item: Assessment) -> str:
 def _sign_in(item: Assessment, now: float) -> str:
     facts = item.facts
     if facts.last_console_login is None:
-        failing = {"console_logins", "credential_report"} & {
+        failing = {console_logins.NAME, credential_report.NAME} & {
             name for name, status in item.state.sources.items() if not status.success}
         return '<span class="none">unknown (source failing)</span>' if failing else '<span class="none">none seen</span>'
     age = now - facts.last_console_login.timestamp()

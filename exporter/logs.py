@@ -98,25 +98,6 @@ def _is_secret_key(key: object) -> bool:
     return str(key).lower().replace("-", "").replace("_", "") in _SECRET_KEYS
 
 
-class SecretRedactor(logging.Filter):
-    """Removes secrets from a record in place, for handlers that do not use the formatters below.
-
-    Attach it to a handler (``handler.addFilter(SecretRedactor())``): the message is rendered and
-    redacted, structured fields are redacted, and the exception text is rendered and redacted.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = redact(record.getMessage())
-        record.args = None
-        for key, value in _extras(record):
-            setattr(record, key, REDACTED if _is_secret_key(key) else redact_value(value))
-        if record.exc_info and not record.exc_text:
-            record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        return True
-
-
 def _extras(record: logging.LogRecord) -> list[tuple[str, object]]:
     return [(key, value) for key, value in vars(record).items() if key not in _STANDARD_ATTRIBUTES]
 

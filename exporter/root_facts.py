@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Mapping, Optional
 
+from exporter.sources import account_summary, console_logins, credential_report, mfa_devices, root_audit
 from exporter.state import (AccountState, AccountSummary, ConsoleLoginEvent, ConsoleLogins, CredentialReport,
                             RootAudit, VirtualMfa)
 
@@ -69,6 +70,7 @@ def _slots(live_active: Optional[tuple[bool, ...]], live_present: Optional[bool]
     active), and whether a second exists is unknown.
     """
     def from_report(index: int) -> CredentialFacts:
+        assert reported is not None  # called only when the report has the slot
         slot = reported[index]
         return CredentialFacts(slot.active, getattr(slot, "last_used", None), slot.last_rotated)
 
@@ -97,18 +99,19 @@ def _slots(live_active: Optional[tuple[bool, ...]], live_present: Optional[bool]
 
 
 def root_facts(state: AccountState) -> RootFacts:
-    summary: Optional[AccountSummary] = state.value("account_summary")
-    report: Optional[CredentialReport] = state.value("credential_report")
-    virtual: Optional[VirtualMfa] = state.value("mfa_devices")
-    audit: Optional[RootAudit] = state.value("root_audit")
-    logins: Optional[ConsoleLogins] = state.value("console_logins")
+    summary: Optional[AccountSummary] = state.value(account_summary.NAME)
+    report: Optional[CredentialReport] = state.value(credential_report.NAME)
+    virtual: Optional[VirtualMfa] = state.value(mfa_devices.NAME)
+    audit: Optional[RootAudit] = state.value(root_audit.NAME)
+    logins: Optional[ConsoleLogins] = state.value(console_logins.NAME)
 
     # The live sources: the root audit when it is the fresher of the two, else the summary.
-    audit_first = audit is not None and (summary is None or _fresher(state, "root_audit", "account_summary"))
+    live_audit = audit if audit is not None and (
+        summary is None or _fresher(state, root_audit.NAME, account_summary.NAME)) else None
 
-    if audit_first:
-        mfa_active: Optional[bool] = bool(audit.mfa_devices)
-        password = audit.password
+    if live_audit is not None:
+        mfa_active: Optional[bool] = bool(live_audit.mfa_devices)
+        password: Optional[bool] = live_audit.password
     elif summary is not None:
         mfa_active = summary.mfa_enabled
         password = summary.password_present
@@ -135,25 +138,25 @@ def root_facts(state: AccountState) -> RootFacts:
     else:
         hardware = None
 
-    live_keys = audit.access_keys_active if audit_first else None
-    live_certs = audit.signing_certificates_active if audit_first else None
+    live_keys = live_audit.access_keys_active if live_audit is not None else None
+    live_certs = live_audit.signing_certificates_active if live_audit is not None else None
     keys = _slots(live_keys, bool(summary.access_keys_present) if summary else None,
                   report.access_keys if report else None)
     certificates = _slots(live_certs, bool(summary.signing_certificates_present) if summary else None,
                           report.certificates if report else None)
 
-    if audit_first:
-        keys_present: Optional[bool] = bool(audit.access_keys_active)
-        certificates_present: Optional[bool] = bool(audit.signing_certificates_active)
+    if live_audit is not None:
+        keys_present: Optional[bool] = bool(live_audit.access_keys_active)
+        certificates_present: Optional[bool] = bool(live_audit.signing_certificates_active)
     elif summary is not None:
         keys_present = bool(summary.access_keys_present)
         certificates_present = bool(summary.signing_certificates_present)
     else:
         keys_present = certificates_present = None
 
-    if audit_first:
-        present: Optional[bool] = bool(audit.password or audit.access_keys_active
-                                       or audit.signing_certificates_active or audit.mfa_devices)
+    if live_audit is not None:
+        present: Optional[bool] = bool(live_audit.password or live_audit.access_keys_active
+                                       or live_audit.signing_certificates_active or live_audit.mfa_devices)
     elif summary is not None:
         evidence = (summary.mfa_enabled or summary.access_keys_present
                     or summary.signing_certificates_present or bool(password))

@@ -66,10 +66,14 @@ class Collection:
         else:
             # Clients and sessions of accounts that left would otherwise stay for the life of the process.
             self.context.access.retain({account.id for account in accounts})
-            features = org_features.fetch(self.context.access, self.store.current.organization_features)
+            features_started = time.monotonic()
+            features, features_error = org_features.fetch(self.context.access,
+                                                          self.store.current.organization_features)
+            features_duration = time.monotonic() - features_started
             now = self.context.clock()
-            self.store.update(lambda snapshot: with_discovery(with_features(with_accounts(snapshot, accounts, home),
-                                                                            features), now))
+            self.store.update(lambda snapshot: with_discovery(
+                with_features(with_accounts(snapshot, accounts, home), now, features, features_error), now))
+            self.store.update(with_run_finished, org_features.NAME, features_duration)
             log.info("discovered accounts", extra={"source": discovery.NAME, "accounts": len(accounts)})
             ok = True
         self.store.update(with_run_finished, discovery.NAME, time.monotonic() - started)

@@ -46,9 +46,9 @@ def with_result(snapshot: Snapshot, account_id: str, source: str, now: float, va
     if state is None:
         return snapshot
     # MappingProxyType.copy() copies the dict behind it at C speed; dict(proxy) goes key by key.
-    sources = state.sources.copy()
+    sources = state.sources.copy()  # type: ignore[attr-defined]  # a MappingProxyType
     sources[source] = next_status(state.sources.get(source), now, value, error)
-    accounts = snapshot.accounts.copy()
+    accounts = snapshot.accounts.copy()  # type: ignore[attr-defined]
     accounts[account_id] = AccountState(state.account, MappingProxyType(sources))
     return replace(snapshot, accounts=MappingProxyType(accounts))
 
@@ -59,15 +59,15 @@ def without_source(snapshot: Snapshot, account_id: str, source: str) -> Snapshot
     state = snapshot.accounts.get(account_id)
     if state is None or source not in state.sources:
         return snapshot
-    sources = state.sources.copy()
+    sources = state.sources.copy()  # type: ignore[attr-defined]  # a MappingProxyType
     del sources[source]
-    accounts = snapshot.accounts.copy()
+    accounts = snapshot.accounts.copy()  # type: ignore[attr-defined]
     accounts[account_id] = AccountState(state.account, MappingProxyType(sources))
     return replace(snapshot, accounts=MappingProxyType(accounts))
 
 
 def with_run_finished(snapshot: Snapshot, source: str, duration: float) -> Snapshot:
-    durations = snapshot.run_durations.copy()
+    durations = snapshot.run_durations.copy()  # type: ignore[attr-defined]
     durations[source] = duration
     return replace(snapshot, run_durations=MappingProxyType(durations),
                    completed_sources=snapshot.completed_sources | {source})
@@ -80,8 +80,16 @@ def with_discovery(snapshot: Snapshot, now: float, error: Optional[str] = None,
                    home_account_id=snapshot.home_account_id or home_account_id)
 
 
-def with_features(snapshot: Snapshot, features: Optional[OrganizationFeatures]) -> Snapshot:
-    return replace(snapshot, organization_features=features)
+def with_features(snapshot: Snapshot, now: float, features: Optional[OrganizationFeatures],
+                  error: Optional[str] = None) -> Snapshot:
+    """Record a run of org_features; on a failure ``features`` is what to keep (None: forget)."""
+    previous = snapshot.org_features
+    if error is None:
+        status = next_status(previous, now, features)
+    else:
+        status = SourceStatus(value=features, success=False, last_attempt=now, error=error,
+                              last_success=previous.last_success if previous else None)
+    return replace(snapshot, org_features=status)
 
 
 def ready(snapshot: Snapshot, sources: Iterable[str]) -> bool:

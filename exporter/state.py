@@ -247,7 +247,12 @@ class Snapshot:
     accounts: Mapping[str, AccountState] = field(default_factory=lambda: EMPTY)
     home_account_id: Optional[str] = None  # the account whose credentials the exporter runs with
     discovery: Optional[SourceStatus] = None  # organization-wide, reported on the home account
-    organization_features: Optional[OrganizationFeatures] = None
+    org_features: Optional[SourceStatus] = None  # organization-wide, reported on the home account
     run_durations: Mapping[str, float] = field(default_factory=lambda: EMPTY)  # source -> seconds
     completed_sources: frozenset[str] = frozenset()  # sources whose first run has finished
     root_events: RootEvents = field(default_factory=RootEvents)  # the event stream (root_events)
+
+    @property
+    def organization_features(self) -> Optional[OrganizationFeatures]:
+        """The organization's centralized root access features; None while unknown."""
+        return self.org_features.value if self.org_features is not None else None

@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import threading
 from typing import Callable, Iterable, Mapping, Optional
-from urllib.parse import parse_qs
 
 from exporter import api, landing
 from exporter.collector import exposition

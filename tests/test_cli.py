@@ -19,7 +19,7 @@ from typing import Iterator, Optional
 import pytest
 import yaml
 
-from exporter.demo.fake_aws import MANAGEMENT_ACCOUNT_ID, FakeAccessKey, FakeAws, FakeCertificate, FakeRoot
+from fakeaws import MANAGEMENT_ACCOUNT_ID, FakeAccessKey, FakeAws, FakeCertificate, FakeRoot
 from tests.support.exporter import exporter_command
 from tests.support.exposition import Exposition, parse
 
@@ -88,7 +88,7 @@ def test_once_exits_0_and_prints_the_metrics_when_everything_succeeds(fake: Fake
     assert result.returncode == 0, result.stderr
     metrics = parse(result.stdout)  # stdout is exposition text only: logs go to stderr
     assert metrics.label_values("root_account_info", "account_id") == {MANAGEMENT_ACCOUNT_ID, *MEMBERS}
-    expected = {MANAGEMENT_ACCOUNT_ID: dict.fromkeys((*MEMBER_ROLE_SOURCES, "discovery"), 1.0)}
+    expected = {MANAGEMENT_ACCOUNT_ID: dict.fromkeys((*MEMBER_ROLE_SOURCES, "discovery", "org_features"), 1.0)}
     # root_policies is read from the exporter's account and applies to members only
     expected.update({account_id: dict.fromkeys((*MEMBER_ROLE_SOURCES, "root_audit", "root_policies"), 1.0)
                      for account_id in MEMBERS})
@@ -122,7 +122,8 @@ def test_switched_off_collectors_neither_run_nor_report(fake: FakeAws, config: P
     assert result.returncode == 0, result.stderr
     metrics = parse(result.stdout)
     reported = {source for sources in success_by_account(metrics).values() for source in sources}
-    assert reported == {"discovery", "account_summary", "credential_report", "mfa_devices", "trail_status"}
+    assert reported == {"discovery", "org_features", "account_summary", "credential_report", "mfa_devices",
+                        "trail_status"}
     assert metrics.label_values("root_exporter_collection_interval_seconds", "source") == {
         "discovery", "account_summary", "credential_report", "mfa_devices", "trail_status"}
     assert fake.calls_to("LookupEvents") == [] and fake.calls_to("AssumeRoot") == []
@@ -177,10 +178,11 @@ def _leading_comments(path: Path, directive: str) -> list[str]:
 
 
 def _default_intervals() -> dict[str, str]:
-    """source -> default interval, from the table in docs/architecture.md (the contract)."""
-    table = (REPO / "docs" / "architecture.md").read_text().split("## Sources and their names", 1)[1]
-    found = dict(re.findall(r"^\| `([a-z_]+)` \| [^|]+ \| ([0-9]+[smhd]) \|", table, re.MULTILINE))
-    assert len(found) == 8, found  # the six polling sources, trail_status and root_policies
+    """source -> default interval, from README's sources table (checked against the registry
+    by tests/test_registry.py); org_features runs with discovery and has none."""
+    table = (REPO / "README.md").read_text().split("### Sources", 1)[1].split("\n\n", 2)[1]
+    found = dict(re.findall(r"^\| `([a-z_]+)` \| (?:(?:on|off), )?every ([0-9]+[smhd]) \|", table, re.MULTILINE))
+    assert {"discovery", "account_summary", "root_audit"} <= set(found), found
     return found
 
 

@@ -12,11 +12,11 @@ from typing import Iterator
 
 import pytest
 
-from exporter.demo.fake_aws import MANAGEMENT_ACCOUNT_ID, FakeAws, FakeRoot
+from fakeaws import MANAGEMENT_ACCOUNT_ID, FakeAws, FakeRoot
 from tests.support.exporter import start_exporter
 from tests.support.exposition import parse
 from tests.support.net import free_port, http_get, wait_for
-from tests.test_cli import NO_AWS, REPO, run
+from tests.test_cli import NO_AWS, run
 
 MEMBER = "320000000001"
 

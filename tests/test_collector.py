@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collector import RootCollector
 from exporter.state import (Account, AccountState, AccountSummary, ConsoleLoginEvent, ConsoleLogins,
-                            CredentialReport, MfaDevice, OrganizationFeatures, ReportAccessKey, ReportCertificate,
+                            CredentialReport, OrganizationFeatures, ReportAccessKey, ReportCertificate,
                             RootAudit, Snapshot, SourceStatus, VirtualMfa)
 
 T0 = 1_800_000_000.0  # Unix seconds of the runs below
@@ -83,8 +83,8 @@ def snapshot() -> Snapshot:
         accounts=MappingProxyType(states),
         home_account_id=MGMT.id,
         discovery=ok(None, at=T0 - 60),
-        organization_features=OrganizationFeatures(root_credentials_management=True, root_sessions=False),
-        run_durations=MappingProxyType({"discovery": 1.5, "account_summary": 4.25}),
+        org_features=ok(OrganizationFeatures(root_credentials_management=True, root_sessions=False), at=T0 - 60),
+        run_durations=MappingProxyType({"discovery": 1.5, "org_features": 0.5, "account_summary": 4.25}),
         completed_sources=frozenset({"discovery", "account_summary"}),
     )
 
@@ -240,6 +240,12 @@ def test_discovery_of_a_home_account_not_collected_has_no_empty_account_name():
     samples = _samples(snap)
     assert [s for s in samples if s.labels.get("account_name") == ""] == []
     assert [s.value for s in samples if s.name == "root_exporter_discovery_success"] == [1.0]
+def test_org_features_status_on_the_home_account_like_every_source(registry):
+    value = registry.get_sample_value
+    assert value("root_exporter_collection_success", of(MGMT, source="org_features")) == 1
+    assert value("root_exporter_last_success_timestamp", of(MGMT, source="org_features")) == T0 - 60
+    assert value("root_exporter_collection_success", of(PROD, source="org_features")) is None
+    assert value("root_exporter_collection_duration_seconds", {"source": "org_features"}) == 0.5
 
 
 def test_organization_features(registry):

@@ -270,15 +270,12 @@ def test_every_copied_file_exists_and_reaches_the_build(dockerfile):
                for source in exec_form(args)[:-1] if not source.startswith("--")]
     assert sources
     for source in sources:
-        if source.rstrip("/") == "fakeaws":
-            continue  # test_the_demo_target_copies_the_fake_package
         assert (REPO / source).exists(), f"COPY {source}: no such file in the repository"
         assert not _ignored(source, patterns), f"COPY {source}: excluded by .dockerignore"
     for heavy in (".venv", ".git", "tests", "exporter/__pycache__"):
         assert _ignored(heavy, patterns), f"{heavy} would be sent to the Docker daemon"
 
 
-@pytest.mark.xfail(strict=True, reason="fake moves out in the structure branch")
 def test_the_demo_target_copies_the_fake_package(dockerfile):
     patterns = [line.strip() for line in DOCKERIGNORE.read_text().splitlines()
                 if line.strip() and not line.startswith("#")]

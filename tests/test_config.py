@@ -13,19 +13,19 @@ from pathlib import Path
 import pytest
 
 from exporter.config import (
-    SOURCES,
     AccountsConfig,
     Config,
     ConfigError,
     StaticAccount,
     default_config,
-    describe,
     format_duration,
     load_config,
     parse_config,
     parse_duration,
     role_arn_for,
 )
+from exporter.cli import describe
+from exporter.sources import REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -73,7 +73,7 @@ def test_defaults_match_the_documented_schema():
         "trail_status": 3600,
         "root_policies": 3600,
     }
-    assert tuple(collection.intervals) == SOURCES
+    assert tuple(collection.intervals) == REGISTRY.interval_names
     assert collection.root_events.queue_url is None  # the event stream is off unless configured
 
 
@@ -102,7 +102,7 @@ def test_shipped_config_shows_every_key():
     keys = ["region", "max_attempts", "discovery", "role_name", "external_id", "session_name", "include",
             "exclude", "root_audit", "root_email", "allowed", "static", "concurrency", "cloudtrail_regions",
             "console_login_lookback",
-            "credential_report_timeout", "intervals", *SOURCES]
+            "credential_report_timeout", "intervals", *REGISTRY.interval_names]
     missing = [key for key in keys if f"\n  {key}:" not in text and f"\n    {key}:" not in text]
     assert missing == []
 
@@ -118,7 +118,7 @@ def test_fixture_sets_are_not_empty():
 def test_ok_file_loads(path):
     config = load_config(str(path))
     assert config.source == str(path)
-    assert set(config.collection.intervals) == set(SOURCES)
+    assert set(config.collection.intervals) == set(REGISTRY.interval_names)
 
 
 @pytest.mark.parametrize("path", BAD_FILES, ids=lambda p: p.name)

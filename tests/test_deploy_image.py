@@ -62,7 +62,6 @@ def test_the_wheel_holds_the_exporter_and_no_tests(wheel):
     assert not [n for n in names if n.startswith(("tests/", "benchmarks/", "deploy/"))]
 
 
-@pytest.mark.xfail(strict=True, reason="fake moves out in the structure branch")
 def test_the_wheel_holds_no_demo_code(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert not [n for n in names if n.startswith(("exporter/demo/", "fakeaws/"))], "the fake AWS is in the wheel"

@@ -36,8 +36,8 @@ import botocore.session
 import pytest
 
 from exporter import cli
-from exporter.demo.fake_aws import MANAGEMENT_ACCOUNT_ID, FakeAccessKey, FakeRoot
-from exporter.demo.organization import DEMO_SCPS, build_detection
+from fakeaws import MANAGEMENT_ACCOUNT_ID, FakeAccessKey, FakeRoot
+from fakeaws.demo import DEMO_SCPS, build_detection
 from tests.deploy_policies import (EXPORTER_POLICY, EXPORTER_TEMPLATE, MEMBER_POLICY, MEMBER_TEMPLATE, all_actions,
                                    load_policy)
 from tests.support.exposition import Exposition, parse

@@ -9,7 +9,7 @@ from typing import Iterator
 import boto3
 import pytest
 
-from exporter.demo.fake_aws import MANAGEMENT_ACCOUNT_ID, FakeAws
+from fakeaws import MANAGEMENT_ACCOUNT_ID, FakeAws
 from tests.deploy_policies import EXPORTER_TEMPLATE
 
 ISSUER = "oidc.eks.eu-west-1.amazonaws.com/id/0123456789ABCDEF"

@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 
-from exporter.demo.fake_aws import MANAGEMENT_ACCOUNT_ID, FakeAws
+from fakeaws import MANAGEMENT_ACCOUNT_ID, FakeAws
 from tests.support.exporter import exporter_command
 
 MEMBER = "330000000001"

@@ -41,7 +41,7 @@ def test_redact_removes_secret_keys(text):
     f"SessionToken={TOKEN}",
     f"aws_session_token: {TOKEN}",
     f"https://iam.amazonaws.com/?Action=GetAccountSummary&X-Amz-Security-Token={TOKEN}&X-Amz-Date=20261127T100000Z",
-    f"X-Amz-Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    "X-Amz-Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 ])
 def test_redact_removes_session_tokens_and_signatures(text):
     clean = redact(text)

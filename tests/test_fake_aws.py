@@ -24,13 +24,13 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from exporter.demo.fake_aws import (
+from fakeaws import (
     FakeAccessKey,
     FakeAws,
     FakeCertificate,
     FakeMfaDevice,
 )
-from exporter.demo.organization import DEMO_ACCOUNTS, build_organization
+from fakeaws.demo import DEMO_ACCOUNTS, build_organization
 
 MGMT = FakeAws.MANAGEMENT_ACCOUNT_ID
 AUDIT = "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"

@@ -19,7 +19,8 @@ from botocore.config import Config as BotoConfig
 from botocore.credentials import DeferredRefreshableCredentials
 
 from exporter import __version__
-from exporter.config import Config, partition, role_arn_for
+from exporter.aws.arns import partition, role_arn_for
+from exporter.config import Config
 from exporter.root_activity import OWN_AUDIT_SESSIONS
 from exporter.state import Account
 

@@ -202,9 +202,9 @@ class _Handler(WSGIRequestHandler):
     server: "HardenedServer"
 
     def setup(self) -> None:
-        self.connection_state: _Connection = self.request  # type: ignore[assignment]
+        self.connection_state: _Connection = self.request
         self.request = self.connection_state.sock
-        self.timeout = self.server.limits.header_timeout  # per read; the watchdog bounds the total
+        self.timeout = self.server.limits.header_timeout  # type: ignore[misc]  # per read; the watchdog bounds the total
         super().setup()
         self.rfile = _HeadBudget(self.rfile, self.server.limits.max_header_bytes)  # type: ignore[assignment]
 
@@ -304,8 +304,8 @@ class HardenedServer(ThreadingWSGIServer):
         try:
             if self.tls is not None:
                 connection.sock = self.tls.wrap(connection.sock, self.limits.header_timeout)
-            self.RequestHandlerClass(connection, client_address, self)
-        except Exception as error:  # a client that fails its handshake or hangs up is routine
+            self.RequestHandlerClass(connection, client_address, self)  # type: ignore[arg-type]
+        except Exception as error:  # noqa: BLE001 - a client that fails its handshake or hangs up is routine
             log.debug("connection ended", extra={"client": client_address[0], "error": str(error),
                                                  "cut": connection.cut_reason})
         finally:

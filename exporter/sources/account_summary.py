@@ -6,9 +6,13 @@ from typing import Any, Mapping, Optional
 
 from exporter.aws.errors import SourceError
 from exporter.sources.base import AccountSource, Context
+from exporter.sources.registry import MEMBER_ROLE, AwsCall, SourceSpec
 from exporter.state import Account, AccountSummary
 
 NAME = "account_summary"
+SPEC = SourceSpec(
+    NAME, "live presence of root's MFA, password, access keys and signing certificates",
+    calls=(AwsCall("iam:GetAccountSummary", MEMBER_ROLE),), interval=300.0)
 
 
 def _count(summary_map: Mapping[str, Any], key: str) -> int:
@@ -49,4 +53,4 @@ def fetch(context: Context, account: Account, previous: Optional[AccountSummary]
     return parse_summary(response["SummaryMap"])
 
 
-SOURCE = AccountSource(NAME, fetch)
+SOURCE = AccountSource(SPEC, fetch)

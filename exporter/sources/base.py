@@ -8,6 +8,7 @@ from typing import Any, Callable, Optional
 
 from exporter.aws.sessions import AwsAccess
 from exporter.config import Config
+from exporter.sources.registry import SourceSpec
 from exporter.state import Account, Snapshot
 
 
@@ -30,9 +31,14 @@ class AccountSource:
     ``prepare(context)``, for organization-wide sources, reads what every account shares once
     per run and returns the per-account ``fetch(account, previous)`` for that run; when it
     raises, the run fails for every account it applies to.
+    ``spec`` declares its name, default interval, AWS calls and description (see ``registry``).
     """
 
-    name: str
+    spec: SourceSpec
     fetch: Callable[[Context, Account, Optional[Any]], Any]
     applies: Callable[[Account, Snapshot, Config], bool] = lambda account, snapshot, config: True
     prepare: Optional[Callable[[Context], Callable[[Account, Optional[Any]], Any]]] = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name

@@ -18,9 +18,14 @@ from typing import Any, Iterator, Mapping, Optional
 from exporter.aws.errors import SourceError
 from exporter.aws.rate_limit import RateLimiter
 from exporter.sources.base import AccountSource, Context
+from exporter.sources.registry import MEMBER_ROLE, AwsCall, SourceSpec
 from exporter.state import EMPTY, Account, ConsoleLoginEvent, ConsoleLogins
 
 NAME = "console_logins"
+SPEC = SourceSpec(
+    NAME, "root ConsoleLogin events from CloudTrail in collection.cloudtrail_regions, at most 2 requests/s "
+          "per account and region",
+    calls=(AwsCall("cloudtrail:LookupEvents", MEMBER_ROLE),), interval=300.0)
 OVERLAP = timedelta(minutes=20)  # CloudTrail usually delivers within 15 minutes
 MAX_SEEN = 1_000  # hard cap on remembered event ids per account (root sign-ins within the overlap)
 PAGE_SIZE = 50
@@ -105,8 +110,8 @@ def parse_event(item: Mapping[str, Any]) -> Optional[ConsoleLoginEvent]:
                     "responseElements.ConsoleLogin").lower()
     if outcome not in ("success", "failure"):
         raise MalformedEvent(f"responseElements.ConsoleLogin is {outcome!r}")
-    event_id = item.get("EventId") if item.get("EventId") is not None else record.get("eventID")
-    if not _text(event_id, "EventId"):
+    event_id = _text(item.get("EventId") if item.get("EventId") is not None else record.get("eventID"), "EventId")
+    if not event_id:
         raise MalformedEvent("event has no id")
     when = item.get("EventTime") if item.get("EventTime") is not None else record.get("eventTime")
     mfa = _text(_object(record.get("additionalEventData"), "additionalEventData").get("MFAUsed"),
@@ -218,4 +223,4 @@ def fetch(context: Context, account: Account, previous: Optional[ConsoleLogins] 
                          assumed_root_counts=assumed, forgotten_through=forgotten)
 
 
-SOURCE = AccountSource(NAME, fetch)
+SOURCE = AccountSource(SPEC, fetch)

@@ -11,15 +11,21 @@ import csv
 import io
 import time
 from datetime import datetime, timezone
-from typing import Callable, Mapping, Optional
+from typing import Callable, Mapping, Optional, Sequence
 
 from botocore.exceptions import ClientError
 
 from exporter.aws.errors import SourceError, error_code
 from exporter.sources.base import AccountSource, Context
+from exporter.sources.registry import MEMBER_ROLE, AwsCall, SourceSpec
 from exporter.state import Account, CredentialReport, ReportAccessKey, ReportCertificate
 
 NAME = "credential_report"
+SPEC = SourceSpec(
+    NAME, "the credential report's root row: key and certificate details, last uses; generation polled "
+          "with backoff, bounded by collection.credential_report_timeout (AWS regenerates it at most every 4h)",
+    calls=(AwsCall("iam:GenerateCredentialReport", MEMBER_ROLE), AwsCall("iam:GetCredentialReport", MEMBER_ROLE)),
+    interval=3600.0)
 ROOT_USER = "<root_account>"
 # Values that mean "nothing to tell" rather than a boolean or a time.
 _NO_VALUE = {"", "n/a", "no_information", "not_supported"}
@@ -75,7 +81,7 @@ def root_row(content: bytes) -> Mapping[str, str]:
     raise SourceError("ReportUnparsable", f"report has no {ROOT_USER} row")
 
 
-def _complete(row: dict, header: list[str]) -> Mapping[str, str]:
+def _complete(row: dict, header: Sequence[str]) -> Mapping[str, str]:
     """``row`` if it has one cell per header column.
 
     ``csv`` fills the cells of a short row with None and gathers surplus cells under the key
@@ -151,4 +157,4 @@ def fetch(context: Context, account: Account, previous: Optional[CredentialRepor
     return parse_report(response["Content"], response["GeneratedTime"])
 
 
-SOURCE = AccountSource(NAME, fetch)
+SOURCE = AccountSource(SPEC, fetch)

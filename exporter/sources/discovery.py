@@ -9,9 +9,15 @@ from typing import Any, Iterable, Optional
 from exporter.aws.sessions import AwsAccess
 from exporter.config import Config
 from exporter.root_email import email_allowed
+from exporter.sources.registry import EXPORTER, AwsCall, SourceSpec
 from exporter.state import Account
 
 NAME = "discovery"
+SPEC = SourceSpec(
+    NAME, "the accounts to collect: Organizations accounts with their OU paths, or accounts.static",
+    calls=tuple(AwsCall(f"organizations:{action}", EXPORTER)
+                for action in ("ListAccounts", "ListParents", "DescribeOrganizationalUnit")),
+    interval=3600.0)
 log = logging.getLogger(__name__)
 
 

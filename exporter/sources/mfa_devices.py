@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Optional
 
 from exporter.sources.base import AccountSource, Context
+from exporter.sources.registry import MEMBER_ROLE, AwsCall, SourceSpec
 from exporter.state import Account, VirtualMfa
 
 NAME = "mfa_devices"
+SPEC = SourceSpec(
+    NAME, "virtual MFA devices assigned to root (AssignmentStatus=Assigned): is root's MFA virtual",
+    calls=(AwsCall("iam:ListVirtualMFADevices", MEMBER_ROLE),), interval=300.0)
 
 
 def root_has_virtual(devices: Iterable[Mapping[str, Any]]) -> bool:
@@ -26,4 +30,4 @@ def fetch(context: Context, account: Account, previous: Optional[VirtualMfa] = N
     return VirtualMfa(root_has_virtual=False)
 
 
-SOURCE = AccountSource(NAME, fetch)
+SOURCE = AccountSource(SPEC, fetch)

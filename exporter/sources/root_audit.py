@@ -16,9 +16,17 @@ from botocore.exceptions import ClientError
 from exporter.aws.errors import error_code
 from exporter.config import Config
 from exporter.sources.base import AccountSource, Context
+from exporter.sources.registry import EXPORTER, ROOT_SESSION, AwsCall, SourceSpec
 from exporter.state import Account, MfaDevice, RootAudit, Snapshot
 
 NAME = "root_audit"
+SPEC = SourceSpec(
+    NAME, "members' root password, keys, certificates and MFA device kinds through a 900 s AssumeRoot session "
+          "(task policy IAMAuditRootUserCredentials), per accounts.root_audit",
+    calls=(AwsCall("sts:AssumeRoot", EXPORTER),
+           *(AwsCall(f"iam:{action}", ROOT_SESSION)
+             for action in ("GetLoginProfile", "ListAccessKeys", "ListMFADevices", "ListSigningCertificates"))),
+    interval=900.0)
 
 
 def mfa_kind(serial: str) -> str:
@@ -76,4 +84,4 @@ def fetch(context: Context, account: Account, previous: Optional[RootAudit] = No
     )
 
 
-SOURCE = AccountSource(NAME, fetch, applies)
+SOURCE = AccountSource(SPEC, fetch, applies)

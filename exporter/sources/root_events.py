@@ -27,9 +27,16 @@ from exporter.root_activity import (AssumeRootIssued, MalformedRecord, RootEvent
                                     assume_root_issued, classify, clean_text, parse_time, with_stream_started)
 from exporter.snapshot import SnapshotStore
 from exporter.sources.base import Context
+from exporter.sources.registry import EXPORTER, AwsCall, SourceSpec
 from exporter.state import Account, Snapshot
 
 NAME = "root_events"
+SPEC = SourceSpec(
+    NAME, "root activity from the EventBridge stream: SQS long poll (20 s, 10 at a time) of "
+          "collection.root_events.queue_url, each batch applied before it is deleted",
+    calls=(AwsCall("sqs:ReceiveMessage", EXPORTER),
+           AwsCall("sqs:DeleteMessageBatch", EXPORTER, permission="sqs:DeleteMessage")),
+    interval=None, runs="a thread, while collection.root_events.queue_url is set")
 CLOUDTRAIL_DETAIL_TYPES = frozenset({"AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"})
 HEARTBEAT_SOURCE = "aws-root-exporter"  # what the shipped templates' schedule puts on the bus
 HEARTBEAT_DETAIL_TYPE = "aws-root-exporter heartbeat"
@@ -254,7 +261,9 @@ def start_stream(context: Context, store: SnapshotStore) -> Optional[EventStream
         return None
 
     def ready() -> bool:
-        return "discovery" in store.current.completed_sources
+        from exporter.sources import discovery  # lazy: the sources package imports this module
+
+        return discovery.NAME in store.current.completed_sources
 
     access = context.access
     region = queue_region(queue_url, context.config.aws.region)

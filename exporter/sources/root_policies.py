@@ -23,9 +23,16 @@ from exporter.aws.errors import error_code
 from exporter.config import Config, partition
 from exporter.scp import PolicyUnreadable, RootDeny, root_deny
 from exporter.sources.base import AccountSource, Context
+from exporter.sources.registry import EXPORTER, AwsCall, SourceSpec
 from exporter.state import Account, AccountState, PolicyAttachment, RootPolicies, Snapshot
 
 NAME = "root_policies"
+SPEC = SourceSpec(
+    NAME, "the organization's service control policies, read once per run, and what those in effect for each "
+          "member account (root, its OUs, the account) deny to its root user",
+    calls=tuple(AwsCall(f"organizations:{action}", EXPORTER)
+                for action in ("ListRoots", "ListPolicies", "DescribePolicy", "ListTargetsForPolicy")),
+    interval=3600.0)
 SCP = "SERVICE_CONTROL_POLICY"
 log = logging.getLogger(__name__)
 
@@ -108,7 +115,11 @@ def prepare(context: Context) -> Callable[[Account, Optional[RootPolicies]], Roo
     home = Account(id=context.access.home_account_id, name="")
     scps = read_organization(context.access.client(home, "organizations"))
     arn_partition = partition(context.config.aws.region)
-    return lambda account, previous=None: evaluate(scps, account, arn_partition)
+
+    def fetch_one(account: Account, previous: Optional[RootPolicies] = None) -> RootPolicies:
+        return evaluate(scps, account, arn_partition)
+
+    return fetch_one
 
 
 def fetch(context: Context, account: Account, previous: Optional[RootPolicies] = None) -> RootPolicies:
@@ -129,4 +140,4 @@ def describe(state: AccountState) -> list[tuple[str, str, str, str]]:
     return [(a.policy_name, a.policy_id, a.target_name, a.target_type) for a in value.restricting]
 
 
-SOURCE = AccountSource(NAME, fetch, applies, prepare=prepare)
+SOURCE = AccountSource(SPEC, fetch, applies, prepare=prepare)

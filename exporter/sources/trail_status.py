@@ -19,9 +19,16 @@ from botocore.exceptions import ClientError
 
 from exporter.aws.errors import SourceError, error_code
 from exporter.sources.base import AccountSource, Context
+from exporter.sources.registry import MEMBER_ROLE, AwsCall, SourceSpec
 from exporter.state import Account, TrailCoverage
 
 NAME = "trail_status"
+SPEC = SourceSpec(
+    NAME, "CloudTrail coverage in us-east-1: a logging trail (own, multi-region or the organization's shadow trail) "
+          "that selects management events, i.e. whether the account's root activity can be seen",
+    calls=tuple(AwsCall(f"cloudtrail:{action}", MEMBER_ROLE)
+                for action in ("DescribeTrails", "GetTrailStatus", "GetEventSelectors")),
+    interval=3600.0)
 REGION = "us-east-1"
 log = logging.getLogger(__name__)
 
@@ -101,4 +108,4 @@ def fetch(context: Context, account: Account, previous: Optional[TrailCoverage] 
     return result
 
 
-SOURCE = AccountSource(NAME, fetch)
+SOURCE = AccountSource(SPEC, fetch)

@@ -28,7 +28,7 @@ SETTLE = 6.0  # seconds more, so that alerts that should not exist would have ha
 
 @dataclass(frozen=True)
 class DemoRoot:
-    """One account of the demo organization (exporter/demo/organization.py), as the scenario
+    """One account of the demo organization (fakeaws/src/fakeaws/demo.py), as the scenario
     describes its root user."""
 
     account_id: str

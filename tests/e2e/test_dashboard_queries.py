@@ -30,7 +30,7 @@ pytestmark = pytest.mark.e2e
 
 DASHBOARD = load_dashboard()
 JOB = "aws-root-exporter"
-# The demo's active accounts (exporter/demo/organization.py); 101010101010 is suspended, not collected.
+# The demo's active accounts (fakeaws/src/fakeaws/demo.py); 101010101010 is suspended, not collected.
 DEMO_ACCOUNT_IDS = {"123456789012"} | {str(digit) * 12 for digit in range(1, 10)}
 SUSPENDED_ACCOUNT_ID = "101010101010"
 NO_CREDENTIALS = {"222222222222", "777777777777"}  # roots without any credentials in the demo
@@ -250,7 +250,7 @@ def test_root_activity_panel_tells_root_credentials_from_assume_root_tasks(prome
 
 def test_scp_coverage_shows_covered_and_uncovered_members(prometheus_demo, values):
     """The demo's deny-root SCP covers the Security and Workloads/Prod OUs; Workloads/Dev has only a
-    partial one and Infrastructure none (exporter/demo/organization.py)."""
+    partial one and Infrastructure none (fakeaws/src/fakeaws/demo.py)."""
     rows = table_rows(prometheus_demo, "SCP coverage of member roots", values)
     denies = {account_id: row["value"] for account_id, row in rows["A"].items()}
     assert set(denies) == DEMO_ACCOUNT_IDS - {"123456789012"}  # the management account: SCPs never apply

@@ -2,7 +2,7 @@
 
 Against ``aws-root-exporter --demo``: Chromium (driven over the DevTools pipe, tests/support/cdp.py)
 loads the page at 1366x768 and 1920x1080, the test reads the rendered DOM and measures the layout.
-What the page must say follows from the demo scenario (``exporter.demo.organization``), not from
+What the page must say follows from the demo scenario (``fakeaws.demo``), not from
 the exporter's output. A second exporter that cannot reach AWS shows the discovery banner.
 
 Screenshots are kept as test artefacts in ``$ROOT_EXPORTER_ARTIFACTS`` (default:
@@ -22,7 +22,7 @@ from urllib.parse import urljoin
 
 import pytest
 
-from exporter.demo.organization import DEMO_ACCOUNTS, DemoAccount
+from fakeaws.demo import DEMO_ACCOUNTS, DemoAccount
 from tests.support.cdp import Browser, Tab
 from tests.support.chromium import Element, parse_html
 from tests.support.exporter import RunningExporter, start_exporter

@@ -29,8 +29,8 @@ import boto3
 import pytest
 import yaml
 
-from exporter.demo.fake_aws import MANAGEMENT_ACCOUNT_ID, FakeAws
-from exporter.demo.organization import DemoAccount, DemoCertificate, DemoKey, DemoLogin, build_organization
+from fakeaws import MANAGEMENT_ACCOUNT_ID, FakeAws
+from fakeaws.demo import DemoAccount, DemoCertificate, DemoKey, DemoLogin, build_organization
 from exporter.sources.root_events import HEARTBEAT_DETAIL_TYPE, HEARTBEAT_SOURCE
 from tests.support.chromium import parse_html
 from tests.support.exporter import RunningExporter, exporter_command, start_exporter
@@ -102,7 +102,7 @@ INTERVALS = {  # seconds; distinct values so that a mix-up shows
     "trail_status": 3 * HOUR,
     "root_policies": 50 * MINUTE,
 }
-# The demo's SCPs (exporter/demo/organization.py DEMO_SCPS), as OU paths below Root: a deny of
+# The demo's SCPs (fakeaws/src/fakeaws/demo.py DEMO_SCPS), as OU paths below Root: a deny of
 # every action to root on these, and a deny of iam:CreateAccessKey only on the partial ones.
 SCP_DENY_ROOT_OUS = ("Security", "Workloads/Prod")
 SCP_PARTIAL_OUS = ("Workloads/Dev",)
@@ -256,7 +256,8 @@ def expected_series(org: Org, until: float) -> tuple[dict[tuple[str, frozenset],
 
         outcomes = {source: by_role for source in MEMBER_ROLE_SOURCES}
         if management:
-            outcomes["discovery"] = True  # organization-wide, reported on the exporter's own account
+            # organization-wide, reported on the exporter's own account
+            outcomes["discovery"] = outcomes["org_features"] = True
         else:
             outcomes["root_audit"] = audited
             outcomes["root_policies"] = True  # read from the exporter's account: no member role needed
@@ -385,7 +386,7 @@ def test_every_metric_matches_the_state_set_in_the_fake(org: Org):
     assert metrics.series("root_exporter_collection_interval_seconds") == {
         frozenset({"source": source}.items()): float(seconds) for source, seconds in INTERVALS.items()}
     durations = metrics.series("root_exporter_collection_duration_seconds")
-    assert {dict(labels)["source"] for labels in durations} == set(SOURCES)
+    assert {dict(labels)["source"] for labels in durations} == {*SOURCES, "org_features"}
     assert all(0 <= seconds < scraped - org.started for seconds in durations.values()), durations
     # The event stream: one heartbeat on the queue, nothing else.
     assert metrics.value("root_events_last_heartbeat_timestamp") == org.heartbeat_at

@@ -18,7 +18,7 @@ import pytest
 
 from exporter.aws.sessions import AwsAccess
 from exporter.config import parse_config
-from exporter.demo.fake_aws import FakeAws, FakeRoot
+from fakeaws import FakeAws, FakeRoot
 from exporter.root_facts import RootFacts, root_facts
 from exporter.scheduler import Collection
 from exporter.snapshot import SnapshotStore

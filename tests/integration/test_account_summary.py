@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from exporter.demo.fake_aws import FakeAccessKey, FakeCertificate, FakeMfaDevice, FakeRoot
 from exporter.collector import exposition
+from fakeaws import FakeAccessKey, FakeCertificate, FakeMfaDevice, FakeRoot
 from tests.integration.conftest import Harness, new_account, only
 from tests.support.exposition import parse
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from exporter.demo.fake_aws import FakeAccessKey, FakeCertificate, FakeMfaDevice, FakeRoot
+from fakeaws import FakeAccessKey, FakeCertificate, FakeMfaDevice, FakeRoot
 from tests.integration.conftest import Harness, new_account, only
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import time
 
-from exporter.demo.fake_aws import FakeAccessKey, FakeRoot
+from fakeaws import FakeAccessKey, FakeRoot
 from exporter.scheduler import Scheduler
 from tests.integration.conftest import Harness, new_account, only
 from tests.support.net import wait_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import boto3
 
-from exporter.demo.fake_aws import FakeAccessKey, FakeRoot
+from fakeaws import FakeAccessKey, FakeRoot
 from tests.integration.conftest import MGMT, Harness, new_account, only
 
 

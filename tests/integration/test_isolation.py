@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
-from exporter.demo.fake_aws import FakeAccessKey, FakeMfaDevice, FakeRoot
+from fakeaws import FakeAccessKey, FakeMfaDevice, FakeRoot
 from tests.integration.conftest import MGMT, Harness, new_account, only
 
 MEMBER_SOURCES = ("account_summary", "credential_report", "mfa_devices", "console_logins")
@@ -138,6 +138,9 @@ def test_organization_features_denied_leaves_them_unknown_and_discovery_succeeds
     assert harness.run("discovery")
 
     assert harness.snapshot.organization_features is None
+    assert harness.snapshot.org_features.success is False  # reported as its own source's failure
+    assert "AccessDenied" in harness.snapshot.org_features.error
+    assert "org_features" in harness.snapshot.run_durations
     assert harness.snapshot.discovery.success is True
     assert set(harness.snapshot.accounts) == {member}
     fake.clear_failures(MGMT)
@@ -150,9 +153,14 @@ def test_organization_features_passing_failure_keeps_the_last_answer(fake):
     try:
         assert harness.run("discovery")
         assert harness.snapshot.organization_features.root_sessions is True
+        assert harness.snapshot.org_features.success is True
+        last_success = harness.snapshot.org_features.last_success
 
         fake.fail(MGMT, "ListOrganizationsFeatures", "ServiceUnavailable", status=400)
         assert harness.run("discovery")
+
+        assert harness.snapshot.org_features.success is False
+        assert harness.snapshot.org_features.last_success == last_success
 
         assert harness.snapshot.organization_features.root_credentials_management is True
         assert harness.snapshot.organization_features.root_sessions is True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 
-from exporter.demo.fake_aws import FakeMfaDevice, FakeRoot
+from fakeaws import FakeMfaDevice, FakeRoot
 from tests.integration.conftest import Harness, new_account, only
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.demo.fake_aws import FakeAccessKey, FakeCertificate, FakeMfaDevice, FakeRoot
+from fakeaws import FakeAccessKey, FakeCertificate, FakeMfaDevice, FakeRoot
 from tests.integration.conftest import MGMT, Harness, new_account, only
 
 AUDIT_POLICY = "arn:aws:iam::aws:policy/root-task/IAMAuditRootUserCredentials"

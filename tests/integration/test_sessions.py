@@ -7,7 +7,7 @@ received them (``FakeCall.params``).
 
 from __future__ import annotations
 
-from exporter.demo.fake_aws import FakeAccessKey, FakeCall, FakeRoot
+from fakeaws import FakeAccessKey, FakeCall, FakeRoot
 from exporter.state import Account
 from tests.integration.conftest import MGMT, Harness, new_account, only
 

@@ -30,8 +30,8 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional
 from urllib.parse import parse_qs
 
-from exporter.demo import responses as wire
-from exporter.demo.fake_aws import FakeAws
+from fakeaws import wire
+from fakeaws import FakeAws
 
 # Calls the fake answers itself whose real counterpart needs a permission.
 FAKE_ANSWERED = set(FakeAws._HANDLERS)

@@ -77,4 +77,4 @@ def snapshot(*states: AccountState, centralized: bool = True, discovery: Optiona
              home: str = "123456789012") -> Snapshot:
     return Snapshot(accounts=MappingProxyType({s.account.id: s for s in states}), home_account_id=home,
                     discovery=discovery if discovery is not None else ok(None),
-                    organization_features=OrganizationFeatures(centralized, centralized))
+                    org_features=ok(OrganizationFeatures(centralized, centralized)))

@@ -35,10 +35,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Optional
 
-from exporter.demo.fake_aws import (
+from fakeaws.fake_aws import FakeAws
+from fakeaws.model import (
     MANAGEMENT_ACCOUNT_ID,
     FakeAccessKey,
-    FakeAws,
     FakeCertificate,
     FakeMfaDevice,
     FakeRoot,

@@ -1,0 +1,27 @@
+"""A fake AWS organization for aws-root-exporter's ``--demo`` and tests; not part of the exporter.
+
+``FakeAws`` (``fake_aws``) is moto's server plus the root-user calls moto lacks, one module per
+service: ``dispatch`` (request parsing, recording, injected faults, routing to moto), ``iam``,
+``root_sessions`` (``sts:AssumeRoot``), ``cloudtrail``, ``organizations``; ``wire`` holds the
+wire formats and ``demo`` the demo organization.
+"""
+
+from fakeaws.fake_aws import FakeAws
+from fakeaws.model import (
+    MANAGEMENT_ACCOUNT_ID,
+    FakeAccessKey,
+    FakeCall,
+    FakeCertificate,
+    FakeMfaDevice,
+    FakeRoot,
+)
+
+__all__ = [
+    "MANAGEMENT_ACCOUNT_ID",
+    "FakeAccessKey",
+    "FakeAws",
+    "FakeCall",
+    "FakeCertificate",
+    "FakeMfaDevice",
+    "FakeRoot",
+]
