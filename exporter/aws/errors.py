@@ -7,6 +7,7 @@ import os
 from botocore import exceptions as bx
 from botocore.exceptions import ClientError
 
+from exporter.aws.untrusted import clean
 from exporter.logs import redact
 
 
@@ -43,7 +44,8 @@ def describe_error(error: BaseException) -> str:
     else:
         text = f"{type(error).__name__}: {error}"
     # Redact before shortening: a cut could separate a secret from the key name that marks it.
-    text = redact(" ".join(text.split()))
+    # The message comes from AWS (or whatever answers on its endpoint): clean it like any AWS text.
+    text = clean(redact(" ".join(text.split())), limit=len(text) + 1)
     return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 1] + "…"
 
 
@@ -66,7 +68,7 @@ def remedy(error: BaseException) -> str:
     shown in the log line, on the landing page and in ``SourceStatus.hint``.
     """
     advice = _advice(error)
-    return f"{advice}; {SEE_README}" if advice else ""
+    return clean(f"{advice}; {SEE_README}", limit=1000) if advice else ""
 
 
 def _advice(error: BaseException) -> str:
