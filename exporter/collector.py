@@ -56,6 +56,7 @@ class _Families:
         self.assumed_root_logins = CounterMetricFamily("root_assumed_root_console_login_events", f"Console sign-ins through sts:AssumeRoot sessions (centrally issued privileged tasks, not the root user's own credentials) seen in CloudTrail since the exporter started; not part of root_console_login_events_total or root_last_console_login_timestamp. {BACKGROUND}", labels=ACCOUNT_LABELS + ["outcome"])
         self.success = gauge("root_exporter_collection_success", "1 if the last run of that source for that account succeeded; on failure the last good values are kept (stale).", ["source"])
         self.last_success = gauge("root_exporter_last_success_timestamp", "Unix seconds of the last successful run of that source for that account.", ["source"])
+        self.errors = CounterMetricFamily("root_exporter_collection_errors", f"Failed fetches of that source for that account since the exporter started, by AWS error code (or the exporter's own: DeadlineExceeded, ReportTimeout...; at most 10 codes per source, then Other); discovery counts on the exporter's own account. {BACKGROUND}", labels=ACCOUNT_LABELS + ["source", "code"])
         self.malformed = CounterMetricFamily("root_exporter_malformed_events", f"Malformed events skipped, by source, since the exporter started. {BACKGROUND}", labels=ACCOUNT_LABELS + ["source"])
 
     def all(self) -> list[Metric]:
@@ -71,6 +72,8 @@ class _Families:
             self.success.add_metric(ids + [source], float(status.success))
             if status.last_success is not None:
                 self.last_success.add_metric(ids + [source], status.last_success)
+        for (source, code), count in sorted(state.errors.items()):
+            self.errors.add_metric(ids + [source, code], count)
         logins = state.value("console_logins")
         if logins is not None:
             for (success, mfa), count in sorted(logins.counts.items()):
@@ -91,6 +94,8 @@ class _Families:
         self.success.add_metric(ids + ["discovery"], float(status.success))
         if status.last_success is not None:
             self.last_success.add_metric(ids + ["discovery"], status.last_success)
+        for code, count in sorted(snapshot.discovery_errors.items()):
+            self.errors.add_metric(ids + ["discovery", code], count)
 
     def _add_facts(self, ids: list[str], facts: RootFacts) -> None:
         def put(family: GaugeMetricFamily, value: Optional[float], extra: Iterable[str] = ()) -> None:

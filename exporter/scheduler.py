@@ -22,7 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from exporter.aws.errors import SourceError, describe_error, error_code, remedy
+from exporter.aws.errors import SourceError, describe_error, error_code, metric_code, remedy
 from exporter.config import format_duration
 from exporter.snapshot import (SnapshotStore, with_accounts, with_discovery, with_features, with_result,
                                with_run_finished, without_source)
@@ -59,7 +59,7 @@ class Collection:
             hint = remedy(error)
             description = self._failed(discovery.NAME, None, error, hint)
             self.store.update(with_discovery, self.context.clock(), error=description,
-                              home_account_id=self._home_or_none(), hint=hint)
+                              home_account_id=self._home_or_none(), hint=hint, code=metric_code(error))
             ok = False
         else:
             # Clients and sessions of accounts that left would otherwise stay for the life of the process.
@@ -111,7 +111,8 @@ class Collection:
     def record(self, source: AccountSource, account: Account, value: Any, error: Optional[BaseException]) -> bool:
         if error is not None:
             description = self._failed(source.name, account, error)
-            self.store.update(with_result, account.id, source.name, self.context.clock(), error=description)
+            self.store.update(with_result, account.id, source.name, self.context.clock(), error=description,
+                              code=metric_code(error))
             return False
         self.store.update(with_result, account.id, source.name, self.context.clock(), value=value)
         return True

@@ -161,6 +161,8 @@ class SourceStatus(Generic[T]):
 class AccountState:
     account: Account
     sources: Mapping[str, SourceStatus] = field(default_factory=lambda: EMPTY)
+    # (source, error code) -> failed fetches since the exporter started; codes capped per source
+    errors: Mapping[tuple[str, str], int] = field(default_factory=lambda: EMPTY)
 
     def value(self, source: str):
         """The last good value of ``source``, or None when it never succeeded."""
@@ -178,3 +180,4 @@ class Snapshot:
     organization_features: Optional[OrganizationFeatures] = None
     run_durations: Mapping[str, float] = field(default_factory=lambda: EMPTY)  # source -> seconds
     completed_sources: frozenset[str] = frozenset()  # sources whose first run has finished
+    discovery_errors: Mapping[str, int] = field(default_factory=lambda: EMPTY)  # error code -> failed discoveries

@@ -147,3 +147,28 @@ def test_ready_only_after_a_successful_discovery_and_every_source_run_since():
     assert ready(seen, sources) is True
     assert ready(with_discovery(seen, 300.0, error="ExpiredToken: x"), sources) is True  # once is enough
     assert ready(with_discovery(Snapshot(), 100.0), sources) is False  # sources still to run
+
+
+def test_failures_are_counted_by_source_and_code_and_the_counts_survive_success_and_rediscovery():
+    snapshot = with_accounts(Snapshot(), [PROD], PROD.id)
+    for code in ("Throttling", "Throttling", "AccessDenied"):
+        snapshot = with_result(snapshot, PROD.id, "account_summary", 100.0, error=f"{code}: x", code=code)
+    snapshot = with_result(snapshot, PROD.id, "account_summary", 200.0, value=SUMMARY)
+    snapshot = with_result(snapshot, PROD.id, "mfa_devices", 200.0, error="Throttling: x", code="Throttling")
+    snapshot = with_accounts(snapshot, [PROD, DEV], PROD.id)
+    assert dict(snapshot.accounts[PROD.id].errors) == {("account_summary", "Throttling"): 2,
+                                                       ("account_summary", "AccessDenied"): 1,
+                                                       ("mfa_devices", "Throttling"): 1}
+    assert dict(snapshot.accounts[DEV.id].errors) == {}
+
+
+def test_error_codes_per_source_are_capped_so_series_stay_bounded():
+    from exporter.snapshot import MAX_ERROR_CODES, OTHER_CODE
+    snapshot = with_accounts(Snapshot(), [PROD], PROD.id)
+    for number in range(MAX_ERROR_CODES + 5):
+        snapshot = with_result(snapshot, PROD.id, "console_logins", 1.0, error="x", code=f"Code{number}")
+    snapshot = with_result(snapshot, PROD.id, "console_logins", 1.0, error="x", code="Code0")
+    errors = snapshot.accounts[PROD.id].errors
+    assert len(errors) == MAX_ERROR_CODES + 1
+    assert errors[("console_logins", OTHER_CODE)] == 5
+    assert errors[("console_logins", "Code0")] == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from botocore import exceptions as bx
 from botocore.exceptions import ClientError
@@ -28,6 +29,17 @@ def error_code(error: BaseException) -> str:
     if isinstance(error, ClientError):
         return str(error.response.get("Error", {}).get("Code") or "ClientError")
     return type(error).__name__
+
+
+OTHER_CODE = "Other"
+_METRIC_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+
+
+def metric_code(error: BaseException) -> str:
+    """``error_code(error)`` as a label value: AWS codes and our own as they are, anything that
+    does not look like a code (it comes from whatever answered on the endpoint) as ``Other``."""
+    code = error_code(error)
+    return code if _METRIC_CODE.fullmatch(code) else OTHER_CODE
 
 
 MAX_MESSAGE = 300
