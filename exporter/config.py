@@ -49,6 +49,8 @@ MIN_INTERVAL = 10.0
 # (an interval of millions of days overflows it at start).
 MAX_INTERVAL = 30 * 86400.0
 MIN_DEADLINE = 1.0
+STALE_FACTOR = 3  # default collection.stale_after: this many intervals of the source
+MAX_STALE_AFTER = 90 * 86400.0
 MAX_LOOKBACK = 90 * 86400.0  # CloudTrail LookupEvents only reaches 90 days back
 MIN_REPORT_TIMEOUT = 10.0
 MAX_REPORT_TIMEOUT = 3600.0
@@ -111,6 +113,9 @@ class CollectionConfig:
     # Per-account sources only: how long one account's fetch may take before it is recorded as
     # failed (DeadlineExceeded) and the run goes on without it. Default: half the interval.
     deadlines: Mapping[str, float] = field(default_factory=lambda: default_deadlines(DEFAULT_INTERVALS))
+    # Every source: values whose last success is older than this are left out of /metrics and
+    # marked stale on the page. Default: STALE_FACTOR times the interval.
+    stale_after: Mapping[str, float] = field(default_factory=lambda: default_stale_after(DEFAULT_INTERVALS))
 
     def deadline(self, source: str) -> float:
         return self.deadlines.get(source, self.intervals[source] / 2)
@@ -131,6 +136,11 @@ def default_deadlines(intervals: Mapping[str, float]) -> Mapping[str, float]:
     """Half of each per-account source's interval: a hung account is given up on well before the
     next run is due."""
     return MappingProxyType({source: intervals[source] / 2 for source in ACCOUNT_SOURCES})
+
+
+def default_stale_after(intervals: Mapping[str, float]) -> Mapping[str, float]:
+    """Three intervals of each source: two runs in a row may fail before its values go."""
+    return MappingProxyType({source: STALE_FACTOR * intervals[source] for source in SOURCES})
 
 
 def default_config() -> Config:
@@ -661,7 +671,7 @@ def _check_static(reader: _Reader, static: tuple[StaticAccount, ...]) -> None:
 
 _COLLECTION_KEYS = (
     "concurrency", "cloudtrail_regions", "console_login_lookback", "credential_report_timeout", "intervals",
-    "deadlines",
+    "deadlines", "stale_after",
 )
 
 
@@ -690,6 +700,7 @@ def _parse_collection(reader: _Reader, value: object, default: CollectionConfig)
         for source in SOURCES
     }
     deadlines = _parse_deadlines(reader, section.get("deadlines"), intervals, report_timeout)
+    stale_after = _parse_stale_after(reader, section.get("stale_after"), intervals, deadlines)
     return CollectionConfig(
         concurrency=concurrency,
         cloudtrail_regions=regions,
@@ -697,6 +708,7 @@ def _parse_collection(reader: _Reader, value: object, default: CollectionConfig)
         credential_report_timeout=report_timeout,
         intervals=MappingProxyType(intervals),
         deadlines=deadlines,
+        stale_after=stale_after,
     )
 
 
@@ -722,6 +734,31 @@ def _parse_deadlines(reader: _Reader, value: object, intervals: dict, report_tim
             reader.error(path, f"{_show(section[source])} is not longer than collection.credential_report_timeout "
                                f"({format_duration(report_timeout)}): every slow report would be cut off")
     return MappingProxyType(deadlines)
+
+
+def _parse_stale_after(reader: _Reader, value: object, intervals: dict, deadlines: Mapping[str, float]
+                       ) -> Mapping[str, float]:
+    """``collection.stale_after``: a given one must outlast an on-time run (the interval, plus
+    the deadline for a per-account source); missing ones are ``STALE_FACTOR`` intervals."""
+    section = reader.section(value, "collection.stale_after", SOURCES)
+    stale_after = {}
+    for source in SOURCES:
+        path = f"collection.stale_after.{source}"
+        given = reader.get(section, source, None, _duration(MIN_INTERVAL, MAX_STALE_AFTER), path)
+        interval = intervals[source]
+        if given is None or given is _BAD:
+            stale_after[source] = STALE_FACTOR * interval if interval is not _BAD else 0.0
+            continue
+        stale_after[source] = given
+        if interval is _BAD:
+            continue
+        deadline = deadlines.get(source, 0.0)
+        if given <= interval + deadline:
+            plus = f" plus its deadline ({format_duration(deadline)})" if deadline else ""
+            reader.error(path, f"{_show(section[source])} is not longer than collection.intervals.{source} "
+                               f"({format_duration(interval)}){plus}: data from every on-time run would look "
+                               "stale before the next one is due")
+    return MappingProxyType(stale_after)
 
 
 def _check_partitions(
@@ -781,6 +818,8 @@ def describe(config: Config) -> str:
     lines += [f"  {name:<{width}}  every {format_duration(collection.intervals[name])}" for name in SOURCES]
     lines.append("deadline per account (a hung account is recorded as failed and the run goes on):")
     lines += [f"  {name:<{width}}  {format_duration(collection.deadline(name))}" for name in ACCOUNT_SOURCES]
+    lines.append("stale after (values older than this are left out of /metrics and marked stale on the page):")
+    lines += [f"  {name:<{width}}  {format_duration(collection.stale_after[name])}" for name in SOURCES]
     return "\n".join(lines)
 
 

@@ -98,7 +98,7 @@ def test_shipped_config_shows_every_key():
     text = (ROOT / "config.yaml").read_text()
     keys = ["region", "max_attempts", "discovery", "role_name", "external_id", "session_name", "include",
             "exclude", "root_audit", "static", "concurrency", "cloudtrail_regions", "console_login_lookback",
-            "credential_report_timeout", "intervals", *SOURCES]
+            "credential_report_timeout", "intervals", "deadlines", "stale_after", *SOURCES]
     missing = [key for key in keys if f"\n  {key}:" not in text and f"\n    {key}:" not in text]
     assert missing == []
 
@@ -310,3 +310,18 @@ def test_deadlines_default_to_half_the_interval_and_follow_a_changed_interval():
 def test_verify_config_shows_the_deadlines():
     text = describe(load_config(str(CONFIGS / "deadlines.ok.yaml")))
     assert "  account_summary    30s" in text and "  console_logins     5m" in text
+
+
+def test_stale_after_defaults_to_three_intervals_and_follows_a_changed_interval():
+    assert dict(default_config().collection.stale_after) == {
+        source: 3 * interval for source, interval in default_config().collection.intervals.items()}
+    config = load_config(str(CONFIGS / "stale-after.ok.yaml")).collection
+    assert (config.stale_after["account_summary"], config.stale_after["discovery"]) == (3600, 86400)
+    assert config.stale_after["mfa_devices"] == 1800  # 3 x the 10m given
+    assert config.stale_after["credential_report"] == 3 * 3600
+
+
+def test_verify_config_shows_stale_after():
+    text = describe(load_config(str(CONFIGS / "stale-after.ok.yaml")))
+    assert "values older than this are left out of /metrics" in text
+    assert "  account_summary    1h" in text and "  mfa_devices        30m" in text
