@@ -2,7 +2,9 @@
 
 AWS is polled in the background on each source's interval (the accepted exception to
 "collect on scrape" for slow, rate-limited APIs); every HELP text says which source a value
-comes from. Event times are gauges of Unix seconds, never sample timestamps.
+comes from. Event times are gauges of Unix seconds, never sample timestamps. Values of a source
+that the snapshot marks stale (older than ``collection.stale_after``) are left out, so day-old
+data never looks current; the collection series of that source stay and say why.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ class _Families:
                 self.last_success.add_metric(ids + [source], status.last_success)
         for (source, code), count in sorted(state.errors.items()):
             self.errors.add_metric(ids + [source, code], count)
+        # Counters stay when their source is stale: they count what was seen, and a counter that
+        # left and came back would look new to the alert rules.
         logins = state.value("console_logins")
         if logins is not None:
             for (success, mfa), count in sorted(logins.counts.items()):
@@ -177,9 +181,13 @@ class RootCollector(Collector):
         interval = GaugeMetricFamily("root_exporter_collection_interval_seconds", "Configured interval between runs of that source.", labels=["source"])
         for source, seconds in sorted(self._intervals.items()):
             interval.add_metric([source], seconds)
+        stale_after = GaugeMetricFamily("root_exporter_collection_stale_after_seconds", "Configured collection.stale_after of that source: values whose last success is older are left out of these metrics (collection success and last success stay).", labels=["source"])
+        for source, seconds in sorted(snapshot.stale_after.items()):
+            if source in self._intervals:
+                stale_after.add_metric([source], seconds)
         build = GaugeMetricFamily("root_exporter_build_info", "Build information of aws-root-exporter; value 1.", labels=["version"])
         build.add_metric([__version__], 1)
-        yield from (duration, interval, build)
+        yield from (duration, interval, stale_after, build)
 
 
 def exposition(snapshot: Snapshot, intervals: Mapping[str, float], accept: str = "") -> tuple[bytes, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 
 from exporter.aws.errors import OTHER_CODE
 from exporter.state import Account, AccountState, OrganizationFeatures, Snapshot, SourceStatus
@@ -32,6 +32,7 @@ def next_status(previous: Optional[SourceStatus], now: float, value: Any = None,
         last_attempt=now,
         error=error,
         hint=hint or None,
+        stale_since=previous.stale_since if previous else None,
     )
 
 
@@ -84,6 +85,42 @@ def without_source(snapshot: Snapshot, account_id: str, source: str) -> Snapshot
     accounts = snapshot.accounts.copy()
     accounts[account_id] = replace(state, sources=MappingProxyType(sources))
     return replace(snapshot, accounts=MappingProxyType(accounts))
+
+
+def _marked(status: Optional[SourceStatus], limit: Optional[float], now: float) -> Optional[SourceStatus]:
+    """``status`` with ``stale_since`` set or cleared for ``now``; None when it is already right."""
+    if status is None:
+        return None
+    since = None
+    if limit is not None and status.last_success is not None and now > status.last_success + limit:
+        since = status.last_success + limit
+    return None if since == status.stale_since else replace(status, stale_since=since)
+
+
+def with_staleness(snapshot: Snapshot, now: float, stale_after: Mapping[str, float]) -> Snapshot:
+    """Mark every status whose last success is older than its source's ``stale_after`` (seconds)
+    as stale, and clear the mark where it no longer holds. Returns ``snapshot`` itself when
+    nothing changed, so that its encoded exposition stays valid."""
+    accounts = None
+    for account_id, state in snapshot.accounts.items():
+        sources = None
+        for source, status in state.sources.items():
+            marked = _marked(status, stale_after.get(source), now)
+            if marked is not None:
+                sources = sources if sources is not None else state.sources.copy()
+                sources[source] = marked
+        if sources is not None:
+            accounts = accounts if accounts is not None else snapshot.accounts.copy()
+            accounts[account_id] = replace(state, sources=MappingProxyType(sources))
+    discovery = _marked(snapshot.discovery, stale_after.get("discovery"), now)
+    changes: dict[str, Any] = {}
+    if accounts is not None:
+        changes["accounts"] = MappingProxyType(accounts)
+    if discovery is not None:
+        changes["discovery"] = discovery
+    if dict(snapshot.stale_after) != dict(stale_after):
+        changes["stale_after"] = MappingProxyType(dict(stale_after))
+    return replace(snapshot, **changes) if changes else snapshot
 
 
 def with_run_finished(snapshot: Snapshot, source: str, duration: float) -> Snapshot:
