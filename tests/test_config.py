@@ -325,3 +325,14 @@ def test_verify_config_shows_stale_after():
     text = describe(load_config(str(CONFIGS / "stale-after.ok.yaml")))
     assert "values older than this are left out of /metrics" in text
     assert "  account_summary    1h" in text and "  mfa_devices        30m" in text
+
+
+def test_a_control_character_in_the_file_is_a_config_error(tmp_path):
+    """Found by tests/test_properties.py: PyYAML's reader refused the text before the loader's
+    error handling (ReaderError escaped with a traceback)."""
+    path = tmp_path / "config.yaml"
+    path.write_text("collection:\n  concurrency: 4\x1f\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path))
+    assert caught.value.errors == [f"{path}: line 2, column 17: invalid YAML: character U+001F is not allowed in "
+                                   "YAML (control characters and lone surrogates are refused)"]
