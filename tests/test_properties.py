@@ -183,7 +183,7 @@ def test_config_structure_loads_or_raises_config_error(data):
 
 YAML_TEXT = st.one_of(
     st.text(max_size=200),
-    STRUCTURES.map(lambda data: yaml.safe_dump(data, allow_unicode=True) if True else ""),
+    STRUCTURES.map(lambda data: yaml.safe_dump(data, allow_unicode=True)),
     st.lists(st.sampled_from(["collection:", "  intervals:", "    account_summary: 5m", "aws:", "  region: [",
                               "&a x", "*a", "!!python/object:os.system", "? [a]", "  : b", "\t", "--- ", "%YAML 1.1",
                               "accounts: {static: [{id: 011111111111}]}", "<<: *a", "key: 1:30"]),
