@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 
 from exporter import __version__
@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "when that default file does not exist, and with --demo)")
     parser.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN_ADDRESS,
                         metavar="[HOST]:PORT", help=f"address to serve on (default: {DEFAULT_LISTEN_ADDRESS})")
+    parser.add_argument("--web.enable-lifecycle", dest="enable_lifecycle", action="store_true",
+                        help="serve POST /-/reload, which reloads the configuration as SIGHUP does (default: off)")
     parser.add_argument("--log.level", dest="log_level", default="info",
                         choices=["debug", "info", "warn", "error"], help="log level (default: info)")
     parser.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"],
@@ -157,13 +159,14 @@ def _run(args: argparse.Namespace, config: Config) -> int:
         _log_findings(store.current, intervals)
         return 0 if ok else 1
 
-    service = _Service(args, config, store)
+    lifecycle = _Lifecycle(args, config, store)
     try:
-        server, _ = serve(service.app, args.listen_address)
+        server, _ = serve(lifecycle.service.app, args.listen_address)
     except OSError as error:
         log.error("cannot listen", extra={"address": args.listen_address, "error": str(error)})
         return 1
-    service.start()
+    lifecycle.server = server
+    lifecycle.service.start()
     log.info("aws-root-exporter started", extra={"address": args.listen_address, "version": __version__,
                                                  "config": config.source})
 
@@ -175,16 +178,10 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     while not stop.is_set():
         if reloads.wait(0.5):
             reloads.clear()
-            new = _reloaded(args, service.config)
-            if new is not None:
-                service.stop()
-                service = _Service(args, new, store)
-                server.set_app(service.app)
-                service.start()
-                log.info("configuration reloaded", extra={"config": new.source})
+            lifecycle.reload()
     log.info("shutting down")
     _exit_soon(0)
-    service.stop()
+    lifecycle.service.stop()
     server.shutdown()
     server.server_close()
     return 0
@@ -202,12 +199,13 @@ class _Service:
     """What one configuration runs: the collection, its schedule and the web app. A reload
     replaces it whole and keeps the snapshot store, so the data collected so far stays."""
 
-    def __init__(self, args: argparse.Namespace, config: Config, store: SnapshotStore):
+    def __init__(self, args: argparse.Namespace, config: Config, store: SnapshotStore,
+                 reload: Optional[Callable[[], tuple[bool, str]]] = None):
         self.config = config
         self._collection = _collection(args, config, store)
         intervals = _intervals(self._collection, config)
         expected = set(self._collection.source_names)
-        self.app = ExporterApp(lambda: store.current, intervals, lambda: ready(store.current, expected))
+        self.app = ExporterApp(lambda: store.current, intervals, lambda: ready(store.current, expected), reload)
         self._scheduler = Scheduler(self._collection, intervals)
 
     def start(self) -> None:
@@ -219,9 +217,40 @@ class _Service:
         self._scheduler.stop()
 
 
-def _reloaded(args: argparse.Namespace, running: Config) -> Optional[Config]:
-    """SIGHUP: the configuration file read again, or None to keep the running one (the file has
-    errors, each logged, or nothing changed)."""
+class _Lifecycle:
+    """The running service and the one way to reload it, for SIGHUP and ``POST /-/reload``
+    (``--web.enable-lifecycle``) alike: one reload at a time."""
+
+    def __init__(self, args: argparse.Namespace, config: Config, store: SnapshotStore):
+        self._args = args
+        self._store = store
+        self._lock = threading.Lock()
+        self.server: Any = None  # set once it listens; a reload swaps its app
+        self.service = self._service(config)
+
+    def _service(self, config: Config) -> _Service:
+        return _Service(self._args, config, self._store, self.reload if self._args.enable_lifecycle else None)
+
+    def reload(self) -> tuple[bool, str]:
+        """Read the configuration file again and apply it when it changed: (True, what happened),
+        or (False, its errors, one per line) with the running configuration kept."""
+        with self._lock:
+            new, errors = _reloaded(self._args, self.service.config)
+            if errors:
+                return False, "\n".join(errors)
+            if new is None:
+                return True, "configuration unchanged"
+            self.service.stop()
+            self.service = self._service(new)
+            self.server.set_app(self.service.app)
+            self.service.start()
+            log.info("configuration reloaded", extra={"config": new.source})
+            return True, "configuration reloaded"
+
+
+def _reloaded(args: argparse.Namespace, running: Config) -> tuple[Optional[Config], list[str]]:
+    """The configuration file read again: (the new one, []), (None, []) when nothing changed, or
+    (None, its errors, each logged) to keep the running one."""
     try:
         new = load(args.config_file, demo=args.demo)
     except ConfigError as error:
@@ -229,11 +258,11 @@ def _reloaded(args: argparse.Namespace, running: Config) -> Optional[Config]:
                   extra={"config": running.source, "errors": len(error.errors)})
         for line in error.errors:
             log.error("configuration error", extra={"error": line})
-        return None
+        return None, list(error.errors)
     if new == running:
         log.info("reload: configuration unchanged", extra={"config": new.source})
-        return None
-    return new
+        return None, []
+    return new, []
 
 
 EXIT_GRACE = 2.0  # seconds that a clean shutdown may take before the process exits anyway
