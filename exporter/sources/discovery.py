@@ -84,7 +84,7 @@ def discover_organization(access: AwsAccess, config: Config) -> list[Account]:
         for raw in page.get("Accounts", []):
             state = account_state(raw)
             if state != "ACTIVE":
-                log.debug("skipping account that is not active", extra={"account_id": raw["Id"], "state": state})
+                log.debug("skipping account that is not active", extra={"account_id": clean(raw["Id"]), "state": state})
                 continue
             path, ou_ids = ou_paths.resolve(raw["Id"])
             accounts.append(Account(
