@@ -720,26 +720,39 @@ def _parse_collection(reader: _Reader, value: object, default: CollectionConfig)
     )
 
 
+def _per_source(reader: _Reader, value: object, key: str, sources: tuple[str, ...], convert: Callable,
+                default: Callable[[str], float]) -> tuple[dict[str, float], dict[str, float]]:
+    """``collection.<key>.<source>`` for each of ``sources``: (the value of every source, a
+    missing or invalid one being ``default(source)``; the valid given ones, for cross-checks)."""
+    section = reader.section(value, f"collection.{key}", sources)
+    values, given = {}, {}
+    for source in sources:
+        found = reader.get(section, source, None, convert, f"collection.{key}.{source}")
+        if found is None or found is _BAD:
+            values[source] = default(source)
+        else:
+            values[source] = given[source] = found
+    return values, given
+
+
+def _interval_or_zero(intervals: dict, source: str, factor: float) -> float:
+    return factor * intervals[source] if intervals[source] is not _BAD else 0.0
+
+
 def _parse_deadlines(reader: _Reader, value: object, intervals: dict, report_timeout: object) -> Mapping[str, float]:
     """``collection.deadlines``: given ones must end before the source's next run is due (and,
     for the credential report, leave time after the wait for generation); missing ones are half
     the interval."""
-    section = reader.section(value, "collection.deadlines", ACCOUNT_SOURCES)
-    deadlines = {}
-    for source in ACCOUNT_SOURCES:
-        path = f"collection.deadlines.{source}"
-        given = reader.get(section, source, None, _duration(MIN_DEADLINE, MAX_INTERVAL), path)
-        interval = intervals[source]
-        if given is None or given is _BAD:
-            deadlines[source] = interval / 2 if interval is not _BAD else 0.0
-            continue
-        deadlines[source] = given
-        if interval is not _BAD and given >= interval:
-            reader.error(path, f"{_show(section[source])} is not shorter than collection.intervals.{source} "
+    deadlines, given = _per_source(reader, value, "deadlines", ACCOUNT_SOURCES, _duration(MIN_DEADLINE, MAX_INTERVAL),
+                                   lambda source: _interval_or_zero(intervals, source, 0.5))
+    for source, seconds in given.items():
+        path, interval, written = f"collection.deadlines.{source}", intervals[source], _show(value[source])
+        if interval is not _BAD and seconds >= interval:
+            reader.error(path, f"{written} is not shorter than collection.intervals.{source} "
                                f"({format_duration(interval)}): a run must give up on a hung account before the "
                                "next run is due")
-        if source == "credential_report" and report_timeout is not _BAD and given <= report_timeout:
-            reader.error(path, f"{_show(section[source])} is not longer than collection.credential_report_timeout "
+        if source == "credential_report" and report_timeout is not _BAD and seconds <= report_timeout:
+            reader.error(path, f"{written} is not longer than collection.credential_report_timeout "
                                f"({format_duration(report_timeout)}): every slow report would be cut off")
     return MappingProxyType(deadlines)
 
@@ -748,24 +761,16 @@ def _parse_stale_after(reader: _Reader, value: object, intervals: dict, deadline
                        ) -> Mapping[str, float]:
     """``collection.stale_after``: a given one must outlast an on-time run (the interval, plus
     the deadline for a per-account source); missing ones are ``STALE_FACTOR`` intervals."""
-    section = reader.section(value, "collection.stale_after", SOURCES)
-    stale_after = {}
-    for source in SOURCES:
-        path = f"collection.stale_after.{source}"
-        given = reader.get(section, source, None, _duration(MIN_INTERVAL, MAX_STALE_AFTER), path)
-        interval = intervals[source]
-        if given is None or given is _BAD:
-            stale_after[source] = STALE_FACTOR * interval if interval is not _BAD else 0.0
-            continue
-        stale_after[source] = given
-        if interval is _BAD:
-            continue
-        deadline = deadlines.get(source, 0.0)
-        if given <= interval + deadline:
+    stale_after, given = _per_source(reader, value, "stale_after", SOURCES, _duration(MIN_INTERVAL, MAX_STALE_AFTER),
+                                     lambda source: _interval_or_zero(intervals, source, STALE_FACTOR))
+    for source, seconds in given.items():
+        interval, deadline = intervals[source], deadlines.get(source, 0.0)
+        if interval is not _BAD and seconds <= interval + deadline:
             plus = f" plus its deadline ({format_duration(deadline)})" if deadline else ""
-            reader.error(path, f"{_show(section[source])} is not longer than collection.intervals.{source} "
-                               f"({format_duration(interval)}){plus}: data from every on-time run would look "
-                               "stale before the next one is due")
+            reader.error(f"collection.stale_after.{source}",
+                         f"{_show(value[source])} is not longer than collection.intervals.{source} "
+                         f"({format_duration(interval)}){plus}: data from every on-time run would look "
+                         "stale before the next one is due")
     return MappingProxyType(stale_after)
 
 
