@@ -33,7 +33,8 @@ def finding_json(finding: Finding) -> dict[str, Any]:
 
 def _status(status: SourceStatus) -> dict[str, Any]:
     return {"success": status.success, "last_success": _unix_iso(status.last_success),
-            "last_attempt": _unix_iso(status.last_attempt), "error": status.error}
+            "last_attempt": _unix_iso(status.last_attempt), "error": status.error,
+            "stale_since": _unix_iso(status.stale_since)}
 
 
 def facts_json(facts: RootFacts) -> dict[str, Any]:
@@ -62,6 +63,8 @@ def row_json(item: Assessment) -> dict[str, Any]:
                     "state": account.state, "management": account.management},
         "worst_severity": item.worst,
         "findings": [{**finding_json(hit.finding), "detail": hit.detail} for hit in item.hits],
+        # What stale values (past collection.stale_after) last showed: not current, no alert.
+        "last_known_findings": [{**finding_json(hit.finding), "detail": hit.detail} for hit in item.stale_hits],
         "facts": facts_json(item.facts),
         "sources": {name: _status(status) for name, status in sorted(item.state.sources.items())},
     }

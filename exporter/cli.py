@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 
 from exporter import __version__
@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="[HOST]:PORT", help=f"address to serve on (default: {DEFAULT_LISTEN_ADDRESS})")
     parser.add_argument("--web.config.file", dest="web_config_file", metavar="PATH", default=None,
                         help="exporter-toolkit web config: TLS, basic auth, response headers (default: none)")
+    parser.add_argument("--web.enable-lifecycle", dest="enable_lifecycle", action="store_true",
+                        help="serve POST /-/reload, which reloads the configuration as SIGHUP does (default: off)")
     parser.add_argument("--log.level", dest="log_level", default="info",
                         choices=["debug", "info", "warn", "error"], help="log level (default: info)")
     parser.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"],
@@ -172,13 +174,14 @@ def _run(args: argparse.Namespace, config: Config, web_config: Optional[WebConfi
         _log_findings(store.current, intervals)
         return 0 if ok else 1
 
-    service = _Service(args, config, store)
+    lifecycle = _Lifecycle(args, config, store, web_config)
     try:
-        server, _ = serve(service.app, args.listen_address, web_config)
+        server, _ = serve(lifecycle.service.app, args.listen_address, web_config)
     except OSError as error:
         log.error("cannot listen", extra={"address": args.listen_address, "error": str(error)})
         return 1
-    service.start()
+    lifecycle.server = server
+    lifecycle.service.start()
     log.info("aws-root-exporter started", extra={"address": args.listen_address, "version": __version__,
                                                  "config": config.source,
                                                  "tls": web_config is not None and web_config.tls is not None})
@@ -191,18 +194,10 @@ def _run(args: argparse.Namespace, config: Config, web_config: Optional[WebConfi
     while not stop.is_set():
         if reloads.wait(0.5):
             reloads.clear()
-            new = _reloaded(args, service.config)
-            if new is not None:
-                service.stop()
-                service = _Service(args, new, store)
-                server.use_app(service.app)  # behind the same TLS, auth and limits
-                service.start()
-                log.info("configuration reloaded", extra={"config": new.source})
-            web_config = _reloaded_web_config(args, web_config)
-            server.use_web_config(web_config)
+            lifecycle.reload()
     log.info("shutting down")
     _exit_soon(0)
-    service.stop()
+    lifecycle.service.stop()
     server.shutdown()
     server.server_close()
     return 0
@@ -220,12 +215,13 @@ class _Service:
     """What one configuration runs: the collection, its schedule and the web app. A reload
     replaces it whole and keeps the snapshot store, so the data collected so far stays."""
 
-    def __init__(self, args: argparse.Namespace, config: Config, store: SnapshotStore):
+    def __init__(self, args: argparse.Namespace, config: Config, store: SnapshotStore,
+                 reload: Optional[Callable[[], tuple[bool, str]]] = None):
         self.config = config
         self._collection = _collection(args, config, store)
         intervals = _intervals(self._collection, config)
         expected = set(self._collection.source_names)
-        self.app = ExporterApp(lambda: store.current, intervals, lambda: ready(store.current, expected))
+        self.app = ExporterApp(lambda: store.current, intervals, lambda: ready(store.current, expected), reload)
         self._scheduler = Scheduler(self._collection, intervals)
         self._stream: Optional[root_events.EventStream] = None
 
@@ -243,9 +239,46 @@ class _Service:
             self._stream.stop()
 
 
-def _reloaded(args: argparse.Namespace, running: Config) -> Optional[Config]:
-    """SIGHUP: the configuration file read again, or None to keep the running one (the file has
-    errors, each logged, or nothing changed)."""
+class _Lifecycle:
+    """The running service and the one way to reload it, for SIGHUP and ``POST /-/reload``
+    (``--web.enable-lifecycle``) alike: one reload at a time."""
+
+    def __init__(self, args: argparse.Namespace, config: Config, store: SnapshotStore,
+                 web_config: Optional[WebConfig] = None):
+        self._args = args
+        self._store = store
+        self._lock = threading.Lock()
+        self._web_config = web_config
+        self.server: Any = None  # set once it listens; a reload swaps its app and web config
+        self.service = self._service(config)
+
+    def _service(self, config: Config) -> _Service:
+        return _Service(self._args, config, self._store, self.reload if self._args.enable_lifecycle else None)
+
+    def reload(self) -> tuple[bool, str]:
+        """Read the configuration file again and apply it when it changed: (True, what happened),
+        or (False, its errors, one per line) with the running configuration kept."""
+        with self._lock:
+            web_config, web_errors = _reloaded_web_config(self._args, self._web_config)
+            if not web_errors:
+                self._web_config = web_config
+                self.server.use_web_config(web_config)
+            new, errors = _reloaded(self._args, self.service.config)
+            if errors or web_errors:
+                return False, "\n".join(errors + web_errors)
+            if new is None:
+                return True, "configuration unchanged"
+            self.service.stop()
+            self.service = self._service(new)
+            self.server.use_app(self.service.app)  # behind the same TLS, auth and limits
+            self.service.start()
+            log.info("configuration reloaded", extra={"config": new.source})
+            return True, "configuration reloaded"
+
+
+def _reloaded(args: argparse.Namespace, running: Config) -> tuple[Optional[Config], list[str]]:
+    """The configuration file read again: (the new one, []), (None, []) when nothing changed, or
+    (None, its errors, each logged) to keep the running one."""
     try:
         new = load(args.config_file, demo=args.demo)
     except ConfigError as error:
@@ -253,26 +286,28 @@ def _reloaded(args: argparse.Namespace, running: Config) -> Optional[Config]:
                   extra={"config": running.source, "errors": len(error.errors)})
         for line in error.errors:
             log.error("configuration error", extra={"error": line})
-        return None
+        return None, list(error.errors)
     if new == running:
         log.info("reload: configuration unchanged", extra={"config": new.source})
-        return None
-    return new
+        return None, []
+    return new, []
 
 
-def _reloaded_web_config(args: argparse.Namespace, running: Optional[WebConfig]) -> Optional[WebConfig]:
-    """SIGHUP: the web config file read again (TLS, basic auth, headers), or the running one when
-    there is no file or the new one has errors (each logged; nothing secret is in them)."""
+def _reloaded_web_config(args: argparse.Namespace,
+                         running: Optional[WebConfig]) -> tuple[Optional[WebConfig], list[str]]:
+    """The web config file read again (TLS, basic auth, headers): (it, []), or (the running one,
+    its errors, each logged; nothing secret is in them) when there is no file or it has errors."""
     if not args.web_config_file:
-        return running
+        return running, []
     try:
-        return load_web_config(args.web_config_file)
+        return load_web_config(args.web_config_file), []
     except WebConfigError as error:
         log.error("web config reload refused: the file has errors; keeping the running web config",
                   extra={"web_config": args.web_config_file})
-        for line in str(error).splitlines():
+        lines = str(error).splitlines()
+        for line in lines:
             log.error("web config error", extra={"error": line})
-        return running
+        return running, lines
 
 
 EXIT_GRACE = 2.0  # seconds that a clean shutdown may take before the process exits anyway

@@ -2,7 +2,9 @@
 
 AWS is polled in the background on each source's interval (the accepted exception to
 "collect on scrape" for slow, rate-limited APIs); every HELP text says which source a value
-comes from. Event times are gauges of Unix seconds, never sample timestamps.
+comes from. Event times are gauges of Unix seconds, never sample timestamps. Values of a source
+that the snapshot marks stale (older than ``collection.stale_after``) are left out, so day-old
+data never looks current; the collection series of that source stay and say why.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class _Families:
         self.assumed_root_logins = CounterMetricFamily("root_assumed_root_console_login_events", f"Console sign-ins through sts:AssumeRoot sessions (centrally issued privileged tasks, not the root user's own credentials) seen in CloudTrail since the exporter started; not part of root_console_login_events_total or root_last_console_login_timestamp. {BACKGROUND}", labels=ACCOUNT_LABELS + ["outcome"])
         self.success = gauge("root_exporter_collection_success", "1 if the last run of that source for that account succeeded; on failure the last good values are kept (stale).", ["source"])
         self.last_success = gauge("root_exporter_last_success_timestamp", "Unix seconds of the last successful run of that source for that account.", ["source"])
+        self.errors = CounterMetricFamily("root_exporter_collection_errors", f"Failed fetches of that source for that account since the exporter started, by AWS error code (or the exporter's own: DeadlineExceeded, ReportTimeout...; at most 10 codes per source, then Other); discovery counts on the exporter's own account. {BACKGROUND}", labels=ACCOUNT_LABELS + ["source", "code"])
         self.malformed = CounterMetricFamily("root_exporter_malformed_events", f"Malformed events skipped, by source, since the exporter started. {BACKGROUND}", labels=ACCOUNT_LABELS + ["source"])
         self.activity = CounterMetricFamily("root_activity_events", f"Root activity events (CIS filter: userIdentity.type Root, no invokedBy, not AwsServiceEvent) seen since the exporter started, by eventName (notable names, else other) and session (root_credentials, or assumed_root for sts:AssumeRoot sessions); the exporter's own audit is not counted. From the root event stream. {BACKGROUND}", labels=ACCOUNT_LABELS + ["event_name", "session"])
         self.last_activity = GaugeMetricFamily("root_last_activity_timestamp", f"Unix seconds of the newest root activity event seen, by session. From the root event stream. {BACKGROUND}", labels=ACCOUNT_LABELS + ["session"])
@@ -84,6 +87,10 @@ class _Families:
             self.success.add_metric(ids + [source], float(status.success))
             if status.last_success is not None:
                 self.last_success.add_metric(ids + [source], status.last_success)
+        for (source, code), count in sorted(state.errors.items()):
+            self.errors.add_metric(ids + [source, code], count)
+        # Counters stay when their source is stale: they count what was seen, and a counter that
+        # left and came back would look new to the alert rules.
         logins = state.value("console_logins")
         if logins is not None:
             for (success, mfa), count in sorted(logins.counts.items()):
@@ -120,6 +127,8 @@ class _Families:
         self.success.add_metric(ids + ["discovery"], float(status.success))
         if status.last_success is not None:
             self.last_success.add_metric(ids + ["discovery"], status.last_success)
+        for code, count in sorted(snapshot.discovery_errors.items()):
+            self.errors.add_metric(ids + ["discovery", code], count)
 
     def _add_facts(self, ids: list[str], facts: RootFacts) -> None:
         def put(family: GaugeMetricFamily, value: Optional[float], extra: Iterable[str] = ()) -> None:
@@ -237,9 +246,13 @@ class RootCollector(Collector):
         interval = GaugeMetricFamily("root_exporter_collection_interval_seconds", "Configured interval between runs of that source.", labels=["source"])
         for source, seconds in sorted(self._intervals.items()):
             interval.add_metric([source], seconds)
+        stale_after = GaugeMetricFamily("root_exporter_collection_stale_after_seconds", "Configured collection.stale_after of that source: values whose last success is older are left out of these metrics (collection success and last success stay).", labels=["source"])
+        for source, seconds in sorted(snapshot.stale_after.items()):
+            if source in self._intervals:
+                stale_after.add_metric([source], seconds)
         build = GaugeMetricFamily("root_exporter_build_info", "Build information of aws-root-exporter; value 1.", labels=["version"])
         build.add_metric([__version__], 1)
-        yield from (duration, interval, build)
+        yield from (duration, interval, stale_after, build)
 
 
 def exposition(snapshot: Snapshot, intervals: Mapping[str, float], accept: str = "") -> tuple[bytes, str]:

@@ -53,6 +53,8 @@ MIN_INTERVAL = 10.0
 # (an interval of millions of days overflows it at start).
 MAX_INTERVAL = 30 * 86400.0
 MIN_DEADLINE = 1.0
+STALE_FACTOR = 3  # default collection.stale_after: this many intervals of the source
+MAX_STALE_AFTER = 90 * 86400.0
 MAX_LOOKBACK = 90 * 86400.0  # CloudTrail LookupEvents only reaches 90 days back
 MIN_REPORT_TIMEOUT = 10.0
 MAX_REPORT_TIMEOUT = 3600.0
@@ -123,6 +125,9 @@ class CollectionConfig:
     # Per-account sources only: how long one account's fetch may take before it is recorded as
     # failed (DeadlineExceeded) and the run goes on without it. Default: half the interval.
     deadlines: Mapping[str, float] = field(default_factory=lambda: default_deadlines(DEFAULT_INTERVALS))
+    # Every source: values whose last success is older than this are left out of /metrics and
+    # marked stale on the page. Default: STALE_FACTOR times the interval.
+    stale_after: Mapping[str, float] = field(default_factory=lambda: default_stale_after(DEFAULT_INTERVALS))
 
     root_events: RootEventsConfig = field(default_factory=RootEventsConfig)
 
@@ -145,6 +150,11 @@ def default_deadlines(intervals: Mapping[str, float]) -> Mapping[str, float]:
     """Half of each per-account source's interval: a hung account is given up on well before the
     next run is due."""
     return MappingProxyType({source: intervals[source] / 2 for source in ACCOUNT_SOURCES})
+
+
+def default_stale_after(intervals: Mapping[str, float]) -> Mapping[str, float]:
+    """Three intervals of each source: two runs in a row may fail before its values go."""
+    return MappingProxyType({source: STALE_FACTOR * intervals[source] for source in SOURCES})
 
 
 def default_config() -> Config:
@@ -271,15 +281,23 @@ def load_config(path: str) -> Config:
         raise ConfigError([f"{path}: permission denied"]) from None
     except UnicodeDecodeError as error:
         raise ConfigError([f"{path}: not UTF-8 text (byte {error.start})"]) from None
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # its reader refuses control characters here already
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as error:
         raise ConfigError([_yaml_error(path, error)]) from None
+    except yaml.reader.ReaderError as error:
+        before = text[:error.position]
+        where = f"line {before.count(chr(10)) + 1}, column {len(before) - before.rfind(chr(10))}"
+        code = error.character if isinstance(error.character, int) else ord(error.character)
+        raise ConfigError([f"{path}: {where}: invalid YAML: character U+{code:04X} is not allowed in YAML "
+                           "(control characters and lone surrogates are refused)"]) from None
     except yaml.YAMLError as error:
         raise ConfigError([f"{path}: invalid YAML: {error}"]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     early = [f"{path}: {problem}" for problem in loader.duplicates]
     return _parse(data, path, early)
 
@@ -693,7 +711,7 @@ def _check_static(reader: _Reader, static: tuple[StaticAccount, ...]) -> None:
 
 _COLLECTION_KEYS = (
     "concurrency", "cloudtrail_regions", "console_login_lookback", "credential_report_timeout", "intervals",
-    "deadlines",
+    "deadlines", "stale_after",
     "root_events",
 )
 
@@ -733,6 +751,7 @@ def _parse_collection(reader: _Reader, value: object, default: CollectionConfig)
     events_section = reader.section(section.get("root_events"), "collection.root_events", ("queue_url",))
     queue_url = reader.get(events_section, "queue_url", default.root_events.queue_url, _queue_url,
                            "collection.root_events.queue_url")
+    stale_after = _parse_stale_after(reader, section.get("stale_after"), intervals, deadlines)
     return CollectionConfig(
         root_events=RootEventsConfig(queue_url=queue_url),
         concurrency=concurrency,
@@ -741,31 +760,62 @@ def _parse_collection(reader: _Reader, value: object, default: CollectionConfig)
         credential_report_timeout=report_timeout,
         intervals=MappingProxyType(intervals),
         deadlines=deadlines,
+        stale_after=stale_after,
     )
+
+
+def _per_source(reader: _Reader, value: object, key: str, sources: tuple[str, ...], convert: Callable,
+                default: Callable[[str], float]) -> tuple[dict[str, float], dict[str, float]]:
+    """``collection.<key>.<source>`` for each of ``sources``: (the value of every source, a
+    missing or invalid one being ``default(source)``; the valid given ones, for cross-checks)."""
+    section = reader.section(value, f"collection.{key}", sources)
+    values, given = {}, {}
+    for source in sources:
+        found = reader.get(section, source, None, convert, f"collection.{key}.{source}")
+        if found is None or found is _BAD:
+            values[source] = default(source)
+        else:
+            values[source] = given[source] = found
+    return values, given
+
+
+def _interval_or_zero(intervals: dict, source: str, factor: float) -> float:
+    return factor * intervals[source] if intervals[source] is not _BAD else 0.0
 
 
 def _parse_deadlines(reader: _Reader, value: object, intervals: dict, report_timeout: object) -> Mapping[str, float]:
     """``collection.deadlines``: given ones must end before the source's next run is due (and,
     for the credential report, leave time after the wait for generation); missing ones are half
     the interval."""
-    section = reader.section(value, "collection.deadlines", ACCOUNT_SOURCES)
-    deadlines = {}
-    for source in ACCOUNT_SOURCES:
-        path = f"collection.deadlines.{source}"
-        given = reader.get(section, source, None, _duration(MIN_DEADLINE, MAX_INTERVAL), path)
-        interval = intervals[source]
-        if given is None or given is _BAD:
-            deadlines[source] = interval / 2 if interval is not _BAD else 0.0
-            continue
-        deadlines[source] = given
-        if interval is not _BAD and given >= interval:
-            reader.error(path, f"{_show(section[source])} is not shorter than collection.intervals.{source} "
+    deadlines, given = _per_source(reader, value, "deadlines", ACCOUNT_SOURCES, _duration(MIN_DEADLINE, MAX_INTERVAL),
+                                   lambda source: _interval_or_zero(intervals, source, 0.5))
+    for source, seconds in given.items():
+        path, interval, written = f"collection.deadlines.{source}", intervals[source], _show(value[source])
+        if interval is not _BAD and seconds >= interval:
+            reader.error(path, f"{written} is not shorter than collection.intervals.{source} "
                                f"({format_duration(interval)}): a run must give up on a hung account before the "
                                "next run is due")
-        if source == "credential_report" and report_timeout is not _BAD and given <= report_timeout:
-            reader.error(path, f"{_show(section[source])} is not longer than collection.credential_report_timeout "
+        if source == "credential_report" and report_timeout is not _BAD and seconds <= report_timeout:
+            reader.error(path, f"{written} is not longer than collection.credential_report_timeout "
                                f"({format_duration(report_timeout)}): every slow report would be cut off")
     return MappingProxyType(deadlines)
+
+
+def _parse_stale_after(reader: _Reader, value: object, intervals: dict, deadlines: Mapping[str, float]
+                       ) -> Mapping[str, float]:
+    """``collection.stale_after``: a given one must outlast an on-time run (the interval, plus
+    the deadline for a per-account source); missing ones are ``STALE_FACTOR`` intervals."""
+    stale_after, given = _per_source(reader, value, "stale_after", SOURCES, _duration(MIN_INTERVAL, MAX_STALE_AFTER),
+                                     lambda source: _interval_or_zero(intervals, source, STALE_FACTOR))
+    for source, seconds in given.items():
+        interval, deadline = intervals[source], deadlines.get(source, 0.0)
+        if interval is not _BAD and seconds <= interval + deadline:
+            plus = f" plus its deadline ({format_duration(deadline)})" if deadline else ""
+            reader.error(f"collection.stale_after.{source}",
+                         f"{_show(value[source])} is not longer than collection.intervals.{source} "
+                         f"({format_duration(interval)}){plus}: data from every on-time run would look "
+                         "stale before the next one is due")
+    return MappingProxyType(stale_after)
 
 
 def _check_partitions(
@@ -827,6 +877,8 @@ def describe(config: Config) -> str:
     lines += [f"  {name:<{width}}  every {format_duration(collection.intervals[name])}" for name in SOURCES]
     lines.append("deadline per account (a hung account is recorded as failed and the run goes on):")
     lines += [f"  {name:<{width}}  {format_duration(collection.deadline(name))}" for name in ACCOUNT_SOURCES]
+    lines.append("stale after (values older than this are left out of /metrics and marked stale on the page):")
+    lines += [f"  {name:<{width}}  {format_duration(collection.stale_after[name])}" for name in SOURCES]
     return "\n".join(lines)
 
 

@@ -8,6 +8,11 @@ that both name the same accounts. A predicate reads what the metrics show: the m
 features and the clock. It holds the alert's condition only; an alert's ``for:`` is the rule's
 own patience before it notifies, so the page shows a finding at once and the alert follows.
 
+Stale values (a source whose last success is older than ``collection.stale_after``) are left out
+of the metrics, so they are left out of the findings too: the account gets "Data stale" instead.
+What the stale values would still show is listed apart as "last known" (``stale_hits``), on the
+page only, so a problem known before collection broke does not simply vanish from it.
+
 Controls: ``cis_control`` numbers refer to the CIS AWS Foundations Benchmark v3.0.0;
 ``securityhub_control`` ids to AWS Security Hub's controls (e.g. IAM.9).
 """
@@ -15,7 +20,7 @@ Controls: ``cis_control`` numbers refer to the CIS AWS Foundations Benchmark v3.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Callable, Mapping, Optional
 
 from exporter.root_facts import RootFacts, _fresher, root_facts
@@ -24,7 +29,6 @@ from exporter.state import AccountState, AccountSummary, RootAudit, Snapshot, So
 SEVERITIES = ("critical", "warning", "info")  # worst first
 RECENT_SECONDS = 24 * 3600  # the alert rules' recent window
 REPORT_MAX_AGE_SECONDS = 8 * 3600  # twice AWS's 4h credential report cycle
-STALE_FACTOR = 2  # data older than this many intervals of its source is stale
 DISCOVERY = "discovery"
 
 
@@ -37,6 +41,11 @@ class Subject:
     snapshot: Snapshot
     now: float  # Unix seconds
     intervals: Mapping[str, float]  # source -> configured interval, seconds
+    include_stale: bool = False  # read stale values too (the "last known" findings)
+
+    def value(self, source: str):
+        """A source's value as the facts see it: current only, unless ``include_stale``."""
+        return self.state.value(source) if self.include_stale else self.state.current(source)
 
     def sources(self) -> list[tuple[str, SourceStatus]]:
         """The account's source statuses; organization-wide discovery counts on the home account,
@@ -132,17 +141,17 @@ def _keys_present(s: Subject) -> Optional[str]:
     if slots:
         states = [f"key {n} {'active' if s.facts.access_keys[n - 1].active else 'inactive'}" for n in slots]
         return "root access key exists: " + ", ".join(states)
-    live = _live_keys_present(s.state)
+    live = _live_keys_present(s)
     if live:
         return "root access key exists (live account summary or root audit)"
     return None
 
 
-def _live_keys_present(state: AccountState) -> Optional[bool]:
-    summary: Optional[AccountSummary] = state.value("account_summary")
-    audit: Optional[RootAudit] = state.value("root_audit")
+def _live_keys_present(s: Subject) -> Optional[bool]:
+    summary: Optional[AccountSummary] = s.value("account_summary")
+    audit: Optional[RootAudit] = s.value("root_audit")
     # The same choice of live source as root_facts makes: the fresher of the two.
-    audit_first = audit is not None and (summary is None or _fresher(state, "root_audit", "account_summary"))
+    audit_first = audit is not None and (summary is None or _fresher(s.state, "root_audit", "account_summary"))
     if audit_first:
         return bool(audit.access_keys_active)
     if summary is not None:
@@ -215,11 +224,13 @@ def _collection_failing(s: Subject) -> Optional[str]:
 
 
 def _data_stale(s: Subject) -> Optional[str]:
+    """AWSRootExporterDataStale: a source's last success is older than its stale_after (the
+    snapshot marks it), so its values are no longer shown as current."""
     stale = []
     for name, status in s.sources():
-        interval = s.intervals.get(name)
-        if status.last_success and interval and s.now - status.last_success > STALE_FACTOR * interval:
-            stale.append(f"{name} last refreshed {ago(s.now - status.last_success)}")
+        if status.stale_since is not None and status.last_success is not None:
+            since = datetime.fromtimestamp(status.stale_since, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+            stale.append(f"{name} stale since {since} (last refreshed {ago(s.now - status.last_success)})")
     return ", ".join(stale) or None
 
 
@@ -258,7 +269,8 @@ FINDINGS: tuple[Finding, ...] = (
             None, None, "A source cannot be read for this account; its values are the last good ones, or unknown.",
             "collection-failing", _collection_failing),
     Finding("data_stale", "Data stale", "warning", "AWSRootExporterDataStale", None, None,
-            "A source's data is older than twice its collection interval.", "stale", _data_stale),
+            "A source's last success is older than its collection.stale_after (default 3 intervals): its values "
+            "are left out of the metrics and the findings, and listed as last known.", "stale", _data_stale),
     Finding("credential_report_old", "Credential report older than 8h", "info", "AWSRootCredentialReportOld",
             None, None, "The credential report in use is older than twice AWS's 4h cycle; per-key values may be out of date.",
             "report-old", _report_old),
@@ -274,6 +286,8 @@ class Assessment:
     state: AccountState
     facts: RootFacts
     hits: tuple[Hit, ...]
+    # Findings that only the stale values still show: "last known", not counted, no alert.
+    stale_hits: tuple[Hit, ...] = ()
 
     def has(self, finding_id: str) -> bool:
         return any(hit.finding.id == finding_id for hit in self.hits)
@@ -292,16 +306,29 @@ class Assessment:
         return rank, -len(self.hits), account.name.lower(), account.id
 
 
-def assess(state: AccountState, snapshot: Snapshot, now: float, intervals: Mapping[str, float]) -> Assessment:
-    facts = root_facts(state)
-    subject = Subject(state, facts, snapshot, now, intervals)
+def _hits(subject: Subject) -> list[Hit]:
     hits = []
     for finding in FINDINGS:
         detail = finding.check(subject)
         if detail is not None:
             hits.append(Hit(finding, detail))
     hits.sort(key=lambda hit: SEVERITIES.index(hit.finding.severity))
-    return Assessment(state, facts, tuple(hits))
+    return hits
+
+
+def assess(state: AccountState, snapshot: Snapshot, now: float, intervals: Mapping[str, float]) -> Assessment:
+    facts = root_facts(state)
+    hits = _hits(Subject(state, facts, snapshot, now, intervals))
+    stale = [status for status in state.sources.values() if status.stale_since is not None]
+    if not stale:
+        return Assessment(state, facts, tuple(hits))
+    current = {hit.finding.id for hit in hits}
+    refreshed = ago(now - min(status.last_success or now for status in stale))
+    last_known = tuple(
+        Hit(hit.finding, f"{hit.detail} (last known, from data last refreshed {refreshed})")
+        for hit in _hits(Subject(state, root_facts(state, include_stale=True), snapshot, now, intervals, True))
+        if hit.finding.id not in current)
+    return Assessment(state, facts, tuple(hits), last_known)
 
 
 def assess_all(snapshot: Snapshot, now: float, intervals: Mapping[str, float]) -> list[Assessment]:

@@ -160,6 +160,8 @@ ul.findings{list-style:none;margin:0;padding:0} ul.findings li{margin:0 0 .3rem}
 .fact{display:inline-block;margin:0 .5rem .15rem 0;max-width:100%}
 .bad{color:#b42318;font-weight:600} .good{color:#1a7f37} .warn{color:#9a6700} .none{color:#59636e}
 .recent{background:#ffebe9;color:#b42318;font-weight:600;border-radius:4px;padding:0 .2rem}
+.sev-stale{background:#d1d9e0;color:#424a53} li[data-stale] strong{color:#59636e;font-weight:600}
+.stale-note{background:#fff8c5;border-radius:4px;padding:0 .2rem;color:#7d4e00}
 small{color:#59636e} .ok{color:#1a7f37}
 """
 
@@ -222,8 +224,11 @@ def _credentials(item: Assessment) -> str:
 def _sign_in(item: Assessment, now: float) -> str:
     facts = item.facts
     if facts.last_console_login is None:
-        failing = {"console_logins", "credential_report"} & {
-            name for name, status in item.state.sources.items() if not status.success}
+        sources = {"console_logins", "credential_report"}
+        statuses = [status for name, status in item.state.sources.items() if name in sources]
+        if any(status.stale_since is not None for status in statuses):
+            return '<span class="none">unknown (data stale)</span>'
+        failing = any(not status.success for status in statuses)
         return '<span class="none">unknown (source failing)</span>' if failing else '<span class="none">none seen</span>'
     age = now - facts.last_console_login.timestamp()
     css = "recent" if age < RECENT_SECONDS else ""
@@ -234,24 +239,36 @@ def _sign_in(item: Assessment, now: float) -> str:
     return text
 
 
+def _stale_sources(item: Assessment) -> list[str]:
+    return [name for name, status in sorted(item.state.sources.items()) if status.stale_since is not None]
+
+
 def _collection(item: Assessment) -> str:
     failing = failing_sources(sorted(item.state.sources.items()))
+    stale = "".join(
+        f'<div class="stale-note" data-stale="{_e(name)}">stale since '
+        f'{_e(_date(datetime.fromtimestamp(status.stale_since, timezone.utc)))}: {_e(name)} last succeeded '
+        f'{_e(_date(datetime.fromtimestamp(status.last_success, timezone.utc)))}; its values are not shown as current</div>'
+        for name, status in sorted(item.state.sources.items()) if status.stale_since is not None)
     if not failing:
-        return '<span class="ok">ok</span>'
-    return "".join(f'<div class="bad" data-sources="{_e(names)}">failing: {_e(names)}</div>'
-                   f'<div class="source-error">{_e(error)}</div>' for names, error in failing)
+        return stale or '<span class="ok">ok</span>'
+    return stale + "".join(f'<div class="bad" data-sources="{_e(names)}">failing: {_e(names)}</div>'
+                           f'<div class="source-error">{_e(error)}</div>' for names, error in failing)
 
 
 def _findings(item: Assessment) -> str:
-    if not item.hits:
+    if not item.hits and not item.stale_hits:
         return '<span class="ok">No findings</span>'
     entries = []
-    for hit in item.hits:
+    for hit in item.hits + item.stale_hits:
         finding = hit.finding
+        last_known = hit in item.stale_hits
         controls = f' <span class="controls">{_e(finding.controls)}</span>' if finding.controls else ""
+        badge = ('<span class="sev sev-stale">last known</span>' if last_known
+                 else f'<span class="sev sev-{finding.severity}">{finding.severity}</span>')
+        marker = ' data-stale="true"' if last_known else ""
         entries.append(
-            f'<li data-finding="{_e(finding.id)}" data-severity="{finding.severity}">'
-            f'<span class="sev sev-{finding.severity}">{finding.severity}</span>'
+            f'<li data-finding="{_e(finding.id)}" data-severity="{finding.severity}"{marker}>{badge}'
             f'<strong>{_e(finding.title)}</strong>{controls} <span class="detail">— {_e(hit.detail)}</span></li>')
     return f'<ul class="findings">{"".join(entries)}</ul>'
 
@@ -259,8 +276,10 @@ def _findings(item: Assessment) -> str:
 def _row(item: Assessment, now: float) -> str:
     account = item.state.account
     management = " <small>(management)</small>" if account.management else ""
+    stale = _stale_sources(item)
+    stale_attribute = f' data-stale="{_e(", ".join(stale))}"' if stale else ""
     return (
-        f'<tr data-account-id="{_e(account.id)}" data-worst="{item.worst or "none"}">'
+        f'<tr data-account-id="{_e(account.id)}" data-worst="{item.worst or "none"}"{stale_attribute}>'
         f'<td data-field="account"><strong>{_e(account.name)}</strong>{management}<br><small>{_e(account.id)}</small>'
         f'<br><small data-field="ou">{_e(account.ou_path)}</small></td>'
         f'<td data-field="findings">{_findings(item)}</td>'

@@ -22,10 +22,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from exporter.aws.errors import SourceError, describe_error, error_code, remedy
+from exporter.aws.errors import SourceError, describe_error, error_code, metric_code, remedy
 from exporter.config import format_duration
 from exporter.snapshot import (SnapshotStore, with_accounts, with_discovery, with_features, with_result,
-                               with_run_finished, without_source)
+                               with_run_finished, with_staleness, without_source)
 from exporter.sources import discovery, org_features
 from exporter.sources.base import AccountSource, Context
 from exporter.state import Account
@@ -37,6 +37,8 @@ PROGRESS_EVERY = 30.0  # seconds between progress lines of a long source run
 RETRY_INITIAL = 5.0  # seconds before the first retry of a failed discovery; doubles on each failure
 RETRY_MAX = 300.0  # at most this long (or the discovery interval) between retries
 RETRY_JOB = "discovery-retry"
+STALENESS_JOB = "staleness"
+STALENESS_EVERY = 30.0  # seconds between staleness checks, at most (a tenth of the shortest stale_after)
 
 
 class Collection:
@@ -61,7 +63,7 @@ class Collection:
             hint = remedy(error)
             description = self._failed(discovery.NAME, None, error, hint)
             self.store.update(with_discovery, self.context.clock(), error=description,
-                              home_account_id=self._home_or_none(), hint=hint)
+                              home_account_id=self._home_or_none(), hint=hint, code=metric_code(error))
             ok = False
         else:
             # Clients and sessions of accounts that left would otherwise stay for the life of the process.
@@ -73,7 +75,14 @@ class Collection:
             log.info("discovered accounts", extra={"source": discovery.NAME, "accounts": len(accounts)})
             ok = True
         self.store.update(with_run_finished, discovery.NAME, time.monotonic() - started)
+        self.mark_stale()
         return ok
+
+    def mark_stale(self) -> None:
+        """Mark the values older than their source's ``collection.stale_after`` as stale (and
+        clear marks that no longer hold): they leave /metrics and the findings. Runs after every
+        source run and on its own schedule, so data goes stale even when nothing else runs."""
+        self.store.update(with_staleness, self.context.clock(), self.context.config.collection.stale_after)
 
     def run_source(self, source: AccountSource) -> bool:
         """Fetch ``source`` for every account it applies to; True when every account succeeded.
@@ -101,6 +110,7 @@ class Collection:
             failed = run.wait(self.progress_every)
         duration = time.monotonic() - started
         self.store.update(with_run_finished, source.name, duration)
+        self.mark_stale()
         log.info("source run finished", extra={"source": source.name, "accounts": len(accounts),
                                                "failed": failed, "duration_seconds": round(duration, 3)})
         return failed == 0
@@ -131,7 +141,8 @@ class Collection:
     def record(self, source: AccountSource, account: Account, value: Any, error: Optional[BaseException]) -> bool:
         if error is not None:
             description = self._failed(source.name, account, error)
-            self.store.update(with_result, account.id, source.name, self.context.clock(), error=description)
+            self.store.update(with_result, account.id, source.name, self.context.clock(), error=description,
+                              code=metric_code(error))
             return False
         self.store.update(with_result, account.id, source.name, self.context.clock(), value=value)
         return True
@@ -254,7 +265,7 @@ class Scheduler:
         self._sources_started = False
         self._discovering = threading.Lock()
         self._scheduler = BackgroundScheduler(
-            executors={"default": JobExecutor(max_workers=len(collection.sources) + 2)},
+            executors={"default": JobExecutor(max_workers=len(collection.sources) + 3)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=timezone.utc,
         )
@@ -262,6 +273,10 @@ class Scheduler:
     def start(self) -> None:
         self._scheduler.add_job(self._discovery_job, IntervalTrigger(seconds=self._intervals[discovery.NAME]),
                                 id=discovery.NAME, name=discovery.NAME, next_run_time=_now())
+        stale_after = self._collection.context.config.collection.stale_after.values()
+        every = max(1.0, min(STALENESS_EVERY, min(stale_after, default=STALENESS_EVERY * 10) / 10))
+        self._scheduler.add_job(self._collection.mark_stale, IntervalTrigger(seconds=every),
+                                id=STALENESS_JOB, name=STALENESS_JOB)
         for source in self._collection.sources:
             # Paused (no next run time) until discovery first succeeds.
             self._scheduler.add_job(self._collection.run_source, IntervalTrigger(seconds=self._intervals[source.name]),

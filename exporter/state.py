@@ -218,7 +218,9 @@ class RootPolicies:
 class SourceStatus(Generic[T]):
     """The outcome of the latest run of one source for one account, with the last good value.
 
-    A failed run keeps ``value`` and ``last_success`` from the last success: stale, not dropped.
+    A failed run keeps ``value`` and ``last_success`` from the last success. Once that success is
+    older than the source's ``collection.stale_after``, ``stale_since`` says since when the value
+    is stale: it stays here for the page ("last known"), but no longer counts as current.
     """
 
     value: Optional[T]
@@ -227,17 +229,25 @@ class SourceStatus(Generic[T]):
     last_attempt: float  # Unix seconds
     error: Optional[str] = None  # "<AWS error code>: <message>", never credentials
     hint: Optional[str] = None  # what to do about the error (``aws.errors.remedy``), for log and page
+    stale_since: Optional[float] = None  # Unix seconds: last_success + stale_after, once passed
 
 
 @dataclass(frozen=True)
 class AccountState:
     account: Account
     sources: Mapping[str, SourceStatus] = field(default_factory=lambda: EMPTY)
+    # (source, error code) -> failed fetches since the exporter started; codes capped per source
+    errors: Mapping[tuple[str, str], int] = field(default_factory=lambda: EMPTY)
 
     def value(self, source: str):
         """The last good value of ``source``, or None when it never succeeded."""
         status = self.sources.get(source)
         return status.value if status is not None else None
+
+    def current(self, source: str):
+        """The last good value of ``source`` unless it is stale (then None, as if never read)."""
+        status = self.sources.get(source)
+        return status.value if status is not None and status.stale_since is None else None
 
 
 @dataclass(frozen=True)
@@ -251,3 +261,5 @@ class Snapshot:
     run_durations: Mapping[str, float] = field(default_factory=lambda: EMPTY)  # source -> seconds
     completed_sources: frozenset[str] = frozenset()  # sources whose first run has finished
     root_events: RootEvents = field(default_factory=RootEvents)  # the event stream (root_events)
+    discovery_errors: Mapping[str, int] = field(default_factory=lambda: EMPTY)  # error code -> failed discoveries
+    stale_after: Mapping[str, float] = field(default_factory=lambda: EMPTY)  # source -> seconds, as last applied

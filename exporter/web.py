@@ -60,11 +60,13 @@ class ExpositionCache:
 class ExporterApp:
     """The WSGI application. ``ready()`` says whether every source has run once."""
 
-    def __init__(self, snapshot: Callable[[], Snapshot], intervals: Mapping[str, float], ready: Callable[[], bool]):
+    def __init__(self, snapshot: Callable[[], Snapshot], intervals: Mapping[str, float], ready: Callable[[], bool],
+                 reload: Optional[Callable[[], tuple[bool, str]]] = None):
         self._cache = ExpositionCache(intervals)
         self._intervals = dict(intervals)
         self._snapshot = snapshot
         self._ready = ready
+        self._reload = reload  # POST /-/reload; None = not enabled (--web.enable-lifecycle)
 
     def _metrics(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         gzipped = gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", ""))
@@ -86,6 +88,12 @@ class ExporterApp:
             return _reply(start_response, status, page, content_type)
         if path == "/-/healthy":
             return _reply(start_response, "200 OK", "Healthy.\n")
+        if path == "/-/reload" and self._reload is not None:
+            if environ.get("REQUEST_METHOD") not in ("POST", "PUT"):
+                start_response("405 Method Not Allowed", [("Allow", "POST, PUT"), ("Content-Length", "0")])
+                return [b""]
+            applied, text = self._reload()
+            return _reply(start_response, "200 OK" if applied else "500 Internal Server Error", text + "\n")
         if path == "/-/ready":
             if self._ready():
                 return _reply(start_response, "200 OK", "Ready.\n")

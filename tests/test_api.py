@@ -8,7 +8,7 @@ import pytest
 
 from exporter.api import respond
 from exporter.web import ExporterApp
-from tests.support.snapshots import INTERVALS, NOW, failed, snapshot
+from tests.support.snapshots import INTERVALS, NOW, account, failed, snapshot, summary
 from tests.test_landing import DENIED, SNAPSHOT, ids, page
 
 
@@ -61,3 +61,15 @@ def test_served_by_the_app_and_unknown_view_is_404():
     assert [row["account"]["name"] for row in json.loads(body)["accounts"]] == ["staging"]
     app({"PATH_INFO": "/api/roots.json", "QUERY_STRING": "view=unknown"}, lambda status, headers: replies.append((status, headers)))
     assert replies[1][0] == "404 Not Found"
+
+
+def test_stale_sources_say_since_when_and_their_findings_are_last_known():
+    from exporter.snapshot import with_staleness
+    old = account("777777777777", "dormant", account_summary=failed(DENIED, summary(mfa=False, keys=1),
+                                                                    last_success=NOW - 3 * 3600))
+    snap = with_staleness(snapshot(old), NOW, {"account_summary": 900.0})
+    row = document(snap=snap)["accounts"][0]
+    assert row["sources"]["account_summary"]["stale_since"] == "2027-01-15T05:15:00Z"
+    assert "root_without_mfa" not in {f["id"] for f in row["findings"]}
+    assert "root_without_mfa" in {f["id"] for f in row["last_known_findings"]}
+    assert row["facts"]["mfa_active"] is None  # the stale value is not a current fact

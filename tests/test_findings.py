@@ -173,13 +173,6 @@ def test_discovery_failure_counts_on_the_home_account_only():
     assert discovery_problem(snapshot(home)) is None
 
 
-def test_stale_data_is_older_than_twice_the_interval():
-    state = account("111111111111", "tooling", account_summary=ok(summary(password=False), at=NOW - 601))
-    assert found(state)["data_stale"] == "account_summary last refreshed 10 minutes ago"
-    fresh = account("111111111111", "tooling", account_summary=ok(summary(password=False), at=NOW - 599))
-    assert "data_stale" not in found(fresh)
-
-
 def test_old_credential_report():
     state = account("111111111111", "tooling", credential_report=report(generated=timedelta(hours=9)))
     assert found(state)["credential_report_old"] == "credential report generated 9 hours ago"
@@ -202,3 +195,30 @@ def test_accounts_come_worst_first_and_findings_worst_first():
 def test_severity_counts():
     state = account("333333333333", "pay", account_summary=summary(mfa=False))
     assert severity_counts(assess_all(snapshot(state), NOW, INTERVALS)) == {"critical": 1, "warning": 1, "info": 0}
+
+
+def stale(snap, limits=None):
+    from exporter.snapshot import with_staleness
+    return with_staleness(snap, NOW, limits or {source: 3 * seconds for source, seconds in INTERVALS.items()})
+
+
+def test_data_is_stale_past_stale_after_and_says_since_when():
+    state = account("111111111111", "tooling", account_summary=ok(summary(password=False), at=NOW - 901))
+    snap = stale(snapshot(state))
+    assert found(snap.accounts[state.account.id], snap)["data_stale"] == (
+        "account_summary stale since 2027-01-15 07:59 UTC (last refreshed 15 minutes ago)")
+    fresh = account("111111111111", "tooling", account_summary=ok(summary(password=False), at=NOW - 899))
+    snap = stale(snapshot(fresh))
+    assert "data_stale" not in found(snap.accounts[fresh.account.id], snap)
+
+
+def test_findings_from_stale_data_are_not_current_and_are_listed_as_last_known():
+    state = account("333333333333", "pay", account_summary=failed("Throttling: x", summary(mfa=False, keys=1),
+                                                                  last_success=NOW - 7200))
+    snap = stale(snapshot(state))
+    item = assess(snap.accounts[state.account.id], snap, NOW, INTERVALS)
+    assert {hit.finding.id for hit in item.hits} == {"collection_failing", "data_stale"}
+    assert item.worst == "warning"
+    last_known = {hit.finding.id: hit.detail for hit in item.stale_hits}
+    assert {"root_without_mfa", "access_key_present"} <= set(last_known)
+    assert all("last known, from data last refreshed 2 hours ago" in detail for detail in last_known.values())

@@ -199,3 +199,21 @@ def test_not_ready_notice_and_empty_view():
 
 def test_render_without_a_clock_uses_now():
     assert "aws-root-exporter" in render(snapshot())
+
+
+def test_a_row_with_stale_data_says_since_when_and_lists_its_findings_as_last_known():
+    from exporter.snapshot import with_staleness
+    old = account("777777777777", "dormant", account_summary=failed(DENIED, summary(mfa=False, keys=1),
+                                                                    last_success=NOW - 3 * 3600))
+    snap = with_staleness(snapshot(old, NO_CREDENTIALS), NOW, {"account_summary": 900.0})
+    dom = page(snap=snap)
+    row = dom.find("tr", data_account_id="777777777777")
+    assert row.attrs.get("data-stale") == "account_summary"
+    note = row.find("div", data_stale="account_summary")
+    assert note.text().startswith("stale since 2027-01-15 05:15 UTC")
+    current = [li.attrs["data-finding"] for li in row.find_all("li", data_finding=None) if "data-stale" not in li.attrs]
+    assert "root_without_mfa" not in current and "data_stale" in current
+    last_known = row.find("li", data_finding="root_without_mfa")
+    assert last_known.attrs.get("data-stale") == "true" and "last known" in last_known.text()
+    assert dom.find("a", data_summary="no-mfa").find("b").text() == "0"  # not counted as current
+    assert "data-stale" not in dom.find("tr", data_account_id=NO_CREDENTIALS.account.id).attrs

@@ -12,7 +12,8 @@ to moto unchanged:
 * ``iam:ListOrganizationsFeatures``;
 * ``cloudtrail:LookupEvents`` over console sign-in events;
 * the organization's trails in members' ``DescribeTrails``, ``GetTrailStatus``, ``GetEventSelectors``;
-* injected errors (``fail``) and latency (``set_latency``) for any action.
+* injected errors (``fail``) and latency (``set_latency``) for any action;
+* short-lived AssumeRole credentials, refused once expired (``set_assume_role_lifetime``).
 
 Every request is recorded as a ``FakeCall`` (``calls``) with the parameters it was sent with.
 
@@ -30,6 +31,7 @@ import json
 import logging
 import math
 import random
+import re
 import secrets
 import string
 import threading
@@ -372,6 +374,8 @@ class FakeAws:
         self._calls: list[FakeCall] = []
         self._event_seq = 0
         self._looping_tokens: set[str] = set()  # accounts whose LookupEvents repeats its NextToken
+        self._role_lifetime: Optional[float] = None  # seconds AssumeRole credentials last (None = moto's)
+        self._role_expiry: dict[str, datetime] = {}  # access key id of short-lived credentials -> expiry
         self._server: Any = None
         self._thread: Optional[threading.Thread] = None
 
@@ -674,6 +678,14 @@ class FakeAws:
 
     # ------------------------------------------------------------ faults and reports
 
+    def set_assume_role_lifetime(self, seconds: Optional[float]) -> None:
+        """AssumeRole credentials issued from now on expire ``seconds`` after issue (None = the
+        DurationSeconds asked for, as moto answers), and a request signed with them after that
+        answers ``ExpiredToken`` as AWS does; moto neither shortens nor checks them."""
+        with self._lock:
+            self._role_lifetime = None if seconds is None else float(seconds)
+
+
     def fail(
         self,
         account_id: str,
@@ -847,7 +859,9 @@ class FakeAws:
         if delay > 0:
             _time.sleep(delay)  # outside the lock: other requests go on meanwhile
         try:
-            if session is not None and session.expiration <= _now():
+            with self._lock:
+                role_expiry = self._role_expiry.get(request.access_key)
+            if (session is not None and session.expiration <= _now()) or (role_expiry and role_expiry <= _now()):
                 raise _AwsError("ExpiredToken", "The security token included in the request is expired", 400)
             self._raise_injected(request, account_id, keyed)
             handler = None
@@ -856,6 +870,8 @@ class FakeAws:
             else:
                 handler = self._HANDLERS.get((request.service, request.action))
             if handler is None:
+                if (request.service, request.action) == ("sts", "AssumeRole") and self._role_lifetime is not None:
+                    return self._short_lived_assume_role(environ, start_response, moto_app)
                 return moto_app(environ, start_response)
             result = handler(self, request, account_id)
             if result is None:  # the handler leaves this request to moto
@@ -871,6 +887,27 @@ class FakeAws:
         status, headers, body = result
         headers = headers + [("Content-Length", str(len(body)))]
         start_response(f"{status} {_REASONS.get(status, 'Status')}", headers)
+        return [body]
+
+    def _short_lived_assume_role(self, environ: dict[str, Any], start_response: Callable, moto_app: Any) -> Any:
+        """moto's AssumeRole answer with the credentials' Expiration moved to the lifetime set,
+        remembered so that later requests with them can be refused once expired."""
+        answer: dict[str, Any] = {}
+
+        def capture(status: str, headers: list, exc_info: Any = None) -> None:
+            answer.update(status=status, headers=headers)
+
+        text = b"".join(moto_app(environ, capture)).decode()
+        key = re.search(r"<AccessKeyId>([^<]+)</AccessKeyId>", text)
+        if key and answer["status"].startswith("200"):
+            with self._lock:
+                expiry = _now() + timedelta(seconds=self._role_lifetime or 0)
+                self._role_expiry[key.group(1)] = expiry
+            text = re.sub(r"<Expiration>[^<]*</Expiration>",
+                          f"<Expiration>{expiry.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}</Expiration>", text)
+        body = text.encode()
+        headers = [(k, v) for k, v in answer["headers"] if k.lower() != "content-length"]
+        start_response(answer["status"], headers + [("Content-Length", str(len(body)))])
         return [body]
 
     def _latency_for(self, action: str, account_id: str) -> float:

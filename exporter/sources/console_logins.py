@@ -17,6 +17,7 @@ from typing import Any, Iterator, Mapping, Optional
 
 from exporter.aws.errors import SourceError
 from exporter.aws.rate_limit import RateLimiter
+from exporter.aws.untrusted import clean
 from exporter.sources.base import AccountSource, Context
 from exporter.state import EMPTY, Account, ConsoleLoginEvent, ConsoleLogins
 
@@ -112,11 +113,11 @@ def parse_event(item: Mapping[str, Any]) -> Optional[ConsoleLoginEvent]:
     mfa = _text(_object(record.get("additionalEventData"), "additionalEventData").get("MFAUsed"),
                 "additionalEventData.MFAUsed", default="No")
     return ConsoleLoginEvent(
-        event_id=event_id,
+        event_id=clean(event_id),
         time=_time(when),
         success=outcome == "success",
         mfa_used=mfa.lower() == "yes",
-        source_ip=_text(record.get("sourceIPAddress"), "sourceIPAddress", default=""),
+        source_ip=clean(_text(record.get("sourceIPAddress"), "sourceIPAddress", default="")),
         assumed_root=_through_assume_root(identity),
     )
 
@@ -174,7 +175,7 @@ def fetch(context: Context, account: Account, previous: Optional[ConsoleLogins] 
         limit_rate(client, (account.id, region))
         for item in lookup(client, start, now):
             event_id = item.get("EventId") if isinstance(item, Mapping) else None
-            event_id = event_id if isinstance(event_id, str) else ""
+            event_id = clean(event_id) if isinstance(event_id, str) else ""
             if event_id and event_id in seen:
                 continue
             try:

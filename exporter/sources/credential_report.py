@@ -64,9 +64,9 @@ def root_row(content: bytes) -> Mapping[str, str]:
     except UnicodeDecodeError:
         raise SourceError("ReportUnparsable", "report is not UTF-8 text") from None
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "user" not in reader.fieldnames:
-        raise SourceError("ReportUnparsable", "report has no header with a 'user' column")
     try:
+        if not reader.fieldnames or "user" not in reader.fieldnames:
+            raise SourceError("ReportUnparsable", "report has no header with a 'user' column")
         for row in reader:
             if row.get("user") == ROOT_USER:
                 return _complete(row, reader.fieldnames)

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any, Iterable, Optional
 
 from exporter.aws.sessions import AwsAccess
+from exporter.aws.untrusted import clean
 from exporter.config import Config
 from exporter.root_email import email_allowed
 from exporter.state import Account
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def account_state(raw: dict[str, Any]) -> str:
     """``State`` (current) with a fall back to ``Status`` (being retired)."""
-    return str(raw.get("State") or raw.get("Status") or "UNKNOWN")
+    return clean(raw.get("State") or raw.get("Status") or "UNKNOWN")
 
 
 def management_account_id(account_arn: str) -> Optional[str]:
@@ -41,15 +42,15 @@ class OuPaths:
             parents = self._org.list_parents(ChildId=child_id)["Parents"]
             if not parents:
                 raise ValueError(f"ListParents returned no parent for {child_id}")
-            self._parent[child_id] = (parents[0]["Id"], parents[0]["Type"])
+            self._parent[child_id] = (parents[0]["Id"], parents[0]["Type"])  # ids: used in calls, cleaned below
         return self._parent[child_id]
 
     def _name_of(self, ou_id: str, ou_type: str) -> str:
         if ou_type == "ROOT":
             return "Root"
         if ou_id not in self._name:
-            self._name[ou_id] = self._org.describe_organizational_unit(OrganizationalUnitId=ou_id)[
-                "OrganizationalUnit"]["Name"]
+            self._name[ou_id] = clean(self._org.describe_organizational_unit(OrganizationalUnitId=ou_id)[
+                "OrganizationalUnit"]["Name"])
         return self._name[ou_id]
 
     def resolve(self, account_id: str) -> tuple[str, tuple[str, ...]]:
@@ -64,7 +65,7 @@ class OuPaths:
             if parent_type == "ROOT":
                 break
             child = parent_id
-        return "/".join(reversed(names)), tuple(reversed(ids))
+        return "/".join(reversed(names)), tuple(clean(ou_id) for ou_id in reversed(ids))
 
 
 def selected(account: Account, include: Iterable[str], exclude: Iterable[str]) -> bool:
@@ -85,13 +86,13 @@ def discover_organization(access: AwsAccess, config: Config) -> list[Account]:
         for raw in page.get("Accounts", []):
             state = account_state(raw)
             if state != "ACTIVE":
-                log.debug("skipping account that is not active", extra={"account_id": raw["Id"], "state": state})
+                log.debug("skipping account that is not active", extra={"account_id": clean(raw["Id"]), "state": state})
                 continue
             path, ou_ids = ou_paths.resolve(raw["Id"])
             accounts.append(Account(
-                id=raw["Id"],
-                name=raw.get("Name", ""),
-                email=raw.get("Email", ""),
+                id=clean(raw["Id"]),
+                name=clean(raw.get("Name", "")),
+                email=clean(raw.get("Email", "")),
                 ou_path=path,
                 ou_ids=ou_ids,
                 state=state,

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Optional
 from botocore.exceptions import ClientError
 
 from exporter.aws.errors import error_code
+from exporter.aws.untrusted import clean
 from exporter.config import Config
 from exporter.sources.base import AccountSource, Context
 from exporter.state import Account, MfaDevice, RootAudit, Snapshot
@@ -71,7 +72,7 @@ def fetch(context: Context, account: Account, previous: Optional[RootAudit] = No
         password=has_password(iam),
         access_keys_active=_active(_all(iam, "list_access_keys", "AccessKeyMetadata")),
         signing_certificates_active=_active(_all(iam, "list_signing_certificates", "Certificates")),
-        mfa_devices=tuple(MfaDevice(serial=d["SerialNumber"], kind=mfa_kind(d["SerialNumber"]))
+        mfa_devices=tuple(MfaDevice(serial=clean(d["SerialNumber"]), kind=mfa_kind(d["SerialNumber"]))
                           for d in _all(iam, "list_mfa_devices", "MFADevices")),
     )
 

@@ -369,6 +369,8 @@ def test_every_metric_matches_the_state_set_in_the_fake(org: Org):
     assert not undocumented, f"metrics missing from docs/architecture.md: {undocumented}"
     assert set(PER_ACCOUNT_METRICS) | {"root_organization_feature_enabled", "root_exporter_collection_duration_seconds",
                                        "root_exporter_collection_interval_seconds",
+                                       "root_exporter_collection_stale_after_seconds",
+                                       "root_exporter_collection_errors_total",
                                        "root_exporter_build_info", "root_exporter_discovery_success",
                                        "root_exporter_discovery_last_success_timestamp", *STREAM_METRICS} == set(contract)
 
@@ -384,6 +386,8 @@ def test_every_metric_matches_the_state_set_in_the_fake(org: Org):
     }
     assert metrics.series("root_exporter_collection_interval_seconds") == {
         frozenset({"source": source}.items()): float(seconds) for source, seconds in INTERVALS.items()}
+    assert metrics.series("root_exporter_collection_stale_after_seconds") == {
+        frozenset({"source": source}.items()): 3.0 * seconds for source, seconds in INTERVALS.items()}
     durations = metrics.series("root_exporter_collection_duration_seconds")
     assert {dict(labels)["source"] for labels in durations} == set(SOURCES)
     assert all(0 <= seconds < scraped - org.started for seconds in durations.values()), durations
@@ -473,6 +477,8 @@ def test_a_failing_source_keeps_the_last_good_values_and_reports_failure(org: Or
               for key, value in metrics.series("root_exporter_collection_success", source="account_summary").items()}
     assert {i for i, value in others.items() if value == 0.0} == {account.id} | {
         a.id for a in ACTIVE if a.assume_role_denied}
+    assert metrics.value("root_exporter_collection_errors_total", **labels, source="account_summary",
+                         code="AccessDenied") >= 1.0
     logged = rf'msg="collection failed" source=account_summary error_code=AccessDenied .*account_id={account.id}'
     assert re.search(logged, org.exporter.log()), "no log line with account, source and error code"
 
