@@ -4,18 +4,23 @@ Transport (TLS, basic auth, connection limits, methods) lives in ``exporter.http
 
 from __future__ import annotations
 
-import gzip
 import threading
 from typing import Callable, Iterable, Mapping, Optional
 from urllib.parse import parse_qs
 
+from prometheus_client.exposition import choose_encoder
+
 from exporter import api, landing
-from exporter.collector import exposition
+from exporter.exposition import IncrementalExposition
 from exporter.http.negotiation import CANONICAL_ACCEPT, gzip_accepted, negotiated_format
 from exporter.http.server import HardenedServer, Limits
 from exporter.http.server import serve as serve_http
 from exporter.http.webconfig import WebConfig
 from exporter.state import Snapshot
+
+# The Content-Type prometheus_client answers each canonical format with.
+CONTENT_TYPES = {fmt: choose_encoder(accept)[1] for fmt, accept in CANONICAL_ACCEPT.items()}
+
 
 def parse_listen_address(address: str) -> tuple[str, int]:
     """``:10042``, ``127.0.0.1:10042``, ``[::1]:10042`` → (host, port); host "" = every interface."""
@@ -31,10 +36,11 @@ class ExpositionCache:
     A snapshot is immutable and replaced whole, so its exposition can be encoded once and served
     to every scrape until the next swap (Prometheus pairs scrape the same bytes twice). The key is
     the negotiated (format, gzip) pair, never a raw header: at most four bodies per snapshot.
+    After a swap the body is built from pieces cached per account state (``exporter.exposition``).
     """
 
     def __init__(self, intervals: Mapping[str, float]):
-        self._intervals = dict(intervals)
+        self._renderer = IncrementalExposition(intervals)
         self._lock = threading.Lock()
         self._snapshot: Optional[Snapshot] = None
         self._bodies: dict[tuple[str, bool], tuple[bytes, str]] = {}
@@ -47,9 +53,8 @@ class ExpositionCache:
             cached = self._bodies.get(key)
         if cached is not None:
             return cached
-        body, content_type = exposition(snapshot, self._intervals, CANONICAL_ACCEPT[key[0]])
-        if gzipped:
-            body = gzip.compress(body, compresslevel=6)
+        body = self._renderer.render(snapshot, key[0], gzipped)
+        content_type = CONTENT_TYPES[key[0]]
         with self._lock:
             if snapshot is self._snapshot:
                 # Two scrapes may race to encode; keep the first so every scrape shares one body.
