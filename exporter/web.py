@@ -44,16 +44,31 @@ class ExpositionCache:
         self._lock = threading.Lock()
         self._snapshot: Optional[Snapshot] = None
         self._bodies: dict[tuple[str, bool], tuple[bytes, str]] = {}
+        self._served: set[tuple[str, bool]] = set()  # negotiated keys asked for: at most four
 
     def get(self, snapshot: Snapshot, accept: str, gzipped: bool) -> tuple[bytes, str]:
         key = (negotiated_format(accept), gzipped)
+        with self._lock:
+            self._served.add(key)
+        return self._encoded(snapshot, key)
+
+    def warm(self, snapshot: Snapshot) -> None:
+        """Encode ``snapshot`` now for every (format, gzip) scraped so far, so that the next scrape
+        finds its body ready: run periodically while a collection swaps snapshots, it moves the
+        rendering of changed accounts off the scrape path."""
+        with self._lock:
+            keys = sorted(self._served)
+        for key in keys:
+            self._encoded(snapshot, key)
+
+    def _encoded(self, snapshot: Snapshot, key: tuple[str, bool]) -> tuple[bytes, str]:
         with self._lock:
             if snapshot is not self._snapshot:
                 self._snapshot, self._bodies = snapshot, {}
             cached = self._bodies.get(key)
         if cached is not None:
             return cached
-        body = self._renderer.render(snapshot, key[0], gzipped)
+        body = self._renderer.render(snapshot, *key)
         content_type = CONTENT_TYPES[key[0]]
         with self._lock:
             if snapshot is self._snapshot:
@@ -70,6 +85,10 @@ class ExporterApp:
         self._intervals = dict(intervals)
         self._snapshot = snapshot
         self._ready = ready
+
+    def warm(self) -> None:
+        """Encode the current snapshot ahead of the next scrape (see ``ExpositionCache.warm``)."""
+        self._cache.warm(self._snapshot())
 
     def _metrics(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         gzipped = gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", ""))

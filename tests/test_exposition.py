@@ -182,3 +182,18 @@ def test_pieces_die_with_their_account_states():
     held = {id(rendered.state) for rendered in renderer._accounts.values()}
     held |= {id(state) for block in renderer._blocks.values() for state in block.states}
     assert held == {id(state) for state in smaller.accounts.values()}
+
+
+def test_warm_encodes_ahead_only_what_was_scraped():
+    from exporter.web import ExpositionCache
+
+    cache = ExpositionCache(INTERVALS)
+    first, second = SNAPSHOTS["collector test"], SNAPSHOTS["varied"]
+    cache.warm(first)  # nothing scraped yet: nothing to prepare
+    assert cache._bodies == {}
+    cache.get(first, "", True)
+    cache.warm(second)
+    assert set(cache._bodies) == {(TEXT, True)}
+    body, _ = cache._bodies[(TEXT, True)]
+    served, _ = cache.get(second, "", True)
+    assert served is body and gzip.decompress(served) == expected(second, TEXT)
