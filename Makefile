@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 DEBIAN_PACKAGES := prometheus prometheus-alertmanager chromium curl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install debian-packages clean
+.PHONY: demo test install debian-packages clean bench-scrape
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ demo: $(VENV)/.installed-demo
 
 test: $(VENV)/.installed-test $(VENV)/checkov/.installed debian-packages
 	$(BIN)/python -m pytest
+
+# /metrics latency at 5,000 accounts while a collection runs (docs/performance.md, "Scrape latency").
+bench-scrape: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/bench_scrape_live.py
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -99,6 +99,17 @@ class _Families:
                 self.assumed_root_logins.add_metric(ids + ["success" if success else "failure"], count)
             self.malformed.add_metric(ids + ["console_logins"], logins.malformed)
 
+    def add_state(self, state: AccountState) -> None:
+        """Every sample of one account that its state alone decides."""
+        self.add_account(state)
+        self.add_detection(state)
+
+    def add_snapshot(self, snapshot: Snapshot) -> None:
+        """The samples of these families that come from organization-wide state (discovery, the
+        root event stream); they follow every account's own samples."""
+        self.add_discovery(snapshot)
+        self.add_root_events(snapshot)
+
     def add_root_events(self, snapshot: Snapshot) -> None:
         """Root activity of the accounts still collected, from the stream's organization-wide state."""
         events = snapshot.root_events
@@ -176,11 +187,13 @@ class RootCollector(Collector):
         snapshot = self._snapshot()
         families = _Families()
         for account_id in sorted(snapshot.accounts):
-            families.add_account(snapshot.accounts[account_id])
-            families.add_detection(snapshot.accounts[account_id])
-        families.add_discovery(snapshot)
-        families.add_root_events(snapshot)
+            families.add_state(snapshot.accounts[account_id])
+        families.add_snapshot(snapshot)
         yield from families.all()
+        yield from self.organization_wide(snapshot)
+
+    def organization_wide(self, snapshot: Snapshot) -> Iterator[Metric]:
+        """The families without account labels, after the per-account ones."""
         yield from self._discovery(snapshot)
         yield from self._organization(snapshot)
         yield from self._stream(snapshot)
