@@ -23,7 +23,7 @@ from exporter.scheduler import Collection, Scheduler
 from exporter.snapshot import SnapshotStore, ready
 from exporter.sources import account_sources, root_events
 from exporter.sources.base import AccountSource, Context
-from exporter.web import ExporterApp, parse_listen_address, serve
+from exporter.web import ExporterApp, Warmer, parse_listen_address, serve
 
 DEFAULT_CONFIG_FILE = "config.yaml"
 DEFAULT_LISTEN_ADDRESS = ":10042"
@@ -224,9 +224,11 @@ class _Service:
         self.app = ExporterApp(lambda: store.current, intervals, lambda: ready(store.current, expected), reload)
         self._scheduler = Scheduler(self._collection, intervals)
         self._stream: Optional[root_events.EventStream] = None
+        self._warmer = Warmer(self.app)
 
     def start(self) -> None:
         self._scheduler.start()
+        self._warmer.start()
         # None unless collection.root_events.queue_url is set.
         self._stream = root_events.start_stream(self._collection.context, self._collection.store)
 
@@ -235,6 +237,7 @@ class _Service:
         in the snapshot. The stream stops after its long poll; a batch received then is left to
         SQS's redelivery, so nothing applied is lost and nothing is applied twice."""
         self._scheduler.stop()
+        self._warmer.stop()
         if self._stream is not None:
             self._stream.stop()
 

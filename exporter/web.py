@@ -4,6 +4,7 @@ Transport (TLS, basic auth, connection limits, methods) lives in ``exporter.http
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Callable, Iterable, Mapping, Optional
 from urllib.parse import parse_qs
@@ -17,6 +18,8 @@ from exporter.http.server import HardenedServer, Limits
 from exporter.http.server import serve as serve_http
 from exporter.http.webconfig import WebConfig
 from exporter.state import Snapshot
+
+log = logging.getLogger(__name__)
 
 # The Content-Type prometheus_client answers each canonical format with.
 CONTENT_TYPES = {fmt: choose_encoder(accept)[1] for fmt, accept in CANONICAL_ACCEPT.items()}
@@ -123,6 +126,31 @@ class ExporterApp:
                 return _reply(start_response, "200 OK", "Ready.\n")
             return _reply(start_response, "503 Service Unavailable", "Not ready: discovery has not succeeded yet, or the first run of a source is still going on.\n")
         return _reply(start_response, "404 Not Found", "Not found. See / and /metrics.\n")
+
+
+class Warmer:
+    """Calls ``app.warm()`` every ``every`` seconds on a daemon thread, so that while a collection
+    swaps snapshots the rendering of changed accounts happens here, not in the next scrape. Costs
+    nothing before the first scrape (no format to warm) or while the snapshot does not change."""
+
+    def __init__(self, app: ExporterApp, every: float = 1.0):
+        self._app = app
+        self._every = every
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="exposition-warmer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._every):
+            try:
+                self._app.warm()
+            except Exception:  # noqa: BLE001 - a scrape renders the snapshot itself then
+                log.exception("warming the exposition failed")
 
 
 def _reply(start_response: Callable, status: str, body: str, content_type: str = "text/plain; charset=utf-8"):

@@ -6,6 +6,7 @@ and after accounts change, join and leave. The expected bytes come from promethe
 from __future__ import annotations
 
 import gzip
+import time
 import threading
 import zlib
 from dataclasses import replace
@@ -197,3 +198,26 @@ def test_warm_encodes_ahead_only_what_was_scraped():
     body, _ = cache._bodies[(TEXT, True)]
     served, _ = cache.get(second, "", True)
     assert served is body and gzip.decompress(served) == expected(second, TEXT)
+
+
+def test_the_warmer_prepares_the_body_of_a_swapped_snapshot_before_the_next_scrape():
+    """What the running exporter starts with its service: after a swap, the next scrape finds the
+    body encoded already, the same bytes prometheus_client would produce."""
+    from exporter.web import ExporterApp, Warmer
+
+    current = [SNAPSHOTS["collector test"]]
+    app = ExporterApp(lambda: current[0], INTERVALS, lambda: True)
+    warmer = Warmer(app, every=0.05)
+    warmer.start()
+    try:
+        environ = {"PATH_INFO": "/metrics", "REQUEST_METHOD": "GET", "HTTP_ACCEPT_ENCODING": "gzip"}
+        b"".join(app(environ, lambda status, headers: None))  # a scrape names the format to warm
+        current[0] = SNAPSHOTS["varied"]
+        deadline = time.monotonic() + 5
+        while not (app._cache._snapshot is current[0] and (TEXT, True) in app._cache._bodies):
+            assert time.monotonic() < deadline, "the warmer did not encode the new snapshot"
+            time.sleep(0.02)
+        body, _ = app._cache._bodies[(TEXT, True)]
+        assert gzip.decompress(body) == expected(current[0], TEXT)
+    finally:
+        warmer.stop()
