@@ -11,6 +11,7 @@ moto keeps its state per process, so one ``FakeAws`` runs at a time: each test m
 from __future__ import annotations
 
 import itertools
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
@@ -75,9 +76,14 @@ class Harness:
             data["aws"] = aws
         self.config = parse_config(data, "test")
         self.access = AwsAccess(self.config)
-        self.context = Context(access=self.access, config=self.config)
+        self.clock_offset = 0.0  # seconds added to the clock the sources see (``later``)
+        self.context = Context(access=self.access, config=self.config, clock=lambda: time.time() + self.clock_offset)
         self.store = SnapshotStore()
         self.collection = Collection(self.context, self.store, account_sources())
+
+    def later(self, seconds: float) -> None:
+        """Move the sources' clock ``seconds`` ahead (the fake AWS keeps its own clock)."""
+        self.clock_offset += seconds
 
     def source(self, name: str) -> AccountSource:
         return next(source for source in self.collection.sources if source.name == name)

@@ -228,3 +228,25 @@ def test_readme_counts_the_root_typed_events_one_audit_leaves_in_a_member(fake, 
     per_hour = re.search(r"(\d+) root-typed events per member account per hour", readme)
     assert per_run and int(per_run.group(1)) == len(in_member)
     assert per_hour and int(per_hour.group(1)) == len(in_member) * 3600 / interval
+
+
+def test_where_the_audit_succeeds_it_stands_in_for_the_summary_and_the_mfa_listing(fake, features):
+    features(root_credentials_management=True, root_sessions=False)
+    audited = new_account(fake, root=FakeRoot.with_password("virtual", "fido"))
+    denied = new_account(fake, root=FakeRoot.with_password("virtual"))
+    fake.fail(denied, "AssumeRoot", "AccessDenied")
+    harness = Harness(accounts=only(audited, denied))
+    assert harness.run("discovery", "account_summary", "mfa_devices")
+    harness.run("root_audit")
+    fake.clear_calls()
+
+    harness.run("account_summary", "mfa_devices")
+
+    assert fake.calls_to("GetAccountSummary", audited) == []
+    assert fake.calls_to("ListVirtualMFADevices", audited) == []
+    assert "account_summary" not in harness.state(audited).sources  # the audit's answer is the live one
+    facts = harness.facts(audited)
+    assert (facts.mfa_active, facts.mfa_hardware, facts.password_enabled) == (True, True, True)
+    # Where the audit fails, the summary and the listing go on for that account.
+    assert len(fake.calls_to("GetAccountSummary", denied)) == 1
+    assert len(fake.calls_to("ListVirtualMFADevices", denied)) == 1
