@@ -15,7 +15,7 @@ import difflib
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Callable, Mapping, Optional
 
@@ -111,6 +111,9 @@ class CollectionConfig:
     # Per-account sources only: how long one account's fetch may take before it is recorded as
     # failed (DeadlineExceeded) and the run goes on without it. Default: half the interval.
     deadlines: Mapping[str, float] = field(default_factory=lambda: default_deadlines(DEFAULT_INTERVALS))
+    # This replica collects the accounts of shard ``shard_index`` of ``shard_count`` (exporter/shards.py).
+    shard_index: int = 0
+    shard_count: int = 1
 
     def deadline(self, source: str) -> float:
         return self.deadlines.get(source, self.intervals[source] / 2)
@@ -661,8 +664,32 @@ def _check_static(reader: _Reader, static: tuple[StaticAccount, ...]) -> None:
 
 _COLLECTION_KEYS = (
     "concurrency", "cloudtrail_regions", "console_login_lookback", "credential_report_timeout", "intervals",
-    "deadlines",
+    "deadlines", "shard",
 )
+MAX_SHARDS = 1024
+
+
+def shard_problem(index: object, count: object, index_name: str, count_name: str) -> Optional[str]:
+    """Why (``index``, ``count``) is no shard, or None: ``count`` from 1, ``index`` below it."""
+    if isinstance(count, int) and isinstance(index, int) and not index < count:
+        return f"{index} is not below {count_name} ({count}): the shards are numbered 0 to {count - 1}"
+    return None
+
+
+def with_shard(config: Config, index: Optional[int], count: Optional[int]) -> Config:
+    """``config`` with the shard of the ``--shard.index`` / ``--shard.count`` flags (None = as
+    configured); a ValueError names the flag and value that make no shard."""
+    for flag, value in (("--shard.index", index), ("--shard.count", count)):
+        low = 0 if flag == "--shard.index" else 1
+        high = MAX_SHARDS - 1 if low == 0 else MAX_SHARDS
+        if value is not None and not low <= value <= high:
+            raise ValueError(f"{flag} {value}: must be from {low} to {high}")
+    new_index = config.collection.shard_index if index is None else index
+    new_count = config.collection.shard_count if count is None else count
+    problem = shard_problem(new_index, new_count, "--shard.index", "--shard.count")
+    if problem:
+        raise ValueError(f"--shard.index {problem}")
+    return replace(config, collection=replace(config.collection, shard_index=new_index, shard_count=new_count))
 
 
 def _parse_collection(reader: _Reader, value: object, default: CollectionConfig) -> CollectionConfig:
@@ -690,6 +717,12 @@ def _parse_collection(reader: _Reader, value: object, default: CollectionConfig)
         for source in SOURCES
     }
     deadlines = _parse_deadlines(reader, section.get("deadlines"), intervals, report_timeout)
+    shard = reader.section(section.get("shard", {}), "collection.shard", ("index", "count"))
+    shard_count = reader.get(shard, "count", default.shard_count, _integer(1, MAX_SHARDS), "collection.shard.count")
+    shard_index = reader.get(shard, "index", default.shard_index, _integer(0, MAX_SHARDS - 1), "collection.shard.index")
+    problem = shard_problem(shard_index, shard_count, "collection.shard.index", "collection.shard.count")
+    if problem:
+        reader.error("collection.shard.index", problem)
     return CollectionConfig(
         concurrency=concurrency,
         cloudtrail_regions=regions,
@@ -697,6 +730,8 @@ def _parse_collection(reader: _Reader, value: object, default: CollectionConfig)
         credential_report_timeout=report_timeout,
         intervals=MappingProxyType(intervals),
         deadlines=deadlines,
+        shard_index=shard_index,
+        shard_count=shard_count,
     )
 
 
@@ -772,6 +807,8 @@ def describe(config: Config) -> str:
         f"  external id: {'set' if accounts.external_id else 'not set'}",
         f"root audit: {_ROOT_AUDIT_TEXT[accounts.root_audit]}",
         f"concurrency: {collection.concurrency} accounts at once per source",
+        f"shard: {collection.shard_index} of {collection.shard_count} (shards 0 to {collection.shard_count - 1})"
+        if collection.shard_count > 1 else "shard: none (this replica collects every account)",
         f"cloudtrail regions: {', '.join(collection.cloudtrail_regions)}",
         f"console login lookback: {format_duration(collection.console_login_lookback)} on the first look-up",
         f"credential report timeout: {format_duration(collection.credential_report_timeout)}",

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Sequence
 
@@ -24,6 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from exporter.aws.errors import SourceError, describe_error, error_code, remedy
 from exporter.config import format_duration
+from exporter.shards import in_shard
 from exporter.snapshot import (SnapshotStore, with_accounts, with_discovery, with_features, with_result,
                                with_run_finished, without_source)
 from exporter.sources import discovery, org_features
@@ -62,13 +64,20 @@ class Collection:
                               home_account_id=self._home_or_none(), hint=hint)
             ok = False
         else:
-            # Clients and sessions of accounts that left would otherwise stay for the life of the process.
+            collection = self.context.config.collection
+            shard = (collection.shard_index, collection.shard_count)
+            found = len(accounts)
+            accounts = [account for account in accounts if in_shard(account.id, *shard)]
+            # Credentials of accounts that left would otherwise stay for the life of the process.
             self.context.access.retain({account.id for account in accounts})
             features = org_features.fetch(self.context.access, self.store.current.organization_features)
             now = self.context.clock()
-            self.store.update(lambda snapshot: with_discovery(with_features(with_accounts(snapshot, accounts, home),
-                                                                            features), now))
-            log.info("discovered accounts", extra={"source": discovery.NAME, "accounts": len(accounts)})
+            self.store.update(lambda snapshot: with_discovery(with_features(with_accounts(
+                replace(snapshot, shard=shard), accounts, home), features), now))
+            fields: dict[str, Any] = {"source": discovery.NAME, "accounts": len(accounts)}
+            if shard[1] > 1:
+                fields.update(shard_index=shard[0], shard_count=shard[1], organization_accounts=found)
+            log.info("discovered accounts", extra=fields)
             ok = True
         self.store.update(with_run_finished, discovery.NAME, time.monotonic() - started)
         return ok
@@ -104,7 +113,9 @@ class Collection:
         state = self.store.current.accounts.get(account.id)
         previous = state.value(source.name) if state else None
         try:
-            return source.fetch(self.context, account, previous), None
+            # Member clients are shared; this thread's requests sign with this account's credentials.
+            with self.context.access.acting_for(account):
+                return source.fetch(self.context, account, previous), None
         except Exception as error:  # noqa: BLE001 - one account's failure stays inside that account
             return None, error
 

@@ -178,3 +178,4 @@ class Snapshot:
     organization_features: Optional[OrganizationFeatures] = None
     run_durations: Mapping[str, float] = field(default_factory=lambda: EMPTY)  # source -> seconds
     completed_sources: frozenset[str] = frozenset()  # sources whose first run has finished
+    shard: tuple[int, int] = (0, 1)  # (index, count) of this replica's shard (exporter/shards.py)

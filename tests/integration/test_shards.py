@@ -1,0 +1,62 @@
+"""Shards: three replicas over the demo organization collect every account exactly once, and
+the organization-wide series come from shard 0 only."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timezone
+
+import pytest
+
+from exporter.collector import exposition
+from exporter.demo.fake_aws import FakeAws
+from exporter.demo.organization import DEMO_ACCOUNTS, build_organization
+from tests.integration.conftest import Harness
+from tests.support.exposition import parse
+
+
+@pytest.fixture(scope="module")
+def demo():
+    fake = FakeAws()
+    fake.start()
+    patch = pytest.MonkeyPatch()
+    try:
+        for name, value in fake.env().items():
+            patch.setenv(name, value)
+        build_organization(fake, datetime.now(timezone.utc))
+        yield fake
+    finally:
+        patch.undo()
+        fake.stop()
+
+
+def test_three_shards_collect_every_account_exactly_once(demo):
+    shards = [Harness(collection={"shard": {"index": index, "count": 3}}) for index in range(3)]
+    demo.clear_calls()
+    for harness in shards:
+        harness.run("discovery", "account_summary")
+
+    active = {account.id for account in DEMO_ACCOUNTS if account.state == "ACTIVE"}
+    collected = [set(harness.snapshot.accounts) for harness in shards]
+    assert all(collected), collected  # the hash spreads the eleven accounts over every shard
+    assert Counter(account for accounts in collected for account in accounts) == Counter(active)
+    # Each account's summary was asked for once, by the shard that holds it.
+    asked = Counter(call.account_id for call in demo.calls_to("GetAccountSummary"))
+    assert set(asked) <= active and all(count == 1 for count in asked.values())
+    assert set(asked) == {a for a in active if a != "999999999999"}  # its AssumeRole is denied
+
+
+def test_organization_series_come_from_shard_zero_only_and_every_shard_says_which_it_is(demo):
+    intervals = {"discovery": 3600.0, "account_summary": 300.0}
+    features = []
+    for index in range(3):
+        harness = Harness(collection={"shard": {"index": index, "count": 3}})
+        harness.run("discovery")
+        metrics = parse(exposition(harness.snapshot, intervals)[0].decode())
+        assert metrics.series("root_exporter_shard_info") == {
+            frozenset({"index": str(index), "count": "3"}.items()): 1.0}
+        assert metrics.series("root_exporter_discovery_success") == {frozenset(): 1.0}
+        features.append(metrics.series("root_organization_feature_enabled"))
+        # Every shard still knows the features (root_audit: auto depends on them).
+        assert harness.snapshot.organization_features.root_credentials_management is True
+    assert len(features[0]) == 2 and features[1] == {} and features[2] == {}
