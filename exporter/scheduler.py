@@ -25,7 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from exporter.aws.errors import SourceError, describe_error, error_code, remedy
 from exporter.config import format_duration
-from exporter.shards import in_shard
+from exporter.shards import in_shard, stagger_fraction
 from exporter.snapshot import (SnapshotStore, with_accounts, with_discovery, with_features, with_result,
                                with_run_finished, without_source)
 from exporter.sources import discovery, org_features
@@ -37,6 +37,15 @@ PROGRESS_EVERY = 30.0  # seconds between progress lines of a long source run
 RETRY_INITIAL = 5.0  # seconds before the first retry of a failed discovery; doubles on each failure
 RETRY_MAX = 300.0  # at most this long (or the discovery interval) between retries
 RETRY_JOB = "discovery-retry"
+
+
+STAGGER_SHARE = 0.5  # at most this share of a source's interval is used to spread its accounts
+
+
+def stagger_spread(interval: float, deadline: float) -> float:
+    """Seconds over which a staggered run spreads its accounts' starts: at most half the
+    interval, and short enough that the last account's deadline ends before the next run."""
+    return max(0.0, min(interval * STAGGER_SHARE, interval - deadline))
 
 
 class Collection:
@@ -82,8 +91,16 @@ class Collection:
         self.store.update(with_run_finished, discovery.NAME, time.monotonic() - started)
         return ok
 
-    def run_source(self, source: AccountSource) -> bool:
+    def run_source(self, source: AccountSource, interval: Optional[float] = None) -> bool:
         """Fetch ``source`` for every account it applies to; True when every account succeeded.
+
+        With the ``interval`` it runs at (the schedule), every run after the source's first one starts each
+        account at its own stable offset (``stagger_fraction`` of its id) within the first part
+        of the interval (``stagger_spread``), so AWS sees a steady trickle of calls and the
+        snapshot changes account by account instead of all at once. The first run is never
+        staggered: readiness (every source run once) comes as soon as AWS answers. An account's
+        second fetch therefore comes up to one spread later than an interval after its first;
+        from then on, one interval apart.
 
         At most ``collection.concurrency`` accounts are fetched at once, each in a thread of its
         own. An account still running at its deadline is recorded as failed (DeadlineExceeded)
@@ -99,8 +116,12 @@ class Collection:
                 accounts.append(state.account)
             elif source.name in state.sources:
                 self.store.update(without_source, state.account.id, source.name)
-        run = _SourceRun(self, source, accounts, config.collection.deadline(source.name),
-                         max(1, min(config.collection.concurrency, len(accounts))))
+        deadline = config.collection.deadline(source.name)
+        spread = 0.0
+        if interval is not None and source.name in snapshot.completed_sources:
+            spread = stagger_spread(interval, deadline)
+        run = _SourceRun(self, source, accounts, deadline, max(1, min(config.collection.concurrency, len(accounts))),
+                         spread)
         failed = run.wait(self.progress_every)
         duration = time.monotonic() - started
         self.store.update(with_run_finished, source.name, duration)
@@ -157,10 +178,13 @@ class _SourceRun:
     """One run of a source over its accounts, bounded per account by ``deadline`` seconds."""
 
     def __init__(self, collection: Collection, source: AccountSource, accounts: Sequence[Account],
-                 deadline: float, workers: int):
+                 deadline: float, workers: int, spread: float = 0.0):
         self._collection = collection
         self._source = source
-        self._pending = deque(accounts)
+        begin = time.monotonic()
+        # (monotonic time not to start before, account), earliest first; all at once without a spread.
+        self._pending = deque(sorted(((begin + spread * stagger_fraction(account.id), account) for account in accounts),
+                                     key=lambda item: item[0]))
         self._total = len(accounts)
         self._deadline = deadline
         self._workers = workers
@@ -175,8 +199,9 @@ class _SourceRun:
         next_progress = started + progress_every
         with self._done:
             while self._pending or self._running:
-                while self._pending and len(self._running) < self._workers:
-                    self._start(self._pending.popleft())
+                while (self._pending and len(self._running) < self._workers
+                       and self._pending[0][0] <= time.monotonic()):
+                    self._start(self._pending.popleft()[1])
                 now = time.monotonic()
                 for account, begun in list(self._running.values()):
                     if now - begun >= self._deadline:
@@ -184,9 +209,13 @@ class _SourceRun:
                 if now >= next_progress:
                     self._log_progress(now - started)
                     next_progress = now + progress_every
+                wake = next_progress
                 if self._running:
-                    first_deadline = min(begun for _, begun in self._running.values()) + self._deadline
-                    self._done.wait(max(0.0, min(first_deadline, next_progress) - time.monotonic()))
+                    wake = min(wake, min(begun for _, begun in self._running.values()) + self._deadline)
+                if self._pending and len(self._running) < self._workers:
+                    wake = min(wake, self._pending[0][0])  # the next staggered account's turn
+                if self._running or self._pending:
+                    self._done.wait(max(0.0, wake - time.monotonic()))
         return self._failed
 
     def _start(self, account: Account) -> None:
@@ -219,7 +248,7 @@ class _SourceRun:
     def _log_progress(self, elapsed: float) -> None:
         log.info("source run in progress", extra={
             "source": self._source.name, "accounts": self._total,
-            "done": self._total - len(self._pending) - len(self._running),
+            "done": self._total - len(self._pending) - len(self._running), "waiting": len(self._pending),
             "running": len(self._running), "failed": self._failed, "elapsed_seconds": round(elapsed, 1)})
 
 
@@ -255,7 +284,7 @@ class Scheduler:
         for source in self._collection.sources:
             # Paused (no next run time) until discovery first succeeds.
             self._scheduler.add_job(self._collection.run_source, IntervalTrigger(seconds=self._intervals[source.name]),
-                                    args=[source], id=source.name, name=source.name, next_run_time=None)
+                                    args=[source, self._intervals[source.name]], id=source.name, name=source.name, next_run_time=None)
         self._scheduler.start()
 
     def _discovery_job(self) -> None:
