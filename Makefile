@@ -3,10 +3,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := prometheus prometheus-alertmanager chromium
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager chromium kubernetes-client
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install debian-packages clean
+.PHONY: demo test install debian-packages clean bench prometheusrule
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,7 @@ debian-packages:
 	[ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || missing="$$missing prometheus"; \
 	[ -x /usr/bin/prometheus-alertmanager ] || missing="$$missing prometheus-alertmanager"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/kubectl ] || missing="$$missing kubernetes-client"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \
@@ -39,6 +40,15 @@ demo: $(VENV)/.installed-demo
 
 test: $(VENV)/.installed-test debian-packages
 	$(BIN)/python -m pytest
+
+# The figures of issue 10's Targets table, one table (about 15 minutes; not part of `make test`).
+# BENCH_ARGS="--quick" for a smoke run, "--repeats 1" for fewer repeats.
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/targets.py $(BENCH_ARGS)
+
+# deploy/kubernetes/prometheusrule.yaml from prometheus/alerts.yml.
+prometheusrule: $(VENV)/.installed-test
+	$(BIN)/python deploy/kubernetes/make_prometheusrule.py
 
 clean:
 	rm -rf $(VENV) *.egg-info
