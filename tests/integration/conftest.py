@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import time
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import pytest
 
@@ -34,15 +34,16 @@ _account_numbers = itertools.count(1)
 
 
 @contextmanager
-def running_fake() -> Iterator[FakeAws]:
-    """A started fake with an organization, and the environment pointing boto3 at it."""
+def running_fake(build: Optional[Callable[[FakeAws], None]] = None) -> Iterator[FakeAws]:
+    """A started fake with an organization (empty, or made by ``build``), and the environment
+    pointing boto3 at it."""
     fake = FakeAws()
     fake.start()
     patch = pytest.MonkeyPatch()
     try:
         for name, value in fake.env().items():
             patch.setenv(name, value)
-        fake.create_organization()
+        (build or FakeAws.create_organization)(fake)
         yield fake
     finally:
         patch.undo()

@@ -9,25 +9,15 @@ from datetime import datetime, timezone
 import pytest
 
 from exporter.collector import exposition
-from exporter.demo.fake_aws import FakeAws
 from exporter.demo.organization import DEMO_ACCOUNTS, build_organization
-from tests.integration.conftest import Harness
+from tests.integration.conftest import Harness, running_fake
 from tests.support.exposition import parse
 
 
 @pytest.fixture(scope="module")
 def demo():
-    fake = FakeAws()
-    fake.start()
-    patch = pytest.MonkeyPatch()
-    try:
-        for name, value in fake.env().items():
-            patch.setenv(name, value)
-        build_organization(fake, datetime.now(timezone.utc))
+    with running_fake(lambda fake: build_organization(fake, datetime.now(timezone.utc))) as fake:
         yield fake
-    finally:
-        patch.undo()
-        fake.stop()
 
 
 def test_three_shards_collect_every_account_exactly_once(demo):
