@@ -216,12 +216,17 @@ def cycle(args: argparse.Namespace) -> None:
         exporter_runs, reference_runs, cpu_runs, reference_cpu = [], [], [], []
         exporter_calls: Counter = Counter()
         reference_calls: Counter = Counter()
+        fake_cpu: dict[str, list[float]] = {"exporter": [], "reference": []}
         for repeat in range(args.repeats):
             server.clear_calls()
+            before = cpu_seconds(server.pid)
             seconds, cpu, ok = exporter_cycle(exporter_config(args.concurrency))
+            fake_cpu["exporter"].append(cpu_seconds(server.pid) - before)
             exporter_calls = by_operation(server.calls())
             server.clear_calls()
+            before = cpu_seconds(server.pid)
             ref_seconds, ref_cpu = reference_cycle(args.concurrency, lookback)
+            fake_cpu["reference"].append(cpu_seconds(server.pid) - before)
             reference_calls = by_operation(server.calls())
             exporter_runs.append(seconds)
             reference_runs.append(ref_seconds)
@@ -231,6 +236,9 @@ def cycle(args: argparse.Namespace) -> None:
                   f"reference {ref_seconds:6.1f} s, cpu {ref_cpu:5.1f} s; ratio {seconds / ref_seconds:.2f}",
                   flush=True)
         accounts = args.accounts + 1
+        print(f"  the fake's own CPU per cycle (median): {median(fake_cpu['exporter']):.1f} s under the exporter, "
+              f"{median(fake_cpu['reference']):.1f} s under the reference; the latency floor "
+              f"(calls x latency / concurrency) is {sum(exporter_calls.values()) * args.latency_ms / 1000 / args.concurrency:.1f} s")
         print(f"  calls of one cycle by operation (exporter / reference), {accounts} accounts:")
         for operation in sorted(set(exporter_calls) | set(reference_calls)):
             mark = "" if exporter_calls[operation] == reference_calls[operation] else "   <- differs"

@@ -157,14 +157,14 @@ class RootCollector(Collector):
 
     @staticmethod
     def _organization(snapshot: Snapshot) -> Iterator[Metric]:
-        """Organization-wide facts: every shard knows them, shard 0 alone exports them, so that
-        a sum or a count over the replicas' series counts the organization once."""
+        """Organization-wide facts, exported by every shard (under its own ``instance``): the
+        alerts join per-account series with them ``on (job, instance)``."""
         index, count = snapshot.shard
         shard = GaugeMetricFamily("root_exporter_shard_info", "The shard of the organization's accounts this replica collects (index from 0, count of shards; 0 of 1 when unsharded); value 1.", labels=["index", "count"])
         shard.add_metric([str(index), str(count)], 1)
         yield shard
         features = snapshot.organization_features
-        if features is None or index != 0:
+        if features is None:
             return
         family = GaugeMetricFamily("root_organization_feature_enabled", f"1 if the organization has that centralized root access feature enabled (iam:ListOrganizationsFeatures). {BACKGROUND}", labels=["feature"])
         family.add_metric(["RootCredentialsManagement"], float(features.root_credentials_management))

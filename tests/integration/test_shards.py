@@ -1,5 +1,5 @@
-"""Shards: three replicas over the demo organization collect every account exactly once, and
-the organization-wide series come from shard 0 only."""
+"""Shards: three replicas over the demo organization collect every account exactly once; each
+says which shard it is and exports the organization-wide series its alerts join on."""
 
 from __future__ import annotations
 
@@ -36,7 +36,9 @@ def test_three_shards_collect_every_account_exactly_once(demo):
     assert set(asked) == {a for a in active if a != "999999999999"}  # its AssumeRole is denied
 
 
-def test_organization_series_come_from_shard_zero_only_and_every_shard_says_which_it_is(demo):
+def test_every_shard_says_which_it_is_and_exports_the_organization_series_its_alerts_join_on(demo):
+    """AWSRootPasswordWithCentralizedRootAccess joins each account's series with
+    root_organization_feature_enabled on (job, instance): every shard must export it."""
     intervals = {"discovery": 3600.0, "account_summary": 300.0}
     features = []
     for index in range(3):
@@ -49,4 +51,4 @@ def test_organization_series_come_from_shard_zero_only_and_every_shard_says_whic
         features.append(metrics.series("root_organization_feature_enabled"))
         # Every shard still knows the features (root_audit: auto depends on them).
         assert harness.snapshot.organization_features.root_credentials_management is True
-    assert len(features[0]) == 2 and features[1] == {} and features[2] == {}
+    assert all(len(found) == 2 for found in features) and features[0] == features[1] == features[2]
