@@ -40,7 +40,7 @@ from typing import Any, Optional
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from _fake_server import FakeServer, use_fake  # noqa: E402
+from _fake_server import FakeServer, member_id, use_fake  # noqa: E402
 from _rows import row  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -160,15 +160,18 @@ def by_operation(calls: list) -> Counter:
     return Counter(f"{call.service}:{call.action}" for call in calls)
 
 
-def calls_per_hour(server: FakeServer, root_audit: str) -> tuple[dict[str, float], float]:
+def calls_per_hour(server: FakeServer, root_audit: str, sample: int) -> tuple[dict[str, float], float]:
     """Calls per account per hour by operation at the default intervals: one steady-state run of
-    each source (after a first full cycle), scaled by 3600 / its interval."""
+    each source (after a first full cycle), scaled by 3600 / its interval; over the management
+    account and the first ``sample`` members (discovery still walks every OU)."""
     from exporter.aws.sessions import ASSUME_ROLE_SECONDS
-    from exporter.config import default_config
+    from exporter.config import default_config, parse_config
     from exporter.sources.credential_report import REPORT_LIFETIME
 
     intervals = default_config().collection.intervals
-    config = exporter_config(32, root_audit)
+    config = parse_config({"accounts": {"root_audit": root_audit,
+                                        "include": [MANAGEMENT] + [member_id(i) for i in range(1, sample + 1)]},
+                           "collection": {"concurrency": 32, "credential_report_timeout": "60s"}}, "bench")
     collection = new_collection(config)
     server.clear_calls()
     collection.run_once()
@@ -211,7 +214,7 @@ def cycle(args: argparse.Namespace) -> None:
         use_fake(server)
         print(f"  fake AWS built in {server.build_seconds:.1f} s (pid {server.pid})", flush=True)
         lookback = timedelta(seconds=default_config().collection.console_login_lookback)
-        reference_cycle(args.concurrency, lookback)  # warm-up: every credential report generated once
+        exporter_cycle(exporter_config(args.concurrency))  # warm-up: every credential report generated once
         server.set_latency(args.latency_ms / 1000)
         exporter_runs, reference_runs, cpu_runs, reference_cpu = [], [], [], []
         exporter_calls: Counter = Counter()
@@ -258,19 +261,25 @@ def cycle(args: argparse.Namespace) -> None:
 
         server.set_latency(0)
         print("  AWS calls per account per hour at the default intervals (steady state):")
-        tables = {"off": calls_per_hour(server, "off")}
+        sample = min(args.accounts, 200)
+        tables = {"off": calls_per_hour(server, "off", sample)}
         server.set_organization_features(True)
-        tables["on"] = calls_per_hour(server, "auto")  # auto: on, as centralized root access is enabled
+        tables["on"] = calls_per_hour(server, "auto", sample)  # auto: on, as centralized root access is enabled
         server.set_organization_features(False)
         operations = sorted(set(tables["off"][0]) | set(tables["on"][0]))
         print(f"    {'operation':45} {'root audit off':>15} {'root audit on':>15}")
         for operation in operations:
             print(f"    {operation:45} {tables['off'][0].get(operation, 0):15.2f} {tables['on'][0].get(operation, 0):15.2f}")
         print(f"    {'total':45} {tables['off'][1]:15.2f} {tables['on'][1]:15.2f}")
-        worst = max(tables["off"][1], tables["on"][1])
+        # Half the fake's roots have no MFA, so their virtual MFA listing is skipped; where every
+        # root has MFA, the listing runs every 5 minutes for each: the worst case.
+        everywhere = tables["off"][1] - tables["off"][0].get("iam:ListVirtualMFADevices", 0) + 3600 / 300
+        print(f"    with MFA on every root (the listing for every account): {everywhere:.2f} (root audit off)")
+        worst = max(everywhere, tables["on"][1])
         row("AWS calls per account per hour, default intervals",
-            f"{tables['off'][1]:.1f} (root audit off), {tables['on'][1]:.1f} (on)", f"<= {CALLS_TARGET:g}",
-            worst <= CALLS_TARGET, "table by operation in the bench_scale output; 1/4 of the roots have no MFA")
+            f"{tables['off'][1]:.1f} (root audit off; {everywhere:.1f} if every root has MFA), "
+            f"{tables['on'][1]:.1f} (root audit on)", f"<= {CALLS_TARGET:g}", worst <= CALLS_TARGET,
+            f"table by operation in the bench_scale output; measured over {sample + 1} accounts")
 
 
 def free_port() -> int:
@@ -317,7 +326,7 @@ def memory(args: argparse.Namespace) -> None:
             env = {**os.environ, **server.env}
             started = time.monotonic()
             process = subprocess.Popen([sys.executable, "-m", "exporter", "--config.file", config,
-                                        "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "warning"],
+                                        "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "warn"],
                                        cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.DEVNULL)
             try:

@@ -235,7 +235,8 @@ def test_where_the_audit_succeeds_it_stands_in_for_the_summary_and_the_mfa_listi
     audited = new_account(fake, root=FakeRoot.with_password("virtual", "fido"))
     denied = new_account(fake, root=FakeRoot.with_password("virtual"))
     fake.fail(denied, "AssumeRoot", "AccessDenied")
-    harness = Harness(accounts=only(audited, denied))
+    # The summary is left to the audit only when the audit runs at least as often.
+    harness = Harness(accounts=only(audited, denied), collection={"intervals": {"account_summary": "15m"}})
     assert harness.run("discovery", "account_summary", "mfa_devices")
     harness.run("root_audit")
     fake.clear_calls()
@@ -250,3 +251,18 @@ def test_where_the_audit_succeeds_it_stands_in_for_the_summary_and_the_mfa_listi
     # Where the audit fails, the summary and the listing go on for that account.
     assert len(fake.calls_to("GetAccountSummary", denied)) == 1
     assert len(fake.calls_to("ListVirtualMFADevices", denied)) == 1
+
+
+def test_with_the_default_intervals_the_summary_stays_live_beside_the_audit(fake, features):
+    """The audit runs every 15m, the summary every 5m: the summary keeps running, so a key
+    deleted is seen within 5 minutes; only the MFA listing is left to the audit."""
+    features(root_credentials_management=True, root_sessions=False)
+    audited = new_account(fake, root=FakeRoot.with_password("virtual"))
+    harness = Harness(accounts=only(audited))
+    assert harness.run("discovery", "account_summary", "mfa_devices", "root_audit")
+    fake.clear_calls()
+
+    harness.run("account_summary", "mfa_devices")
+
+    assert len(fake.calls_to("GetAccountSummary", audited)) == 1
+    assert fake.calls_to("ListVirtualMFADevices", audited) == []
