@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional, Sequence
 from exporter import __version__
 from exporter.aws.sessions import AwsAccess
 from exporter.collector import exposition
-from exporter.config import Config, ConfigError, default_config, describe, load_config
+from exporter.config import Config, ConfigError, default_config, describe, load_config, with_shard
 from exporter.findings import assess_all, discovery_problem, severity_counts
 from exporter.http.webconfig import WebConfig, WebConfigError, load_web_config
 from exporter.logs import setup_logging
@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         parser.add_argument(f"--collector.{source.name}", dest=f"collector_{source.name}",
                             action=argparse.BooleanOptionalAction, default=True,
                             help=f"collect the {source.name} source (default: on)")
+    parser.add_argument("--shard.index", dest="shard_index", type=int, metavar="N", default=None,
+                        help="collect only the accounts of shard N (0 to --shard.count - 1; "
+                             "default: collection.shard.index of the configuration, else 0)")
+    parser.add_argument("--shard.count", dest="shard_count", type=int, metavar="N", default=None,
+                        help="the number of shards (replicas) the accounts are spread over "
+                             "(default: collection.shard.count of the configuration, else 1)")
     parser.add_argument("--version", action="version", version=f"aws-root-exporter {__version__}")
     return parser
 
@@ -90,7 +96,7 @@ def load(path: Optional[str], demo: bool = False) -> Config:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = load(args.config_file, demo=args.demo)
+        config = with_shard(load(args.config_file, demo=args.demo), args.shard_index, args.shard_count)
         parse_listen_address(args.listen_address)
         web_config = load_web_config(args.web_config_file) if args.web_config_file else None
     except (ConfigError, ValueError) as error:  # WebConfigError is a ValueError
@@ -283,7 +289,10 @@ def _reloaded(args: argparse.Namespace, running: Config) -> tuple[Optional[Confi
     """The configuration file read again: (the new one, []), (None, []) when nothing changed, or
     (None, its errors, each logged) to keep the running one."""
     try:
-        new = load(args.config_file, demo=args.demo)
+        new = with_shard(load(args.config_file, demo=args.demo), args.shard_index, args.shard_count)
+    except ValueError as error:  # the flags still apply; only the file can have changed
+        log.error("reload refused", extra={"config": running.source, "error": str(error)})
+        return None
     except ConfigError as error:
         log.error("reload refused: the configuration file has errors; keeping the running configuration",
                   extra={"config": running.source, "errors": len(error.errors)})

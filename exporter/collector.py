@@ -216,6 +216,12 @@ class RootCollector(Collector):
 
     @staticmethod
     def _organization(snapshot: Snapshot) -> Iterator[Metric]:
+        """Organization-wide facts, exported by every shard (under its own ``instance``): the
+        alerts join per-account series with them ``on (job, instance)``."""
+        index, count = snapshot.shard
+        shard = GaugeMetricFamily("root_exporter_shard_info", "The shard of the organization's accounts this replica collects (index from 0, count of shards; 0 of 1 when unsharded); value 1.", labels=["index", "count"])
+        shard.add_metric([str(index), str(count)], 1)
+        yield shard
         features = snapshot.organization_features
         if features is None:
             return

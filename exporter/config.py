@@ -15,7 +15,7 @@ import difflib
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Callable, Mapping, Optional
 
@@ -130,6 +130,9 @@ class CollectionConfig:
     stale_after: Mapping[str, float] = field(default_factory=lambda: default_stale_after(DEFAULT_INTERVALS))
 
     root_events: RootEventsConfig = field(default_factory=RootEventsConfig)
+    # This replica collects the accounts of shard ``shard_index`` of ``shard_count`` (exporter/shards.py).
+    shard_index: int = 0
+    shard_count: int = 1
 
     def deadline(self, source: str) -> float:
         return self.deadlines.get(source, self.intervals[source] / 2)
@@ -711,9 +714,33 @@ def _check_static(reader: _Reader, static: tuple[StaticAccount, ...]) -> None:
 
 _COLLECTION_KEYS = (
     "concurrency", "cloudtrail_regions", "console_login_lookback", "credential_report_timeout", "intervals",
-    "deadlines", "stale_after",
+    "deadlines", "stale_after", "shard",
     "root_events",
 )
+MAX_SHARDS = 1024
+
+
+def shard_problem(index: object, count: object, index_name: str, count_name: str) -> Optional[str]:
+    """Why (``index``, ``count``) is no shard, or None: ``count`` from 1, ``index`` below it."""
+    if isinstance(count, int) and isinstance(index, int) and not index < count:
+        return f"{index} is not below {count_name} ({count}): the shards are numbered 0 to {count - 1}"
+    return None
+
+
+def with_shard(config: Config, index: Optional[int], count: Optional[int]) -> Config:
+    """``config`` with the shard of the ``--shard.index`` / ``--shard.count`` flags (None = as
+    configured); a ValueError names the flag and value that make no shard."""
+    for flag, value in (("--shard.index", index), ("--shard.count", count)):
+        low = 0 if flag == "--shard.index" else 1
+        high = MAX_SHARDS - 1 if low == 0 else MAX_SHARDS
+        if value is not None and not low <= value <= high:
+            raise ValueError(f"{flag} {value}: must be from {low} to {high}")
+    new_index = config.collection.shard_index if index is None else index
+    new_count = config.collection.shard_count if count is None else count
+    problem = shard_problem(new_index, new_count, "--shard.index", "--shard.count")
+    if problem:
+        raise ValueError(f"--shard.index {problem}")
+    return replace(config, collection=replace(config.collection, shard_index=new_index, shard_count=new_count))
 
 
 _QUEUE_URL_CONVERT = _matching(_QUEUE_URL, "an SQS queue URL like https://sqs.us-east-1.amazonaws.com/111111111111/root-events")
@@ -752,6 +779,12 @@ def _parse_collection(reader: _Reader, value: object, default: CollectionConfig)
     queue_url = reader.get(events_section, "queue_url", default.root_events.queue_url, _queue_url,
                            "collection.root_events.queue_url")
     stale_after = _parse_stale_after(reader, section.get("stale_after"), intervals, deadlines)
+    shard = reader.section(section.get("shard", {}), "collection.shard", ("index", "count"))
+    shard_count = reader.get(shard, "count", default.shard_count, _integer(1, MAX_SHARDS), "collection.shard.count")
+    shard_index = reader.get(shard, "index", default.shard_index, _integer(0, MAX_SHARDS - 1), "collection.shard.index")
+    problem = shard_problem(shard_index, shard_count, "collection.shard.index", "collection.shard.count")
+    if problem:
+        reader.error("collection.shard.index", problem)
     return CollectionConfig(
         root_events=RootEventsConfig(queue_url=queue_url),
         concurrency=concurrency,
@@ -761,6 +794,8 @@ def _parse_collection(reader: _Reader, value: object, default: CollectionConfig)
         intervals=MappingProxyType(intervals),
         deadlines=deadlines,
         stale_after=stale_after,
+        shard_index=shard_index,
+        shard_count=shard_count,
     )
 
 
@@ -867,6 +902,8 @@ def describe(config: Config) -> str:
         f"root audit: {_ROOT_AUDIT_TEXT[accounts.root_audit]}",
         f"root e-mail policy: {' | '.join(accounts.root_email_allowed) or 'none'}",
         f"concurrency: {collection.concurrency} accounts at once per source",
+        f"shard: {collection.shard_index} of {collection.shard_count} (shards 0 to {collection.shard_count - 1})"
+        if collection.shard_count > 1 else "shard: none (this replica collects every account)",
         f"cloudtrail regions: {', '.join(collection.cloudtrail_regions)}",
         f"console login lookback: {format_duration(collection.console_login_lookback)} on the first look-up",
         f"credential report timeout: {format_duration(collection.credential_report_timeout)}",

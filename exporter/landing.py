@@ -297,7 +297,7 @@ def _banner(problem: Optional[str]) -> str:
         "<p>What to do: the exporter uses the standard AWS credential chain (environment variables, "
         "<code>AWS_PROFILE</code> and the shared config files, SSO, instance or task role). Check that "
         "<code>aws sts get-caller-identity</code> succeeds with the same environment, renew an expired SSO session "
-        "(<code>aws sso login</code>), and that the principal may call <code>organizations:ListAccounts</code>. "
+        "(<code>aws sso login</code>), and that the principal may call <code>organizations:ListRoots</code>, <code>ListOrganizationalUnitsForParent</code> and <code>ListAccountsForParent</code>. "
         f'See <a href="{TROUBLESHOOTING_URL}">Troubleshooting credentials</a> in the README.</p>'
         "<p>Until discovery succeeds, accounts below are the last ones seen, or none.</p></section>")
 

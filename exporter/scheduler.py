@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -24,6 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from exporter.aws.errors import SourceError, describe_error, error_code, metric_code, remedy
 from exporter.config import format_duration
+from exporter.shards import in_shard, stagger_fraction
 from exporter.snapshot import (SnapshotStore, with_accounts, with_discovery, with_features, with_result,
                                with_run_finished, with_staleness, without_source)
 from exporter.sources import discovery, org_features
@@ -39,6 +41,15 @@ RETRY_MAX = 300.0  # at most this long (or the discovery interval) between retri
 RETRY_JOB = "discovery-retry"
 STALENESS_JOB = "staleness"
 STALENESS_EVERY = 30.0  # seconds between staleness checks, at most (a tenth of the shortest stale_after)
+
+
+STAGGER_SHARE = 0.5  # at most this share of a source's interval is used to spread its accounts
+
+
+def stagger_spread(interval: float, deadline: float) -> float:
+    """Seconds over which a staggered run spreads its accounts' starts: at most half the
+    interval, and short enough that the last account's deadline ends before the next run."""
+    return max(0.0, min(interval * STAGGER_SHARE, interval - deadline))
 
 
 class Collection:
@@ -66,13 +77,20 @@ class Collection:
                               home_account_id=self._home_or_none(), hint=hint, code=metric_code(error))
             ok = False
         else:
-            # Clients and sessions of accounts that left would otherwise stay for the life of the process.
+            collection = self.context.config.collection
+            shard = (collection.shard_index, collection.shard_count)
+            found = len(accounts)
+            accounts = [account for account in accounts if in_shard(account.id, *shard)]
+            # Credentials of accounts that left would otherwise stay for the life of the process.
             self.context.access.retain({account.id for account in accounts})
             features = org_features.fetch(self.context.access, self.store.current.organization_features)
             now = self.context.clock()
-            self.store.update(lambda snapshot: with_discovery(with_features(with_accounts(snapshot, accounts, home),
-                                                                            features), now))
-            log.info("discovered accounts", extra={"source": discovery.NAME, "accounts": len(accounts)})
+            self.store.update(lambda snapshot: with_discovery(with_features(with_accounts(
+                replace(snapshot, shard=shard), accounts, home), features), now))
+            fields: dict[str, Any] = {"source": discovery.NAME, "accounts": len(accounts)}
+            if shard[1] > 1:
+                fields.update(shard_index=shard[0], shard_count=shard[1], organization_accounts=found)
+            log.info("discovered accounts", extra=fields)
             ok = True
         self.store.update(with_run_finished, discovery.NAME, time.monotonic() - started)
         self.mark_stale()
@@ -84,8 +102,16 @@ class Collection:
         source run and on its own schedule, so data goes stale even when nothing else runs."""
         self.store.update(with_staleness, self.context.clock(), self.context.config.collection.stale_after)
 
-    def run_source(self, source: AccountSource) -> bool:
+    def run_source(self, source: AccountSource, interval: Optional[float] = None) -> bool:
         """Fetch ``source`` for every account it applies to; True when every account succeeded.
+
+        With the ``interval`` it runs at (the schedule), every run after the source's first one starts each
+        account at its own stable offset (``stagger_fraction`` of its id) within the first part
+        of the interval (``stagger_spread``), so AWS sees a steady trickle of calls and the
+        snapshot changes account by account instead of all at once. The first run is never
+        staggered: readiness (every source run once) comes as soon as AWS answers. An account's
+        second fetch therefore comes up to one spread later than an interval after its first;
+        from then on, one interval apart.
 
         At most ``collection.concurrency`` accounts are fetched at once, each in a thread of its
         own. An account still running at its deadline is recorded as failed (DeadlineExceeded)
@@ -105,8 +131,12 @@ class Collection:
         if fetch is None:
             failed = len(accounts)
         else:
-            run = _SourceRun(self, source, accounts, config.collection.deadline(source.name),
-                             max(1, min(config.collection.concurrency, len(accounts))), fetch)
+            deadline = config.collection.deadline(source.name)
+            spread = 0.0
+            if interval is not None and source.name in snapshot.completed_sources:
+                spread = stagger_spread(interval, deadline)
+            run = _SourceRun(self, source, accounts, deadline,
+                             max(1, min(config.collection.concurrency, len(accounts))), fetch, spread)
             failed = run.wait(self.progress_every)
         duration = time.monotonic() - started
         self.store.update(with_run_finished, source.name, duration)
@@ -134,7 +164,9 @@ class Collection:
         state = self.store.current.accounts.get(account.id)
         previous = state.value(source.name) if state else None
         try:
-            return fetch(account, previous), None
+            # Member clients are shared; this thread's requests sign with this account's credentials.
+            with self.context.access.acting_for(account):
+                return fetch(account, previous), None
         except Exception as error:  # noqa: BLE001 - one account's failure stays inside that account
             return None, error
 
@@ -177,11 +209,14 @@ class _SourceRun:
     """One run of a source over its accounts, bounded per account by ``deadline`` seconds."""
 
     def __init__(self, collection: Collection, source: AccountSource, accounts: Sequence[Account],
-                 deadline: float, workers: int, fetch: Fetch):
+                 deadline: float, workers: int, fetch: Fetch, spread: float = 0.0):
         self._collection = collection
         self._source = source
         self._fetch = fetch
-        self._pending = deque(accounts)
+        begin = time.monotonic()
+        # (monotonic time not to start before, account), earliest first; all at once without a spread.
+        self._pending = deque(sorted(((begin + spread * stagger_fraction(account.id), account) for account in accounts),
+                                     key=lambda item: item[0]))
         self._total = len(accounts)
         self._deadline = deadline
         self._workers = workers
@@ -196,8 +231,9 @@ class _SourceRun:
         next_progress = started + progress_every
         with self._done:
             while self._pending or self._running:
-                while self._pending and len(self._running) < self._workers:
-                    self._start(self._pending.popleft())
+                while (self._pending and len(self._running) < self._workers
+                       and self._pending[0][0] <= time.monotonic()):
+                    self._start(self._pending.popleft()[1])
                 now = time.monotonic()
                 for account, begun in list(self._running.values()):
                     if now - begun >= self._deadline:
@@ -205,9 +241,13 @@ class _SourceRun:
                 if now >= next_progress:
                     self._log_progress(now - started)
                     next_progress = now + progress_every
+                wake = next_progress
                 if self._running:
-                    first_deadline = min(begun for _, begun in self._running.values()) + self._deadline
-                    self._done.wait(max(0.0, min(first_deadline, next_progress) - time.monotonic()))
+                    wake = min(wake, min(begun for _, begun in self._running.values()) + self._deadline)
+                if self._pending and len(self._running) < self._workers:
+                    wake = min(wake, self._pending[0][0])  # the next staggered account's turn
+                if self._running or self._pending:
+                    self._done.wait(max(0.0, wake - time.monotonic()))
         return self._failed
 
     def _start(self, account: Account) -> None:
@@ -240,7 +280,7 @@ class _SourceRun:
     def _log_progress(self, elapsed: float) -> None:
         log.info("source run in progress", extra={
             "source": self._source.name, "accounts": self._total,
-            "done": self._total - len(self._pending) - len(self._running),
+            "done": self._total - len(self._pending) - len(self._running), "waiting": len(self._pending),
             "running": len(self._running), "failed": self._failed, "elapsed_seconds": round(elapsed, 1)})
 
 
@@ -280,7 +320,7 @@ class Scheduler:
         for source in self._collection.sources:
             # Paused (no next run time) until discovery first succeeds.
             self._scheduler.add_job(self._collection.run_source, IntervalTrigger(seconds=self._intervals[source.name]),
-                                    args=[source], id=source.name, name=source.name, next_run_time=None)
+                                    args=[source, self._intervals[source.name]], id=source.name, name=source.name, next_run_time=None)
         self._scheduler.start()
 
     def _discovery_job(self) -> None:

@@ -263,3 +263,4 @@ class Snapshot:
     root_events: RootEvents = field(default_factory=RootEvents)  # the event stream (root_events)
     discovery_errors: Mapping[str, int] = field(default_factory=lambda: EMPTY)  # error code -> failed discoveries
     stale_after: Mapping[str, float] = field(default_factory=lambda: EMPTY)  # source -> seconds, as last applied
+    shard: tuple[int, int] = (0, 1)  # (index, count) of this replica's shard (exporter/shards.py)

@@ -56,7 +56,7 @@ def test_not_ready_and_says_why_while_aws_cannot_be_reached(config: Path):
 
 
 def test_recovers_from_a_failed_first_discovery_without_waiting_an_interval(fake: FakeAws, config: Path):
-    fake.fail(MANAGEMENT_ACCOUNT_ID, "ListAccounts", "AccessDeniedException", times=1)
+    fake.fail(MANAGEMENT_ACCOUNT_ID, "ListRoots", "AccessDeniedException", times=1)
     started = time.monotonic()
     running = start_exporter(["--config.file", str(config)], env=fake.env(), ready_timeout=60)
     try:

@@ -263,7 +263,7 @@ def test_empty_snapshot_has_only_exporter_metrics():
     registry = CollectorRegistry()
     registry.register(RootCollector(Snapshot, INTERVALS))
     names = {sample.name for family in registry.collect() for sample in family.samples}
-    assert names == {"root_exporter_collection_interval_seconds", "root_exporter_build_info"}
+    assert names == {"root_exporter_collection_interval_seconds", "root_exporter_build_info", "root_exporter_shard_info"}
 
 
 def test_exposition_is_valid_and_help_says_background():

@@ -25,6 +25,7 @@ from exporter.config import (
     parse_config,
     parse_duration,
     role_arn_for,
+    with_shard,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -352,3 +353,16 @@ def test_a_control_character_in_the_file_is_a_config_error(tmp_path):
         load_config(str(path))
     assert caught.value.errors == [f"{path}: line 2, column 17: invalid YAML: character U+001F is not allowed in "
                                    "YAML (control characters and lone surrogates are refused)"]
+
+
+def test_shard_from_the_file_and_from_the_flags():
+    config = load_config(str(CONFIGS / "shard.ok.yaml"))
+    assert (config.collection.shard_index, config.collection.shard_count) == (1, 3)
+    assert "shard: 1 of 3" in describe(config)
+    assert (default_config().collection.shard_index, default_config().collection.shard_count) == (0, 1)
+    flagged = with_shard(config, 2, None)  # a flag overrides its key only
+    assert (flagged.collection.shard_index, flagged.collection.shard_count) == (2, 3)
+    with pytest.raises(ValueError, match=r"--shard.index 3 is not below --shard.count \(3\)"):
+        with_shard(config, 3, None)
+    with pytest.raises(ValueError, match="--shard.count 0: must be from 1 to 1024"):
+        with_shard(config, None, 0)

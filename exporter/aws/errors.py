@@ -110,11 +110,15 @@ def _advice(error: BaseException) -> str:
         return ("AWS rejected the credentials (unknown or deleted access key, or a wrong secret): check which "
                 f"credentials {_CHAIN} picks up")
     operation = getattr(error, "operation_name", "")
-    if code in _DENIED_CODES and operation == "ListAccounts":
-        return ("the exporter's credentials may not call organizations:ListAccounts: run it in the "
+    if code in _DENIED_CODES and operation in DISCOVERY_OPERATIONS:
+        return (f"the exporter's credentials may not call organizations:{operation}: run it in the "
                 "organization's management account or a delegated administrator account with the policy "
                 "in README \"Required IAM permissions\", or use accounts.discovery: static")
     if code == "AWSOrganizationsNotInUseException":
         return ("the exporter's account is not in an organization: use accounts.discovery: static and list the "
                 "accounts")
     return ""
+
+
+# The Organizations calls of discovery (its walk of the OU tree).
+DISCOVERY_OPERATIONS = ("ListRoots", "ListOrganizationalUnitsForParent", "ListAccountsForParent")

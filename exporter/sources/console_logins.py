@@ -17,6 +17,7 @@ from typing import Any, Iterator, Mapping, Optional
 
 from exporter.aws.errors import SourceError
 from exporter.aws.rate_limit import RateLimiter
+from exporter.aws.sessions import acting_account_id
 from exporter.aws.untrusted import clean
 from exporter.sources.base import AccountSource, Context
 from exporter.state import EMPTY, Account, ConsoleLoginEvent, ConsoleLogins
@@ -122,15 +123,17 @@ def parse_event(item: Mapping[str, Any]) -> Optional[ConsoleLoginEvent]:
     )
 
 
-def limit_rate(client: Any, rate_key: tuple[str, str]) -> None:
-    """Space every LookupEvents attempt of ``client``, botocore's own retries included.
+def limit_rate(client: Any, region: str) -> None:
+    """Space every LookupEvents attempt of ``client`` per account and region, botocore's own
+    retries included.
 
-    A ``before-send`` hook sees each attempt; registering again under the same id is a no-op,
-    so calling this on a cached client every run is safe.
+    A ``before-send`` hook sees each attempt; the client is shared by every member account, so
+    the hook reads the account the sending thread acts for (``acting_for``). Registering again
+    under the same id is a no-op, so calling this on a cached client every run is safe.
     """
     client.meta.events.register("before-send.cloudtrail.LookupEvents",
-                                lambda **_: LOOKUP_RATE.wait(rate_key),
-                                unique_id=f"aws-root-exporter-rate-{rate_key[0]}-{rate_key[1]}")
+                                lambda **_: LOOKUP_RATE.wait((acting_account_id(), region)),
+                                unique_id="aws-root-exporter-lookup-rate")
 
 
 def lookup(client: Any, start: datetime, end: datetime) -> Iterator[Mapping[str, Any]]:
@@ -172,7 +175,7 @@ def fetch(context: Context, account: Account, previous: Optional[ConsoleLogins] 
     skipped = 0
     for region in config.cloudtrail_regions:
         client = context.access.client(account, "cloudtrail", region)
-        limit_rate(client, (account.id, region))
+        limit_rate(client, region)
         for item in lookup(client, start, now):
             event_id = item.get("EventId") if isinstance(item, Mapping) else None
             event_id = clean(event_id) if isinstance(event_id, str) else ""

@@ -43,6 +43,18 @@ def applies(account: Account, snapshot: Snapshot, config: Config) -> bool:
     return bool(features and features.root_credentials_management)
 
 
+def stands_in(account: Account, snapshot: Snapshot, config: Config) -> bool:
+    """The root audit runs for ``account`` and its last run succeeded: it tells what the account
+    summary and the virtual MFA listing would (password, keys, certificates, MFA devices by
+    kind), so those two sources need not call AWS for this account. A failing audit hands the
+    account back to them at their next run."""
+    if not applies(account, snapshot, config):
+        return False
+    state = snapshot.accounts.get(account.id)
+    status = state.sources.get(NAME) if state else None
+    return bool(status and status.success)
+
+
 def _all(iam: Any, operation: str, key: str) -> list[dict]:
     items: list[dict] = []
     for page in iam.get_paginator(operation).paginate():

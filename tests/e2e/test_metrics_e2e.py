@@ -372,7 +372,8 @@ def test_every_metric_matches_the_state_set_in_the_fake(org: Org):
                                        "root_exporter_collection_stale_after_seconds",
                                        "root_exporter_collection_errors_total",
                                        "root_exporter_build_info", "root_exporter_discovery_success",
-                                       "root_exporter_discovery_last_success_timestamp", *STREAM_METRICS} == set(contract)
+                                       "root_exporter_discovery_last_success_timestamp", "root_exporter_shard_info",
+                                       *STREAM_METRICS} == set(contract)
 
     # Per account: every series, exact values, nothing more.
     expected, zero_or_absent = expected_series(org, scraped)
@@ -399,6 +400,7 @@ def test_every_metric_matches_the_state_set_in_the_fake(org: Org):
     assert metrics.series("root_exporter_build_info") == {
         frozenset({"version": importlib.metadata.version("aws-root-exporter")}.items()): 1.0}
     assert metrics.series("root_exporter_discovery_success") == {frozenset(): 1.0}
+    assert metrics.series("root_exporter_shard_info") == {frozenset({"index": "0", "count": "1"}.items()): 1.0}
     assert org.started <= metrics.value("root_exporter_discovery_last_success_timestamp") <= scraped
 
     # HELP says the values are collected in the background.
