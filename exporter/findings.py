@@ -220,14 +220,14 @@ def _counted_within_hour(s: Subject, names: Optional[frozenset[str]] = None,
 
 def _activity_detail(found: list[tuple[str, str, int, float]], now: float, sessions: bool) -> str:
     names = ", ".join(f"{name}{f' ({kind})' if sessions else ''}" for name, kind, _, _ in found)
-    return f"{names}; newest counted {ago(now - found[0][3])}"
+    return f"{names}, counted {ago(now - found[0][3])}"
 
 
 def _root_activity(s: Subject) -> Optional[str]:
     """AWSRootActivity: the root user's own credentials made calls or sign-ins (AssumeRoot
     sessions and the exporter's own audit are not counted as such)."""
     found = _counted_within_hour(s, session=ROOT_CREDENTIALS)
-    return "root credentials used: " + _activity_detail(found, s.now, False) if found else None
+    return _activity_detail(found, s.now, False) if found else None
 
 
 PASSWORD_RECOVERY = frozenset({"PasswordRecoveryRequested", "PasswordRecoveryCompleted"})

@@ -158,8 +158,8 @@ def test_root_credential_activity_counted_within_the_hour():
     snap = with_events(state, ("CreateAccessKey", "root_credentials"), ("other", "root_credentials"),
                        at=NOW - 20 * 60)
     hits = found(state, snap)
-    assert hits["root_activity"] == "root credentials used: CreateAccessKey, other; newest counted 20 minutes ago"
-    assert hits["access_key_created"] == "CreateAccessKey (root_credentials); newest counted 20 minutes ago"
+    assert hits["root_activity"] == "CreateAccessKey, other, counted 20 minutes ago"
+    assert hits["access_key_created"] == "CreateAccessKey (root_credentials), counted 20 minutes ago"
     assert not {"password_recovery", "mfa_removed"} & set(hits)
 
 
@@ -175,8 +175,8 @@ def test_an_assume_root_task_is_not_root_credential_use_but_its_events_still_ale
     snap = with_events(state, ("DeactivateMFADevice", "assumed_root"), ("PasswordRecoveryCompleted", "assumed_root"))
     hits = found(state, snap)
     assert "root_activity" not in hits
-    assert hits["mfa_removed"] == "DeactivateMFADevice (assumed_root); newest counted just now"
-    assert hits["password_recovery"] == "PasswordRecoveryCompleted; newest counted just now"
+    assert hits["mfa_removed"] == "DeactivateMFADevice (assumed_root), counted just now"
+    assert hits["password_recovery"] == "PasswordRecoveryCompleted, counted just now"
 
 
 def test_activity_of_another_account_is_not_this_ones():
