@@ -115,6 +115,9 @@ class ConsoleLogins:
     resume_from: datetime
     assumed_root_counts: Mapping[bool, int] = field(default_factory=lambda: EMPTY)
     forgotten_through: Optional[float] = None
+    # The root activities this run found that no earlier run had (``root_activity.RootActivity``,
+    # sign-ins included), for the snapshot update that records the run to count organization-wide.
+    activities: tuple = ()
 
 
 @dataclass(frozen=True)
