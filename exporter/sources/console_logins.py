@@ -174,6 +174,20 @@ def root_activity(item: Mapping[str, Any], record: Mapping[str, Any], account: A
     return None if found is None else replace(found, account_id=account.id)
 
 
+def read_item(item: Mapping[str, Any], account: Account) -> tuple[Optional[ConsoleLoginEvent], Optional[RootActivity]]:
+    """(root sign-in or None, root activity or None) of one ``LookupEvents`` item. Raises
+    ``MalformedEvent`` when nothing can be read from it; a sign-in that reads while its activity
+    does not still counts as a sign-in."""
+    record = cloudtrail_record(item)
+    event = parse_event(item, record) if is_console_login(item, record) else None
+    try:
+        return event, root_activity(item, record, account)
+    except MalformedRecord as error:
+        if event is None:
+            raise MalformedEvent(str(error)) from None
+        return event, None
+
+
 def lookup(client: Any, start: datetime, end: datetime) -> Iterator[Mapping[str, Any]]:
     """Every root event item between ``start`` and ``end``, page by page."""
     params: dict[str, Any] = {
@@ -221,8 +235,7 @@ def fetch(context: Context, account: Account, previous: Optional[ConsoleLogins] 
             if event_id and event_id in seen:
                 continue
             try:
-                record = cloudtrail_record(item)
-                event = parse_event(item, record) if is_console_login(item, record) else None
+                event, activity = read_item(item, account)
             except MalformedEvent as error:
                 malformed += 1
                 if event_id:
@@ -231,18 +244,6 @@ def fetch(context: Context, account: Account, previous: Optional[ConsoleLogins] 
                     "account_id": account.id, "source": NAME, "region": region,
                     "event_id": event_id, "error": str(error)})
                 continue
-            try:
-                activity = root_activity(item, record, account)
-            except MalformedRecord as error:
-                activity = None
-                if event is None:  # nothing at all could be read from it
-                    malformed += 1
-                    if event_id:
-                        seen[event_id] = now.timestamp()
-                    log.warning("skipping malformed CloudTrail event", extra={
-                        "account_id": account.id, "source": NAME, "region": region,
-                        "event_id": event_id, "error": str(error)})
-                    continue
             if event is None and activity is None:  # another identity, or the exporter's own audit
                 continue
             when = event.time.timestamp() if event is not None else activity.time
