@@ -24,10 +24,12 @@ from datetime import datetime, timezone
 from typing import Callable, Mapping, Optional
 
 from exporter.root_facts import RootFacts, _fresher, root_facts
-from exporter.state import AccountState, AccountSummary, RootAudit, Snapshot, SourceStatus
+from exporter.root_activity import ROOT_CREDENTIALS
+from exporter.state import AccountState, AccountSummary, RootAudit, RootPolicies, Snapshot, SourceStatus, TrailCoverage
 
 SEVERITIES = ("critical", "warning", "info")  # worst first
 RECENT_SECONDS = 24 * 3600  # the alert rules' recent window
+EVENT_WINDOW_SECONDS = 3600  # the root activity alerts' window (increase(...[1h]))
 REPORT_MAX_AGE_SECONDS = 8 * 3600  # twice AWS's 4h credential report cycle
 DISCOVERY = "discovery"
 
@@ -209,6 +211,82 @@ def _sign_in_failures(s: Subject) -> Optional[str]:
     return f"{failed} failed sign-in attempt{'s' if failed != 1 else ''} seen" if failed else None
 
 
+def _counted_within_hour(s: Subject, names: Optional[frozenset[str]] = None,
+                         session: Optional[str] = None) -> list[tuple[str, str, int, float]]:
+    """(event name, session, count, when counted) of the account's root activity counters that
+    grew within the last hour: what ``increase(root_activity_events_total[1h]) > 0`` (or a series
+    new within the hour) sees, for the event names and session given."""
+    events = s.snapshot.root_events
+    account = s.state.account.id
+    found = []
+    for key, when in events.counted_at.items():
+        owner, name, kind = key
+        if (owner == account and s.now - when < EVENT_WINDOW_SECONDS
+                and (names is None or name in names) and (session is None or kind == session)):
+            found.append((name, kind, events.counts.get(key, 0), when))
+    return sorted(found, key=lambda item: (-item[3], item[0], item[1]))
+
+
+def _activity_detail(found: list[tuple[str, str, int, float]], now: float, sessions: bool) -> str:
+    names = ", ".join(f"{name}{f' ({kind})' if sessions else ''}" for name, kind, _, _ in found)
+    return f"{names}, counted {ago(now - found[0][3])}"
+
+
+def _root_activity(s: Subject) -> Optional[str]:
+    """AWSRootActivity: the root user's own credentials made calls or sign-ins (AssumeRoot
+    sessions and the exporter's own audit are not counted as such)."""
+    found = _counted_within_hour(s, session=ROOT_CREDENTIALS)
+    return _activity_detail(found, s.now, False) if found else None
+
+
+PASSWORD_RECOVERY = frozenset({"PasswordRecoveryRequested", "PasswordRecoveryCompleted"})
+MFA_REMOVAL = frozenset({"DeactivateMFADevice", "DeleteVirtualMFADevice"})
+
+
+def _password_recovery(s: Subject) -> Optional[str]:
+    found = _counted_within_hour(s, PASSWORD_RECOVERY)
+    return _activity_detail(found, s.now, False) if found else None
+
+
+def _mfa_removed(s: Subject) -> Optional[str]:
+    found = _counted_within_hour(s, MFA_REMOVAL)
+    return _activity_detail(found, s.now, True) if found else None
+
+
+def _access_key_created(s: Subject) -> Optional[str]:
+    found = _counted_within_hour(s, frozenset({"CreateAccessKey"}))
+    return _activity_detail(found, s.now, True) if found else None
+
+
+def _detection_off(s: Subject) -> Optional[str]:
+    """AWSRootActivityDetectionOff: ``root_activity_detection_enabled == 0`` (the last good
+    trail_status value, as the gauge shows it)."""
+    coverage: Optional[TrailCoverage] = s.state.value("trail_status")
+    if coverage is None or coverage.enabled:
+        return None
+    return f"no trail logs management events in us-east-1: {coverage.reason or 'none found'}"
+
+
+def _not_restricted_by_scp(s: Subject) -> Optional[str]:
+    """AWSRootNotRestrictedBySCP: ``root_scp_denies_root == 0`` and ``root_credentials_present !=
+    0``; the series exist only where SCPs are enabled (a member account) and the credentials are
+    known."""
+    policies: Optional[RootPolicies] = s.state.value("root_policies")
+    if policies is None or not policies.scps_enabled or policies.denies_all or s.facts.credentials_present is not True:
+        return None
+    if not policies.restricting:
+        return "root has credentials and no SCP in effect denies it anything"
+    partial = sorted({a.policy_name or a.policy_id for a in policies.restricting})
+    return f"root has credentials; the SCPs in effect deny it only some actions ({', '.join(partial)})"
+
+
+def _email_not_allowed(s: Subject) -> Optional[str]:
+    """AWSRootEmailNotAllowed: ``root_email_policy_compliant == 0`` (absent without a policy)."""
+    if s.state.account.root_email_allowed is not False:
+        return None
+    return f"{s.state.account.email} matches none of accounts.root_email.allowed"
+
+
 def failing_sources(sources) -> list[tuple[str, str]]:
     """(source names, error) of the failing ones among (name, status) pairs; sources failing
     with the same error (a denied AssumeRole fails every source of the account) share one entry."""
@@ -248,6 +326,19 @@ FINDINGS: tuple[Finding, ...] = (
             "AWSRootConsoleSignInRecent", "1.7", None,
             "Someone used the root credentials to sign in to the AWS console within the last 24 hours.",
             "signed-in-24h", _sign_in_recent),
+    Finding("root_activity", "Root user used in the last hour", "critical", "AWSRootActivity",
+            "1.7", None, "The root user's own credentials made API calls or signed in within the last hour "
+            "(sts:AssumeRoot sessions and the exporter's own audit are not counted).",
+            "root-activity", _root_activity),
+    Finding("password_recovery", "Root password recovery in the last hour", "critical", "AWSRootPasswordRecovery",
+            None, None, "Someone asked for or completed a root password recovery within the last hour.",
+            "password-recovery", _password_recovery),
+    Finding("mfa_removed", "Root MFA device removed in the last hour", "critical", "AWSRootMFARemoved",
+            None, None, "A root MFA device was deactivated or deleted within the last hour.",
+            "mfa-removed", _mfa_removed),
+    Finding("access_key_created", "Root access key created in the last hour", "critical", "AWSRootAccessKeyCreated",
+            None, None, "The root user created an access key within the last hour.",
+            "access-key-created", _access_key_created),
     Finding("access_key_present", "Root access key exists", "warning", "AWSRootAccessKeyPresent",
             "1.4", "IAM.4", "The root user has an access key, active or inactive; it should be deleted.",
             "access-keys", _keys_present),
@@ -265,6 +356,15 @@ FINDINGS: tuple[Finding, ...] = (
             "warning", "AWSRootPasswordWithCentralizedRootAccess", None, None,
             "The organization manages root credentials centrally, yet this member's root has a console password.",
             "password-centralized", _password_centralized),
+    Finding("not_restricted_by_scp", "Root not restricted by an SCP", "warning", "AWSRootNotRestrictedBySCP",
+            None, None, "This member's root has credentials and the service control policies in effect do not "
+            "deny it every action.", "not-restricted-by-scp", _not_restricted_by_scp),
+    Finding("email_not_allowed", "Root e-mail address not allowed", "warning", "AWSRootEmailNotAllowed",
+            None, None, "The root user's e-mail address matches none of the patterns in accounts.root_email.allowed.",
+            "email-not-allowed", _email_not_allowed),
+    Finding("activity_detection_off", "Root activity cannot be seen", "warning", "AWSRootActivityDetectionOff",
+            None, None, "No CloudTrail trail logs this account's management events in us-east-1: root sign-ins and "
+            "credential changes there leave no record.", "detection-off", _detection_off),
     Finding("collection_failing", "Collection failing", "warning", "AWSRootExporterCollectionFailing",
             None, None, "A source cannot be read for this account; its values are the last good ones, or unknown.",
             "collection-failing", _collection_failing),

@@ -176,7 +176,13 @@ class Collection:
             self.store.update(with_result, account.id, source.name, self.context.clock(), error=description,
                               code=metric_code(error))
             return False
-        self.store.update(with_result, account.id, source.name, self.context.clock(), value=value)
+        now = self.context.clock()
+        if source.merge is None:
+            self.store.update(with_result, account.id, source.name, now, value=value)
+        else:
+            merge = source.merge
+            self.store.update(lambda snapshot: merge(with_result(snapshot, account.id, source.name, now, value=value),
+                                                     account, value, now))
         return True
 
     def _home_or_none(self) -> Optional[str]:

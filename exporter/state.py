@@ -115,6 +115,9 @@ class ConsoleLogins:
     resume_from: datetime
     assumed_root_counts: Mapping[bool, int] = field(default_factory=lambda: EMPTY)
     forgotten_through: Optional[float] = None
+    # The root activities this run found that no earlier run had (``root_activity.RootActivity``,
+    # sign-ins included), for the snapshot update that records the run to count organization-wide.
+    activities: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,9 @@ class DelayHistogram:
 class RootEvents:
     """Root activity seen on the event stream (``root_events``), organization-wide.
 
-    ``counts`` maps (account id, event name, session) to distinct events; ``seen`` maps recent
+    ``counts`` maps (account id, event name, session) to distinct events and ``counted_at`` each
+    such key to when its count last grew (Unix seconds the exporter applied the event, which is
+    when ``root_activity_events_total`` increases: what the "in the last hour" alerts see); ``seen`` maps recent
     CloudTrail event ids to when they were applied, bounded, so that an event met again (stream
     redelivery, or the polling path) is counted once. ``assumed_root_keys`` maps the access key
     ids that ``AssumeRoot`` issued to when they stop mattering (session end plus a margin).
@@ -173,6 +178,7 @@ class RootEvents:
 
     counts: Mapping[tuple[str, str, str], int] = field(default_factory=lambda: EMPTY)
     last_activity: Mapping[tuple[str, str], float] = field(default_factory=lambda: EMPTY)  # (account, session)
+    counted_at: Mapping[tuple[str, str, str], float] = field(default_factory=lambda: EMPTY)  # key of counts
     seen: Mapping[str, float] = field(default_factory=lambda: EMPTY)
     assumed_root_keys: Mapping[str, float] = field(default_factory=lambda: EMPTY)
     malformed: Mapping[str, int] = field(default_factory=lambda: EMPTY)  # account id -> records

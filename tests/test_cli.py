@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from exporter.demo.fake_aws import MANAGEMENT_ACCOUNT_ID, FakeAccessKey, FakeAws, FakeCertificate, FakeRoot
+from exporter.demo.organization import build_detection
 from tests.support.exporter import exporter_command
 from tests.support.exposition import Exposition, parse
 
@@ -60,6 +61,7 @@ def fake() -> Iterator[FakeAws]:
         fake.set_root(MANAGEMENT_ACCOUNT_ID, FakeRoot.with_password("hardware"))
         for account_id, (name, ou, root) in MEMBERS.items():
             fake.create_account(account_id, name, ou=ou, root=root)
+        build_detection(fake)  # an organization trail: root activity is visible in every account
         yield fake
     finally:
         fake.stop()

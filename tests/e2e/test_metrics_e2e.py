@@ -247,6 +247,13 @@ def expected_series(org: Org, until: float) -> tuple[dict[tuple[str, frozenset],
                               outcome="success" if success else "failure", mfa_used=str(mfa_used).lower())
                     if count == 0:
                         zero_or_absent.add(key)
+            # The look-up asks for every root event (Username=root): its root sign-ins, successful or
+            # not, are root activity too, counted in the same state as the event stream's.
+            if root_logins(account):
+                put("root_activity_events_total", float(len(root_logins(account))),
+                    event_name="ConsoleLogin", session="root_credentials")
+                put("root_last_activity_timestamp",
+                    (now - min(login.ago for login in root_logins(account))).timestamp(), session="root_credentials")
             for outcome in ("success", "failure"):  # the demo has no AssumeRoot-session sign-ins
                 zero_or_absent.add(put("root_assumed_root_console_login_events_total", 0.0, outcome=outcome))
             malformed = sum(1 for account_id, _ in MALFORMED if account_id == account.id)
