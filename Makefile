@@ -3,10 +3,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := prometheus prometheus-alertmanager chromium curl
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager chromium curl kubernetes-client
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint lint-code install debian-packages clean
+.PHONY: demo test lint lint-code install debian-packages clean bench bench-scrape prometheusrule
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,7 @@ debian-packages:
 	[ -x /usr/bin/prometheus-alertmanager ] || missing="$$missing prometheus-alertmanager"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -x /usr/bin/curl ] || missing="$$missing curl"; \
+	[ -x /usr/bin/kubectl ] || missing="$$missing kubernetes-client"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && \
@@ -57,6 +58,19 @@ lint-code: $(VENV)/.installed-test
 
 test: lint-code $(VENV)/checkov/.installed debian-packages
 	$(BIN)/python -m pytest
+
+# /metrics latency at 5,000 accounts while a collection runs (docs/performance.md, "Scrape latency").
+bench-scrape: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/bench_scrape_live.py
+
+# The figures of issue 10's Targets table, one table (about 15 minutes; not part of `make test`).
+# BENCH_ARGS="--quick" for a smoke run, "--repeats 1" for fewer repeats.
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/targets.py $(BENCH_ARGS)
+
+# deploy/kubernetes/prometheusrule.yaml from prometheus/alerts.yml.
+prometheusrule: $(VENV)/.installed-test
+	$(BIN)/python deploy/kubernetes/make_prometheusrule.py
 
 clean:
 	rm -rf $(VENV) *.egg-info

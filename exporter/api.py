@@ -14,7 +14,8 @@ from typing import Any, Mapping, Optional
 from exporter.findings import FINDINGS, Assessment, Finding
 from exporter.landing import SUMMARY, Page, Query, count, respond_with, select
 from exporter.root_facts import RootFacts
-from exporter.state import SourceStatus
+from exporter.sources import root_policies
+from exporter.state import AccountState, SourceStatus
 
 
 def _iso(value: Optional[datetime]) -> Optional[str]:
@@ -33,7 +34,8 @@ def finding_json(finding: Finding) -> dict[str, Any]:
 
 def _status(status: SourceStatus) -> dict[str, Any]:
     return {"success": status.success, "last_success": _unix_iso(status.last_success),
-            "last_attempt": _unix_iso(status.last_attempt), "error": status.error}
+            "last_attempt": _unix_iso(status.last_attempt), "error": status.error,
+            "stale_since": _unix_iso(status.stale_since)}
 
 
 def facts_json(facts: RootFacts) -> dict[str, Any]:
@@ -55,6 +57,17 @@ def facts_json(facts: RootFacts) -> dict[str, Any]:
     }
 
 
+def policies_json(state: AccountState) -> Optional[dict[str, Any]]:
+    """The SCPs that restrict the member's root, with where each is attached; null where the
+    source has not run or does not apply (management account, static discovery)."""
+    value = state.value(root_policies.NAME)
+    if value is None:
+        return None
+    return {"scps_enabled": value.scps_enabled, "denies_all": value.denies_all,
+            "restricted_by": [{"policy_name": name, "policy_id": policy_id, "target_name": target,
+                               "target_type": kind} for name, policy_id, target, kind in root_policies.describe(state)]}
+
+
 def row_json(item: Assessment) -> dict[str, Any]:
     account = item.state.account
     return {
@@ -62,7 +75,10 @@ def row_json(item: Assessment) -> dict[str, Any]:
                     "state": account.state, "management": account.management},
         "worst_severity": item.worst,
         "findings": [{**finding_json(hit.finding), "detail": hit.detail} for hit in item.hits],
+        # What stale values (past collection.stale_after) last showed: not current, no alert.
+        "last_known_findings": [{**finding_json(hit.finding), "detail": hit.detail} for hit in item.stale_hits],
         "facts": facts_json(item.facts),
+        "root_policies": policies_json(item.state),
         "sources": {name: _status(status) for name, status in sorted(item.state.sources.items())},
     }
 

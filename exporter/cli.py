@@ -9,14 +9,14 @@ import signal
 import sys
 import threading
 import time
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 
 from exporter import __version__
 from exporter.aws.sessions import AwsAccess
 from exporter.collector import exposition
 from exporter.aws.arns import partition, role_arn_for
-from exporter.config import Config, ConfigError, default_config, format_duration, load_config
+from exporter.config import Config, ConfigError, default_config, format_duration, load_config, with_shard
 from exporter.findings import assess_all, discovery_problem, severity_counts
 from exporter.http.webconfig import WebConfig, WebConfigError, load_web_config
 from exporter.logs import setup_logging
@@ -25,7 +25,7 @@ from exporter.snapshot import SnapshotStore, ready
 from exporter.sources import REGISTRY, root_events
 from exporter.sources.base import AccountSource, Context
 from exporter.sources.registry import Registry
-from exporter.web import ExporterApp, parse_listen_address, serve
+from exporter.web import ExporterApp, Warmer, parse_listen_address, serve
 
 DEFAULT_CONFIG_FILE = "config.yaml"
 DEFAULT_LISTEN_ADDRESS = ":10042"
@@ -49,6 +49,8 @@ def build_parser(registry: Registry = REGISTRY) -> argparse.ArgumentParser:
                         metavar="[HOST]:PORT", help=f"address to serve on (default: {DEFAULT_LISTEN_ADDRESS})")
     parser.add_argument("--web.config.file", dest="web_config_file", metavar="PATH", default=None,
                         help="exporter-toolkit web config: TLS, basic auth, response headers (default: none)")
+    parser.add_argument("--web.enable-lifecycle", dest="enable_lifecycle", action="store_true",
+                        help="serve POST /-/reload, which reloads the configuration as SIGHUP does (default: off)")
     parser.add_argument("--log.level", dest="log_level", default="info",
                         choices=["debug", "info", "warn", "error"], help="log level (default: info)")
     parser.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"],
@@ -69,6 +71,12 @@ def build_parser(registry: Registry = REGISTRY) -> argparse.ArgumentParser:
         parser.add_argument(f"--collector.{spec.name}", dest=f"collector_{spec.name}",
                             action=argparse.BooleanOptionalAction, default=spec.default_on,
                             help=f"{spec.description} (default: {'on' if spec.default_on else 'off'})")
+    parser.add_argument("--shard.index", dest="shard_index", type=int, metavar="N", default=None,
+                        help="collect only the accounts of shard N (0 to --shard.count - 1; "
+                             "default: collection.shard.index of the configuration, else 0)")
+    parser.add_argument("--shard.count", dest="shard_count", type=int, metavar="N", default=None,
+                        help="the number of shards (replicas) the accounts are spread over "
+                             "(default: collection.shard.count of the configuration, else 1)")
     parser.add_argument("--version", action="version", version=f"aws-root-exporter {__version__}")
     return parser
 
@@ -92,7 +100,8 @@ def main(argv: Optional[Sequence[str]] = None, registry: Registry = REGISTRY) ->
     """The command; ``registry`` is the set of sources (a test adds its own)."""
     args = build_parser(registry).parse_args(argv)
     try:
-        config = load(args.config_file, demo=args.demo, registry=registry)
+        config = with_shard(load(args.config_file, demo=args.demo, registry=registry), args.shard_index,
+                            args.shard_count)
         parse_listen_address(args.listen_address)
         web_config = load_web_config(args.web_config_file) if args.web_config_file else None
     except (ConfigError, ValueError) as error:  # WebConfigError is a ValueError
@@ -174,13 +183,14 @@ def _run(args: argparse.Namespace, config: Config, registry: Registry = REGISTRY
         _log_findings(store.current, intervals)
         return 0 if ok else 1
 
-    service = _Service(args, config, store, registry)
+    lifecycle = _Lifecycle(args, config, store, web_config, registry)
     try:
-        server, server_thread = serve(service.app, args.listen_address, web_config)
+        server, server_thread = serve(lifecycle.service.app, args.listen_address, web_config)
     except OSError as error:
         log.error("cannot listen", extra={"address": args.listen_address, "error": str(error)})
         return 1
-    service.start()
+    lifecycle.server = server
+    lifecycle.service.start()
     log.info("aws-root-exporter started", extra={"address": args.listen_address, "version": __version__,
                                                  "config": config.source,
                                                  "tls": web_config is not None and web_config.tls is not None})
@@ -193,18 +203,10 @@ def _run(args: argparse.Namespace, config: Config, registry: Registry = REGISTRY
     while not stop.is_set():
         if reloads.wait(0.5):
             reloads.clear()
-            new = _reloaded(args, service.config, registry)
-            if new is not None:
-                service.stop()
-                service = _Service(args, new, store, registry)
-                server.use_app(service.app)  # behind the same TLS, auth and limits
-                service.start()
-                log.info("configuration reloaded", extra={"config": new.source})
-            web_config = _reloaded_web_config(args, web_config)
-            server.use_web_config(web_config)
+            lifecycle.reload()
     log.info("shutting down")
     _exit_soon(0)
-    service.stop()
+    lifecycle.service.stop()
     server.shutdown()
     server_thread.join()  # serve_forever has returned: the join is immediate
     server.server_close()
@@ -225,17 +227,19 @@ class _Service:
     replaces it whole and keeps the snapshot store, so the data collected so far stays."""
 
     def __init__(self, args: argparse.Namespace, config: Config, store: SnapshotStore,
-                 registry: Registry = REGISTRY):
+                 reload: Optional[Callable[[], tuple[bool, str]]] = None, registry: Registry = REGISTRY):
         self.config = config
         self._collection = _collection(args, config, store, registry)
         intervals = _intervals(self._collection, config)
         expected = set(self._collection.source_names)
-        self.app = ExporterApp(lambda: store.current, intervals, lambda: ready(store.current, expected))
+        self.app = ExporterApp(lambda: store.current, intervals, lambda: ready(store.current, expected), reload)
         self._scheduler = Scheduler(self._collection, intervals)
         self._stream: Optional[root_events.EventStream] = None
+        self._warmer = Warmer(self.app)
 
     def start(self) -> None:
         self._scheduler.start()
+        self._warmer.start()
         # None unless collection.root_events.queue_url is set.
         self._stream = root_events.start_stream(self._collection.context, self._collection.store)
 
@@ -244,40 +248,87 @@ class _Service:
         in the snapshot. The stream stops after its long poll; a batch received then is left to
         SQS's redelivery, so nothing applied is lost and nothing is applied twice."""
         self._scheduler.stop()
+        self._warmer.stop()
         if self._stream is not None:
             self._stream.stop()
 
 
-def _reloaded(args: argparse.Namespace, running: Config, registry: Registry = REGISTRY) -> Optional[Config]:
-    """SIGHUP: the configuration file read again, or None to keep the running one (the file has
-    errors, each logged, or nothing changed)."""
+class _Lifecycle:
+    """The running service and the one way to reload it, for SIGHUP and ``POST /-/reload``
+    (``--web.enable-lifecycle``) alike: one reload at a time."""
+
+    def __init__(self, args: argparse.Namespace, config: Config, store: SnapshotStore,
+                 web_config: Optional[WebConfig] = None, registry: Registry = REGISTRY):
+        self._args = args
+        self._registry = registry
+        self._store = store
+        self._lock = threading.Lock()
+        self._web_config = web_config
+        self.server: Any = None  # set once it listens; a reload swaps its app and web config
+        self.service = self._service(config)
+
+    def _service(self, config: Config) -> _Service:
+        return _Service(self._args, config, self._store, self.reload if self._args.enable_lifecycle else None,
+                        self._registry)
+
+    def reload(self) -> tuple[bool, str]:
+        """Read the configuration file again and apply it when it changed: (True, what happened),
+        or (False, its errors, one per line) with the running configuration kept."""
+        with self._lock:
+            web_config, web_errors = _reloaded_web_config(self._args, self._web_config)
+            if not web_errors:
+                self._web_config = web_config
+                self.server.use_web_config(web_config)
+            new, errors = _reloaded(self._args, self.service.config, self._registry)
+            if errors or web_errors:
+                return False, "\n".join(errors + web_errors)
+            if new is None:
+                return True, "configuration unchanged"
+            self.service.stop()
+            self.service = self._service(new)
+            self.server.use_app(self.service.app)  # behind the same TLS, auth and limits
+            self.service.start()
+            log.info("configuration reloaded", extra={"config": new.source})
+            return True, "configuration reloaded"
+
+
+def _reloaded(args: argparse.Namespace, running: Config,
+              registry: Registry = REGISTRY) -> tuple[Optional[Config], list[str]]:
+    """The configuration file read again: (the new one, []), (None, []) when nothing changed, or
+    (None, its errors, each logged) to keep the running one."""
     try:
-        new = load(args.config_file, demo=args.demo, registry=registry)
+        new = with_shard(load(args.config_file, demo=args.demo, registry=registry), args.shard_index,
+                         args.shard_count)
+    except ValueError as error:  # the flags still apply; only the file can have changed
+        log.error("reload refused", extra={"config": running.source, "error": str(error)})
+        return None, [str(error)]
     except ConfigError as error:
         log.error("reload refused: the configuration file has errors; keeping the running configuration",
                   extra={"config": running.source, "errors": len(error.errors)})
         for line in error.errors:
             log.error("configuration error", extra={"error": line})
-        return None
+        return None, list(error.errors)
     if new == running:
         log.info("reload: configuration unchanged", extra={"config": new.source})
-        return None
-    return new
+        return None, []
+    return new, []
 
 
-def _reloaded_web_config(args: argparse.Namespace, running: Optional[WebConfig]) -> Optional[WebConfig]:
-    """SIGHUP: the web config file read again (TLS, basic auth, headers), or the running one when
-    there is no file or the new one has errors (each logged; nothing secret is in them)."""
+def _reloaded_web_config(args: argparse.Namespace,
+                         running: Optional[WebConfig]) -> tuple[Optional[WebConfig], list[str]]:
+    """The web config file read again (TLS, basic auth, headers): (it, []), or (the running one,
+    its errors, each logged; nothing secret is in them) when there is no file or it has errors."""
     if not args.web_config_file:
-        return running
+        return running, []
     try:
-        return load_web_config(args.web_config_file)
+        return load_web_config(args.web_config_file), []
     except WebConfigError as error:
         log.error("web config reload refused: the file has errors; keeping the running web config",
                   extra={"web_config": args.web_config_file})
-        for line in str(error).splitlines():
+        lines = str(error).splitlines()
+        for line in lines:
             log.error("web config error", extra={"error": line})
-        return running
+        return running, lines
 
 
 EXIT_GRACE = 2.0  # seconds that a clean shutdown may take before the process exits anyway
@@ -328,6 +379,8 @@ def describe(config: Config, registry: Registry = REGISTRY, disabled: frozenset[
         f"root audit: {_ROOT_AUDIT_TEXT[accounts.root_audit]}",
         f"root e-mail policy: {' | '.join(accounts.root_email_allowed) or 'none'}",
         f"concurrency: {collection.concurrency} accounts at once per source",
+        f"shard: {collection.shard_index} of {collection.shard_count} (shards 0 to {collection.shard_count - 1})"
+        if collection.shard_count > 1 else "shard: none (this replica collects every account)",
         f"cloudtrail regions: {', '.join(collection.cloudtrail_regions)}",
         f"console login lookback: {format_duration(collection.console_login_lookback)} on the first look-up",
         f"credential report timeout: {format_duration(collection.credential_report_timeout)}",
@@ -346,6 +399,9 @@ def describe(config: Config, registry: Registry = REGISTRY, disabled: frozenset[
     lines.append("deadline per account (a hung account is recorded as failed and the run goes on):")
     lines += [f"  {name:<{width}}  {format_duration(collection.deadline(name))}"
               for name in registry.account_source_names]
+    lines.append("stale after (values older than this are left out of /metrics and marked stale on the page):")
+    lines += [f"  {name:<{width}}  {format_duration(collection.stale_after[name])}"
+              for name in registry.interval_names]
     return "\n".join(lines)
 
 

@@ -2,7 +2,9 @@
 
 AWS is polled in the background on each source's interval (the accepted exception to
 "collect on scrape" for slow, rate-limited APIs); every HELP text says which source a value
-comes from. Event times are gauges of Unix seconds, never sample timestamps.
+comes from. Event times are gauges of Unix seconds, never sample timestamps. Values of a source
+that the snapshot marks stale (older than ``collection.stale_after``) are left out, so day-old
+data never looks current; the collection series of that source stay and say why.
 """
 
 from __future__ import annotations
@@ -61,9 +63,10 @@ class _Families:
         self.assumed_root_logins = CounterMetricFamily("root_assumed_root_console_login_events", f"Console sign-ins through sts:AssumeRoot sessions (centrally issued privileged tasks, not the root user's own credentials) seen in CloudTrail since the exporter started; not part of root_console_login_events_total or root_last_console_login_timestamp. {BACKGROUND}", labels=ACCOUNT_LABELS + ["outcome"])
         self.success = gauge("root_exporter_collection_success", "1 if the last run of that source for that account succeeded; on failure the last good values are kept (stale).", ["source"])
         self.last_success = gauge("root_exporter_last_success_timestamp", "Unix seconds of the last successful run of that source for that account.", ["source"])
+        self.errors = CounterMetricFamily("root_exporter_collection_errors", f"Failed fetches of that source for that account since the exporter started, by AWS error code (or the exporter's own: DeadlineExceeded, ReportTimeout...; at most 10 codes per source, then Other); discovery counts on the exporter's own account. {BACKGROUND}", labels=ACCOUNT_LABELS + ["source", "code"])
         self.malformed = CounterMetricFamily("root_exporter_malformed_events", f"Malformed events skipped, by source, since the exporter started. {BACKGROUND}", labels=ACCOUNT_LABELS + ["source"])
-        self.activity = CounterMetricFamily("root_activity_events", f"Root activity events (CIS filter: userIdentity.type Root, no invokedBy, not AwsServiceEvent) seen since the exporter started, by eventName (notable names, else other) and session (root_credentials, or assumed_root for sts:AssumeRoot sessions); the exporter's own audit is not counted. From the root event stream. {BACKGROUND}", labels=ACCOUNT_LABELS + ["event_name", "session"])
-        self.last_activity = GaugeMetricFamily("root_last_activity_timestamp", f"Unix seconds of the newest root activity event seen, by session. From the root event stream. {BACKGROUND}", labels=ACCOUNT_LABELS + ["session"])
+        self.activity = CounterMetricFamily("root_activity_events", f"Root activity events (CIS filter: userIdentity.type Root, no invokedBy, not AwsServiceEvent) seen since the exporter started, by eventName (notable names, else other) and session (root_credentials, or assumed_root for sts:AssumeRoot sessions); the exporter's own audit is not counted. From the root event stream and the console_logins look-up (LookupEvents Username=root). {BACKGROUND}", labels=ACCOUNT_LABELS + ["event_name", "session"])
+        self.last_activity = GaugeMetricFamily("root_last_activity_timestamp", f"Unix seconds of the newest root activity event seen, by session. From the root event stream and the console_logins look-up (LookupEvents Username=root). {BACKGROUND}", labels=ACCOUNT_LABELS + ["session"])
         self.detection = gauge("root_activity_detection_enabled", "1 if a CloudTrail trail (organization trails included) is logging this account's management events in us-east-1, so root activity can be seen at all (trail_status).")
 
     def all(self) -> list[Metric]:
@@ -85,6 +88,10 @@ class _Families:
             self.success.add_metric(ids + [source], float(status.success))
             if status.last_success is not None:
                 self.last_success.add_metric(ids + [source], status.last_success)
+        for (source, code), count in sorted(state.errors.items()):
+            self.errors.add_metric(ids + [source, code], count)
+        # Counters stay when their source is stale: they count what was seen, and a counter that
+        # left and came back would look new to the alert rules.
         logins = state.value(console_logins.NAME)
         if logins is not None:
             for (success, mfa), count in sorted(logins.counts.items()):
@@ -92,6 +99,17 @@ class _Families:
             for success, count in sorted(logins.assumed_root_counts.items()):
                 self.assumed_root_logins.add_metric(ids + ["success" if success else "failure"], count)
             self.malformed.add_metric(ids + [console_logins.NAME], logins.malformed)
+
+    def add_state(self, state: AccountState) -> None:
+        """Every sample of one account that its state alone decides."""
+        self.add_account(state)
+        self.add_detection(state)
+
+    def add_snapshot(self, snapshot: Snapshot) -> None:
+        """The samples of these families that come from organization-wide state (discovery, the
+        root event stream); they follow every account's own samples."""
+        self.add_discovery(snapshot)
+        self.add_root_events(snapshot)
 
     def add_root_events(self, snapshot: Snapshot) -> None:
         """Root activity of the accounts still collected, from the stream's organization-wide state."""
@@ -123,6 +141,8 @@ class _Families:
             self.success.add_metric(ids + [name], float(status.success))
             if status.last_success is not None:
                 self.last_success.add_metric(ids + [name], status.last_success)
+        for code, count in sorted(snapshot.discovery_errors.items()):
+            self.errors.add_metric(ids + [discovery.NAME, code], count)
 
     def _add_facts(self, ids: list[str], facts: RootFacts) -> None:
         def put(family: GaugeMetricFamily, value: Optional[float], extra: Iterable[str] = ()) -> None:
@@ -171,11 +191,13 @@ class RootCollector(Collector):
         snapshot = self._snapshot()
         families = _Families()
         for account_id in sorted(snapshot.accounts):
-            families.add_account(snapshot.accounts[account_id])
-            families.add_detection(snapshot.accounts[account_id])
-        families.add_discovery(snapshot)
-        families.add_root_events(snapshot)
+            families.add_state(snapshot.accounts[account_id])
+        families.add_snapshot(snapshot)
         yield from families.all()
+        yield from self.organization_wide(snapshot)
+
+    def organization_wide(self, snapshot: Snapshot) -> Iterator[Metric]:
+        """The families without account labels, after the per-account ones."""
         yield from self._discovery(snapshot)
         yield from self._organization(snapshot)
         yield from self._stream(snapshot)
@@ -198,6 +220,12 @@ class RootCollector(Collector):
 
     @staticmethod
     def _organization(snapshot: Snapshot) -> Iterator[Metric]:
+        """Organization-wide facts, exported by every shard (under its own ``instance``): the
+        alerts join per-account series with them ``on (job, instance)``."""
+        index, count = snapshot.shard
+        shard = GaugeMetricFamily("root_exporter_shard_info", "The shard of the organization's accounts this replica collects (index from 0, count of shards; 0 of 1 when unsharded); value 1.", labels=["index", "count"])
+        shard.add_metric([str(index), str(count)], 1)
+        yield shard
         features = snapshot.organization_features
         if features is None:
             return
@@ -241,9 +269,13 @@ class RootCollector(Collector):
         interval = GaugeMetricFamily("root_exporter_collection_interval_seconds", "Configured interval between runs of that source.", labels=["source"])
         for source, seconds in sorted(self._intervals.items()):
             interval.add_metric([source], seconds)
+        stale_after = GaugeMetricFamily("root_exporter_collection_stale_after_seconds", "Configured collection.stale_after of that source: values whose last success is older are left out of these metrics (collection success and last success stay).", labels=["source"])
+        for source, seconds in sorted(snapshot.stale_after.items()):
+            if source in self._intervals:
+                stale_after.add_metric([source], seconds)
         build = GaugeMetricFamily("root_exporter_build_info", "Build information of aws-root-exporter; value 1.", labels=["version"])
         build.add_metric([__version__], 1)
-        yield from (duration, interval, build)
+        yield from (duration, interval, stale_after, build)
 
 
 def exposition(snapshot: Snapshot, intervals: Mapping[str, float], accept: str = "") -> tuple[bytes, str]:

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlencode
 from exporter import __version__
 from exporter.findings import FINDINGS, Assessment, Finding, ago, assess_all, discovery_problem, failing_sources
 from exporter.root_facts import CredentialFacts
-from exporter.sources import console_logins, credential_report
+from exporter.sources import console_logins, credential_report, root_policies
 
 TROUBLESHOOTING_URL = ("https://github.com/aws-root-exporter/aws-root-exporter/blob/main/README.md"
                        "#troubleshooting-credentials")
@@ -60,7 +60,9 @@ SUMMARY = (
     ("With access keys", "access-keys"),
     ("Signed in within 24h", "signed-in-24h"),
     ("Failed sign-ins", "failed-sign-ins"),
-    ("Accounts failing collection", "collection-failing"),
+    ("Root used in 1h", "root-activity"),
+    ("No root-deny SCP", "not-restricted-by-scp"),
+    ("Failing collection", "collection-failing"),
 )
 
 
@@ -141,28 +143,30 @@ h1{font-size:1.4rem;margin:0} p.meta{color:#59636e;margin:.2rem 0 .8rem} a{color
 .banner{border:2px solid #b42318;background:#fef3f2;padding:.6rem .9rem;border-radius:8px;margin:.6rem 0}
 .banner h2{margin:0 0 .3rem;font-size:1.05rem;color:#b42318} .banner p{margin:.25rem 0}
 .notice{border:1px solid #d4a72c;background:#fff8c5;padding:.4rem .8rem;border-radius:8px}
-.summary{display:flex;flex-wrap:wrap;gap:.6rem;margin:.6rem 0}
-.summary a{display:block;min-width:9.5rem;padding:.45rem .8rem;border:1px solid #d1d9e0;border-radius:8px;
- text-decoration:none;color:#1f2328;background:#f6f8fa}
-.summary a b{display:block;font-size:1.6rem;line-height:1.2} .summary a.bad b{color:#b42318}
+.summary{display:flex;flex-wrap:wrap;gap:.5rem;margin:.6rem 0}
+.summary a{display:block;min-width:7rem;padding:.3rem .6rem;border:1px solid #d1d9e0;border-radius:8px;
+ text-decoration:none;color:#1f2328;background:#f6f8fa;font-size:.85rem}
+.summary a b{display:block;font-size:1.4rem;line-height:1.2} .summary a.bad b{color:#b42318}
 .summary a.current{outline:2px solid #0969da}
 form{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin:.5rem 0}
 input,select,button{font:inherit;padding:.2rem .4rem}
-nav{display:flex;flex-wrap:wrap;gap:.25rem .4rem;margin:.4rem 0}
-nav a{text-decoration:none;padding:.15rem .45rem;border-radius:6px;border:1px solid #d1d9e0;font-size:.85rem}
+nav{display:flex;flex-wrap:wrap;gap:.2rem .3rem;margin:.4rem 0}
+nav a{text-decoration:none;padding:.05rem .35rem;border-radius:6px;border:1px solid #d1d9e0;font-size:.78rem}
 nav a.current{background:#0969da;color:#fff;border-color:#0969da}
 h2#view-title{font-size:1.1rem;margin:.6rem 0 .3rem}
 table{border-collapse:collapse;width:100%;table-layout:fixed;font-size:.88rem}
 th,td{border-bottom:1px solid #d1d9e0;padding:.35rem .4rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-th{background:#f6f8fa} col.account{width:17%} col.findings{width:35%} col.credentials{width:18%}
-col.sign-in{width:14%} col.collection{width:16%}
-ul.findings{list-style:none;margin:0;padding:0} ul.findings li{margin:0 0 .3rem}
+th{background:#f6f8fa} col.account{width:17%} col.findings{width:42%} col.credentials{width:15%}
+col.sign-in{width:12%} col.collection{width:14%}
+ul.findings{list-style:none;margin:0;padding:0} ul.findings li{margin:0 0 .15rem;line-height:1.3}
 .sev{display:inline-block;font-size:.72rem;font-weight:700;text-transform:uppercase;border-radius:4px;padding:0 .3rem;margin-right:.3rem}
 .sev-critical{background:#b42318;color:#fff} .sev-warning{background:#9a6700;color:#fff} .sev-info{background:#59636e;color:#fff}
-.controls{color:#59636e;font-size:.78rem} .detail{color:#424a53}
+.controls{color:#59636e;font-size:.75rem} .detail{color:#424a53;font-size:.82rem}
 .fact{display:inline-block;margin:0 .5rem .15rem 0;max-width:100%}
 .bad{color:#b42318;font-weight:600} .good{color:#1a7f37} .warn{color:#9a6700} .none{color:#59636e}
 .recent{background:#ffebe9;color:#b42318;font-weight:600;border-radius:4px;padding:0 .2rem}
+.sev-stale{background:#d1d9e0;color:#424a53} li[data-stale] strong{color:#59636e;font-weight:600}
+.stale-note{background:#fff8c5;border-radius:4px;padding:0 .2rem;color:#7d4e00}
 small{color:#59636e} .ok{color:#1a7f37}
 """
 
@@ -225,8 +229,11 @@ def _credentials(item: Assessment) -> str:
 def _sign_in(item: Assessment, now: float) -> str:
     facts = item.facts
     if facts.last_console_login is None:
-        failing = {console_logins.NAME, credential_report.NAME} & {
-            name for name, status in item.state.sources.items() if not status.success}
+        sources = {console_logins.NAME, credential_report.NAME}
+        statuses = [status for name, status in item.state.sources.items() if name in sources]
+        if any(status.stale_since is not None for status in statuses):
+            return '<span class="none">unknown (data stale)</span>'
+        failing = any(not status.success for status in statuses)
         return '<span class="none">unknown (source failing)</span>' if failing else '<span class="none">none seen</span>'
     age = now - facts.last_console_login.timestamp()
     css = "recent" if age < RECENT_SECONDS else ""
@@ -237,35 +244,73 @@ def _sign_in(item: Assessment, now: float) -> str:
     return text
 
 
+def _stale_sources(item: Assessment) -> list[str]:
+    return [name for name, status in sorted(item.state.sources.items()) if status.stale_since is not None]
+
+
 def _collection(item: Assessment) -> str:
     failing = failing_sources(sorted(item.state.sources.items()))
+    stale = "".join(
+        f'<div class="stale-note" data-stale="{_e(name)}">stale since '
+        f'{_e(_date(datetime.fromtimestamp(status.stale_since, timezone.utc)))}: {_e(name)} last succeeded '
+        f'{_e(_date(datetime.fromtimestamp(status.last_success, timezone.utc)))}; its values are not shown as current</div>'
+        for name, status in sorted(item.state.sources.items())
+        if status.stale_since is not None and status.last_success is not None)
     if not failing:
-        return '<span class="ok">ok</span>'
-    return "".join(f'<div class="bad" data-sources="{_e(names)}">failing: {_e(names)}</div>'
-                   f'<div class="source-error">{_e(error)}</div>' for names, error in failing)
+        return stale or '<span class="ok">ok</span>'
+    return stale + "".join(f'<div class="bad" data-sources="{_e(names)}">failing: {_e(names)}</div>'
+                           f'<div class="source-error">{_e(error)}</div>' for names, error in failing)
 
 
 def _findings(item: Assessment) -> str:
-    if not item.hits:
+    if not item.hits and not item.stale_hits:
         return '<span class="ok">No findings</span>'
     entries = []
-    for hit in item.hits:
+    for hit in item.hits + item.stale_hits:
         finding = hit.finding
+        last_known = hit in item.stale_hits
         controls = f' <span class="controls">{_e(finding.controls)}</span>' if finding.controls else ""
+        badge = ('<span class="sev sev-stale">last known</span>' if last_known
+                 else f'<span class="sev sev-{finding.severity}">{finding.severity}</span>')
+        marker = ' data-stale="true"' if last_known else ""
         entries.append(
-            f'<li data-finding="{_e(finding.id)}" data-severity="{finding.severity}">'
-            f'<span class="sev sev-{finding.severity}">{finding.severity}</span>'
+            f'<li data-finding="{_e(finding.id)}" data-severity="{finding.severity}"{marker}>{badge}'
             f'<strong>{_e(finding.title)}</strong>{controls} <span class="detail">— {_e(hit.detail)}</span></li>')
     return f'<ul class="findings">{"".join(entries)}</ul>'
+
+
+_TARGET_KINDS = {"ROOT": "organization root", "ORGANIZATIONAL_UNIT": "OU", "ACCOUNT": "account"}
+
+
+def attachment_text(policy_name: str, policy_id: str, target_name: str, target_type: str) -> str:
+    """``DenyRootUser (OU Prod)``: a policy and where it is attached."""
+    kind = _TARGET_KINDS.get(target_type, target_type.lower() or "target")
+    where = kind if target_type == "ROOT" else f"{kind} {target_name or '?'}"
+    return f"{policy_name or policy_id} ({where})"
+
+
+def _restricted_by(item: Assessment) -> str:
+    """Which SCPs restrict the member's root and where they are attached; "" where SCPs do not
+    apply (management account, SCPs off) or the source has not run."""
+    value = item.state.value(root_policies.NAME)
+    if value is None or not value.scps_enabled:
+        return ""
+    places = root_policies.describe(item.state)
+    label = "Root restricted by" if value.denies_all else ("Root partly restricted by" if places else "Root restricted by")
+    text = ", ".join(attachment_text(*place) for place in places) or "no SCP"
+    css = "bad" if item.has("not_restricted_by_scp") else ("good" if value.denies_all else "warn")
+    return f'<br><small class="{css}" data-field="restricted_by">{_e(label)}: {_e(text)}</small>'
 
 
 def _row(item: Assessment, now: float) -> str:
     account = item.state.account
     management = " <small>(management)</small>" if account.management else ""
+    stale = _stale_sources(item)
+    stale_attribute = f' data-stale="{_e(", ".join(stale))}"' if stale else ""
     return (
-        f'<tr data-account-id="{_e(account.id)}" data-worst="{item.worst or "none"}">'
+        f'<tr data-account-id="{_e(account.id)}" data-worst="{item.worst or "none"}"{stale_attribute}>'
         f'<td data-field="account"><strong>{_e(account.name)}</strong>{management}<br><small>{_e(account.id)}</small>'
-        f'<br><small data-field="ou">{_e(account.ou_path)}</small></td>'
+        f'<br><small data-field="ou">{_e(account.ou_path)}</small>{_restricted_by(item)}</td>'
         f'<td data-field="findings">{_findings(item)}</td>'
         f'<td data-field="root">{_credentials(item)}</td>'
         f'<td data-field="last_console_login">{_sign_in(item, now)}</td>'
@@ -281,7 +326,7 @@ def _banner(problem: Optional[str]) -> str:
         "<p>What to do: the exporter uses the standard AWS credential chain (environment variables, "
         "<code>AWS_PROFILE</code> and the shared config files, SSO, instance or task role). Check that "
         "<code>aws sts get-caller-identity</code> succeeds with the same environment, renew an expired SSO session "
-        "(<code>aws sso login</code>), and that the principal may call <code>organizations:ListAccounts</code>. "
+        "(<code>aws sso login</code>), and that the principal may call <code>organizations:ListRoots</code>, <code>ListOrganizationalUnitsForParent</code> and <code>ListAccountsForParent</code>. "
         f'See <a href="{TROUBLESHOOTING_URL}">Troubleshooting credentials</a> in the README.</p>'
         "<p>Until discovery succeeds, accounts below are the last ones seen, or none.</p></section>")
 

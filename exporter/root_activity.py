@@ -288,6 +288,7 @@ class RootEventsBuilder:
         self._base = events
         self.counts = dict(events.counts)
         self.last_activity = dict(events.last_activity)
+        self.counted_at = dict(events.counted_at)
         self.seen = dict(events.seen)
         self.keys = dict(events.assumed_root_keys)
         self.malformed = dict(events.malformed)
@@ -304,6 +305,7 @@ class RootEventsBuilder:
         self.seen[activity.event_id] = now
         key = (activity.account_id, activity.event_name, activity.session)
         self.counts[key] = self.counts.get(key, 0) + 1
+        self.counted_at[key] = now
         last = (activity.account_id, activity.session)
         self.last_activity[last] = max(self.last_activity.get(last, 0.0), activity.time)
         return True
@@ -322,6 +324,7 @@ class RootEventsBuilder:
         keys = _prune_keys(self.keys, now)
         return RootEvents(
             counts=MappingProxyType(self.counts), last_activity=MappingProxyType(self.last_activity),
+            counted_at=MappingProxyType(self.counted_at),
             seen=MappingProxyType(seen), assumed_root_keys=MappingProxyType(keys),
             malformed=MappingProxyType(self.malformed), malformed_messages=self.malformed_messages,
             foreign=self.foreign, last_message=self.last_message, last_heartbeat=self.last_heartbeat,

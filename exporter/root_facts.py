@@ -98,12 +98,15 @@ def _slots(live_active: Optional[tuple[bool, ...]], live_present: Optional[bool]
     return slots[0], slots[1]
 
 
-def root_facts(state: AccountState) -> RootFacts:
-    summary: Optional[AccountSummary] = state.value(account_summary.NAME)
-    report: Optional[CredentialReport] = state.value(credential_report.NAME)
-    virtual: Optional[VirtualMfa] = state.value(mfa_devices.NAME)
-    audit: Optional[RootAudit] = state.value(root_audit.NAME)
-    logins: Optional[ConsoleLogins] = state.value(console_logins.NAME)
+def root_facts(state: AccountState, include_stale: bool = False) -> RootFacts:
+    """The merged facts of the current values; a stale source (past ``collection.stale_after``)
+    speaks only with ``include_stale``, for the page's "last known" findings."""
+    value = state.value if include_stale else state.current
+    summary: Optional[AccountSummary] = value(account_summary.NAME)
+    report: Optional[CredentialReport] = value(credential_report.NAME)
+    virtual: Optional[VirtualMfa] = value(mfa_devices.NAME)
+    audit: Optional[RootAudit] = value(root_audit.NAME)
+    logins: Optional[ConsoleLogins] = value(console_logins.NAME)
 
     # The live sources: the root audit when it is the fresher of the two, else the summary.
     live_audit = audit if audit is not None and (

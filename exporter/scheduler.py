@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections import deque
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, Optional, Sequence
 
@@ -22,10 +23,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from exporter.aws.errors import SourceError, describe_error, error_code, remedy
+from exporter.aws.errors import SourceError, describe_error, error_code, metric_code, remedy
 from exporter.config import format_duration
+from exporter.shards import in_shard, stagger_fraction
 from exporter.snapshot import (SnapshotStore, with_accounts, with_discovery, with_features, with_result,
-                               with_run_finished, without_source)
+                               with_run_finished, with_staleness, without_source)
 from exporter.sources import discovery, org_features
 from exporter.sources.base import AccountSource, Context
 from exporter.state import Account
@@ -37,6 +39,17 @@ PROGRESS_EVERY = 30.0  # seconds between progress lines of a long source run
 RETRY_INITIAL = 5.0  # seconds before the first retry of a failed discovery; doubles on each failure
 RETRY_MAX = 300.0  # at most this long (or the discovery interval) between retries
 RETRY_JOB = "discovery-retry"
+STALENESS_JOB = "staleness"
+STALENESS_EVERY = 30.0  # seconds between staleness checks, at most (a tenth of the shortest stale_after)
+
+
+STAGGER_SHARE = 0.5  # at most this share of a source's interval is used to spread its accounts
+
+
+def stagger_spread(interval: float, deadline: float) -> float:
+    """Seconds over which a staggered run spreads its accounts' starts: at most half the
+    interval, and short enough that the last account's deadline ends before the next run."""
+    return max(0.0, min(interval * STAGGER_SHARE, interval - deadline))
 
 
 class Collection:
@@ -61,26 +74,48 @@ class Collection:
             hint = remedy(error)
             description = self._failed(discovery.NAME, None, error, hint)
             self.store.update(with_discovery, self.context.clock(), error=description,
-                              home_account_id=self._home_or_none(), hint=hint)
+                              home_account_id=self._home_or_none(), hint=hint, code=metric_code(error))
             ok = False
         else:
-            # Clients and sessions of accounts that left would otherwise stay for the life of the process.
+            collection = self.context.config.collection
+            shard = (collection.shard_index, collection.shard_count)
+            found = len(accounts)
+            accounts = [account for account in accounts if in_shard(account.id, *shard)]
+            # Credentials of accounts that left would otherwise stay for the life of the process.
             self.context.access.retain({account.id for account in accounts})
             features_started = time.monotonic()
             features, features_error = org_features.fetch(self.context.access,
                                                           self.store.current.organization_features)
             features_duration = time.monotonic() - features_started
             now = self.context.clock()
-            self.store.update(lambda snapshot: with_discovery(
-                with_features(with_accounts(snapshot, accounts, home), now, features, features_error), now))
+            self.store.update(lambda snapshot: with_discovery(with_features(with_accounts(
+                replace(snapshot, shard=shard), accounts, home), now, features, features_error), now))
             self.store.update(with_run_finished, org_features.NAME, features_duration)
-            log.info("discovered accounts", extra={"source": discovery.NAME, "accounts": len(accounts)})
+            fields: dict[str, Any] = {"source": discovery.NAME, "accounts": len(accounts)}
+            if shard[1] > 1:
+                fields.update(shard_index=shard[0], shard_count=shard[1], organization_accounts=found)
+            log.info("discovered accounts", extra=fields)
             ok = True
         self.store.update(with_run_finished, discovery.NAME, time.monotonic() - started)
+        self.mark_stale()
         return ok
 
-    def run_source(self, source: AccountSource) -> bool:
+    def mark_stale(self) -> None:
+        """Mark the values older than their source's ``collection.stale_after`` as stale (and
+        clear marks that no longer hold): they leave /metrics and the findings. Runs after every
+        source run and on its own schedule, so data goes stale even when nothing else runs."""
+        self.store.update(with_staleness, self.context.clock(), self.context.config.collection.stale_after)
+
+    def run_source(self, source: AccountSource, interval: Optional[float] = None) -> bool:
         """Fetch ``source`` for every account it applies to; True when every account succeeded.
+
+        With the ``interval`` it runs at (the schedule), every run after the source's first one starts each
+        account at its own stable offset (``stagger_fraction`` of its id) within the first part
+        of the interval (``stagger_spread``), so AWS sees a steady trickle of calls and the
+        snapshot changes account by account instead of all at once. The first run is never
+        staggered: readiness (every source run once) comes as soon as AWS answers. An account's
+        second fetch therefore comes up to one spread later than an interval after its first;
+        from then on, one interval apart.
 
         At most ``collection.concurrency`` accounts are fetched at once, each in a thread of its
         own. An account still running at its deadline is recorded as failed (DeadlineExceeded)
@@ -100,11 +135,16 @@ class Collection:
         if fetch is None:
             failed = len(accounts)
         else:
-            run = _SourceRun(self, source, accounts, config.collection.deadline(source.name),
-                             max(1, min(config.collection.concurrency, len(accounts))), fetch)
+            deadline = config.collection.deadline(source.name)
+            spread = 0.0
+            if interval is not None and source.name in snapshot.completed_sources:
+                spread = stagger_spread(interval, deadline)
+            run = _SourceRun(self, source, accounts, deadline,
+                             max(1, min(config.collection.concurrency, len(accounts))), fetch, spread)
             failed = run.wait(self.progress_every)
         duration = time.monotonic() - started
         self.store.update(with_run_finished, source.name, duration)
+        self.mark_stale()
         log.info("source run finished", extra={"source": source.name, "accounts": len(accounts),
                                                "failed": failed, "duration_seconds": round(duration, 3)})
         return failed == 0
@@ -128,16 +168,25 @@ class Collection:
         state = self.store.current.accounts.get(account.id)
         previous = state.value(source.name) if state else None
         try:
-            return fetch(account, previous), None
+            # Member clients are shared; this thread's requests sign with this account's credentials.
+            with self.context.access.acting_for(account):
+                return fetch(account, previous), None
         except Exception as error:  # noqa: BLE001 - one account's failure stays inside that account
             return None, error
 
     def record(self, source: AccountSource, account: Account, value: Any, error: Optional[BaseException]) -> bool:
         if error is not None:
             description = self._failed(source.name, account, error)
-            self.store.update(with_result, account.id, source.name, self.context.clock(), error=description)
+            self.store.update(with_result, account.id, source.name, self.context.clock(), error=description,
+                              code=metric_code(error))
             return False
-        self.store.update(with_result, account.id, source.name, self.context.clock(), value=value)
+        now = self.context.clock()
+        if source.merge is None:
+            self.store.update(with_result, account.id, source.name, now, value=value)
+        else:
+            merge = source.merge
+            self.store.update(lambda snapshot: merge(with_result(snapshot, account.id, source.name, now, value=value),
+                                                     account, value, now))
         return True
 
     def _home_or_none(self) -> Optional[str]:
@@ -170,11 +219,14 @@ class _SourceRun:
     """One run of a source over its accounts, bounded per account by ``deadline`` seconds."""
 
     def __init__(self, collection: Collection, source: AccountSource, accounts: Sequence[Account],
-                 deadline: float, workers: int, fetch: Fetch):
+                 deadline: float, workers: int, fetch: Fetch, spread: float = 0.0):
         self._collection = collection
         self._source = source
         self._fetch = fetch
-        self._pending = deque(accounts)
+        begin = time.monotonic()
+        # (monotonic time not to start before, account), earliest first; all at once without a spread.
+        self._pending = deque(sorted(((begin + spread * stagger_fraction(account.id), account) for account in accounts),
+                                     key=lambda item: item[0]))
         self._total = len(accounts)
         self._deadline = deadline
         self._workers = workers
@@ -189,8 +241,9 @@ class _SourceRun:
         next_progress = started + progress_every
         with self._done:
             while self._pending or self._running:
-                while self._pending and len(self._running) < self._workers:
-                    self._start(self._pending.popleft())
+                while (self._pending and len(self._running) < self._workers
+                       and self._pending[0][0] <= time.monotonic()):
+                    self._start(self._pending.popleft()[1])
                 now = time.monotonic()
                 for account, begun in list(self._running.values()):
                     if now - begun >= self._deadline:
@@ -198,9 +251,13 @@ class _SourceRun:
                 if now >= next_progress:
                     self._log_progress(now - started)
                     next_progress = now + progress_every
+                wake = next_progress
                 if self._running:
-                    first_deadline = min(begun for _, begun in self._running.values()) + self._deadline
-                    self._done.wait(max(0.0, min(first_deadline, next_progress) - time.monotonic()))
+                    wake = min(wake, min(begun for _, begun in self._running.values()) + self._deadline)
+                if self._pending and len(self._running) < self._workers:
+                    wake = min(wake, self._pending[0][0])  # the next staggered account's turn
+                if self._running or self._pending:
+                    self._done.wait(max(0.0, wake - time.monotonic()))
         return self._failed
 
     def _start(self, account: Account) -> None:
@@ -233,7 +290,7 @@ class _SourceRun:
     def _log_progress(self, elapsed: float) -> None:
         log.info("source run in progress", extra={
             "source": self._source.name, "accounts": self._total,
-            "done": self._total - len(self._pending) - len(self._running),
+            "done": self._total - len(self._pending) - len(self._running), "waiting": len(self._pending),
             "running": len(self._running), "failed": self._failed, "elapsed_seconds": round(elapsed, 1)})
 
 
@@ -258,7 +315,7 @@ class Scheduler:
         self._sources_started = False
         self._discovering = threading.Lock()
         self._scheduler = BackgroundScheduler(
-            executors={"default": JobExecutor(max_workers=len(collection.sources) + 2)},
+            executors={"default": JobExecutor(max_workers=len(collection.sources) + 3)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=timezone.utc,
         )
@@ -266,10 +323,14 @@ class Scheduler:
     def start(self) -> None:
         self._scheduler.add_job(self._discovery_job, IntervalTrigger(seconds=self._intervals[discovery.NAME]),
                                 id=discovery.NAME, name=discovery.NAME, next_run_time=_now())
+        stale_after = self._collection.context.config.collection.stale_after.values()
+        every = max(1.0, min(STALENESS_EVERY, min(stale_after, default=STALENESS_EVERY * 10) / 10))
+        self._scheduler.add_job(self._collection.mark_stale, IntervalTrigger(seconds=every),
+                                id=STALENESS_JOB, name=STALENESS_JOB)
         for source in self._collection.sources:
             # Paused (no next run time) until discovery first succeeds.
             self._scheduler.add_job(self._collection.run_source, IntervalTrigger(seconds=self._intervals[source.name]),
-                                    args=[source], id=source.name, name=source.name, next_run_time=None)
+                                    args=[source, self._intervals[source.name]], id=source.name, name=source.name, next_run_time=None)
         self._scheduler.start()
 
     def _discovery_job(self) -> None:

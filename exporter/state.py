@@ -115,6 +115,9 @@ class ConsoleLogins:
     resume_from: datetime
     assumed_root_counts: Mapping[bool, int] = field(default_factory=lambda: EMPTY)
     forgotten_through: Optional[float] = None
+    # The root activities this run found that no earlier run had (``root_activity.RootActivity``,
+    # sign-ins included), for the snapshot update that records the run to count organization-wide.
+    activities: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -165,7 +168,9 @@ class DelayHistogram:
 class RootEvents:
     """Root activity seen on the event stream (``root_events``), organization-wide.
 
-    ``counts`` maps (account id, event name, session) to distinct events; ``seen`` maps recent
+    ``counts`` maps (account id, event name, session) to distinct events and ``counted_at`` each
+    such key to when its count last grew (Unix seconds the exporter applied the event, which is
+    when ``root_activity_events_total`` increases: what the "in the last hour" alerts see); ``seen`` maps recent
     CloudTrail event ids to when they were applied, bounded, so that an event met again (stream
     redelivery, or the polling path) is counted once. ``assumed_root_keys`` maps the access key
     ids that ``AssumeRoot`` issued to when they stop mattering (session end plus a margin).
@@ -173,6 +178,7 @@ class RootEvents:
 
     counts: Mapping[tuple[str, str, str], int] = field(default_factory=lambda: EMPTY)
     last_activity: Mapping[tuple[str, str], float] = field(default_factory=lambda: EMPTY)  # (account, session)
+    counted_at: Mapping[tuple[str, str, str], float] = field(default_factory=lambda: EMPTY)  # key of counts
     seen: Mapping[str, float] = field(default_factory=lambda: EMPTY)
     assumed_root_keys: Mapping[str, float] = field(default_factory=lambda: EMPTY)
     malformed: Mapping[str, int] = field(default_factory=lambda: EMPTY)  # account id -> records
@@ -218,7 +224,9 @@ class RootPolicies:
 class SourceStatus(Generic[T]):
     """The outcome of the latest run of one source for one account, with the last good value.
 
-    A failed run keeps ``value`` and ``last_success`` from the last success: stale, not dropped.
+    A failed run keeps ``value`` and ``last_success`` from the last success. Once that success is
+    older than the source's ``collection.stale_after``, ``stale_since`` says since when the value
+    is stale: it stays here for the page ("last known"), but no longer counts as current.
     """
 
     value: Optional[T]
@@ -227,17 +235,25 @@ class SourceStatus(Generic[T]):
     last_attempt: float  # Unix seconds
     error: Optional[str] = None  # "<AWS error code>: <message>", never credentials
     hint: Optional[str] = None  # what to do about the error (``aws.errors.remedy``), for log and page
+    stale_since: Optional[float] = None  # Unix seconds: last_success + stale_after, once passed
 
 
 @dataclass(frozen=True)
 class AccountState:
     account: Account
     sources: Mapping[str, SourceStatus] = field(default_factory=lambda: EMPTY)
+    # (source, error code) -> failed fetches since the exporter started; codes capped per source
+    errors: Mapping[tuple[str, str], int] = field(default_factory=lambda: EMPTY)
 
     def value(self, source: str):
         """The last good value of ``source``, or None when it never succeeded."""
         status = self.sources.get(source)
         return status.value if status is not None else None
+
+    def current(self, source: str):
+        """The last good value of ``source`` unless it is stale (then None, as if never read)."""
+        status = self.sources.get(source)
+        return status.value if status is not None and status.stale_since is None else None
 
 
 @dataclass(frozen=True)
@@ -251,6 +267,9 @@ class Snapshot:
     run_durations: Mapping[str, float] = field(default_factory=lambda: EMPTY)  # source -> seconds
     completed_sources: frozenset[str] = frozenset()  # sources whose first run has finished
     root_events: RootEvents = field(default_factory=RootEvents)  # the event stream (root_events)
+    discovery_errors: Mapping[str, int] = field(default_factory=lambda: EMPTY)  # error code -> failed discoveries
+    stale_after: Mapping[str, float] = field(default_factory=lambda: EMPTY)  # source -> seconds, as last applied
+    shard: tuple[int, int] = (0, 1)  # (index, count) of this replica's shard (exporter/shards.py)
 
     @property
     def organization_features(self) -> Optional[OrganizationFeatures]:

@@ -82,7 +82,8 @@ def _assume_member(access: AwsAccess, member: Account, out: Callable[[str], None
     role = access.role_arn(member)
     try:
         # The member session's first call makes the exporter's own AssumeRole (session name, ExternalId).
-        access.client(member, "sts").get_caller_identity()
+        with access.acting_for(member):  # member clients are shared: sign as this member
+            access.client(member, "sts").get_caller_identity()
     except Exception as error:  # noqa: BLE001 - reported, by name
         code = error_code(error)
         if code in DENIED:

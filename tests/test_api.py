@@ -8,7 +8,7 @@ import pytest
 
 from exporter.api import respond
 from exporter.web import ExporterApp
-from tests.support.snapshots import INTERVALS, NOW, failed, snapshot
+from tests.support.snapshots import INTERVALS, NOW, account, failed, snapshot, summary
 from tests.test_landing import DENIED, SNAPSHOT, ids, page
 
 
@@ -26,7 +26,8 @@ def test_same_rows_in_the_same_order_as_the_page(query):
 
 def test_summary_matches_the_page():
     assert document()["summary"] == {"accounts": 7, "no-mfa": 1, "access-keys": 1, "signed-in-24h": 1,
-                                     "failed-sign-ins": 1, "collection-failing": 1}
+                                     "failed-sign-ins": 1, "root-activity": 0, "not-restricted-by-scp": 0,
+                                     "collection-failing": 1}
 
 
 def test_a_row_carries_findings_with_controls_facts_and_source_errors():
@@ -61,3 +62,27 @@ def test_served_by_the_app_and_unknown_view_is_404():
     assert [row["account"]["name"] for row in json.loads(body)["accounts"]] == ["staging"]
     app({"PATH_INFO": "/api/roots.json", "QUERY_STRING": "view=unknown"}, lambda status, headers: replies.append((status, headers)))
     assert replies[1][0] == "404 Not Found"
+
+
+def test_stale_sources_say_since_when_and_their_findings_are_last_known():
+    from exporter.snapshot import with_staleness
+    old = account("777777777777", "dormant", account_summary=failed(DENIED, summary(mfa=False, keys=1),
+                                                                    last_success=NOW - 3 * 3600))
+    snap = with_staleness(snapshot(old), NOW, {"account_summary": 900.0})
+    row = document(snap=snap)["accounts"][0]
+    assert row["sources"]["account_summary"]["stale_since"] == "2027-01-15T05:15:00Z"
+    assert "root_without_mfa" not in {f["id"] for f in row["findings"]}
+    assert "root_without_mfa" in {f["id"] for f in row["last_known_findings"]}
+    assert row["facts"]["mfa_active"] is None  # the stale value is not a current fact
+
+
+def test_a_row_says_which_scp_restricts_root():
+    from tests.test_landing import _policies_snapshot
+
+    rows = {row["account"]["id"]: row for row in document(snap=_policies_snapshot())["accounts"]}
+    assert rows["444444444444"]["root_policies"] == {"scps_enabled": True, "denies_all": True, "restricted_by": [
+        {"policy_name": "DenyRootUser", "policy_id": "p-1", "target_name": "Prod", "target_type": "ORGANIZATIONAL_UNIT"},
+        {"policy_name": "DenyRootEverywhere", "policy_id": "p-3", "target_name": "Root", "target_type": "ROOT"}]}
+    assert rows["777777777777"]["root_policies"] == {"scps_enabled": True, "denies_all": False, "restricted_by": []}
+    assert rows["123456789012"]["root_policies"] is None
+    assert "not_restricted_by_scp" in [f["id"] for f in rows["777777777777"]["findings"]]

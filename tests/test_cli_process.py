@@ -56,7 +56,7 @@ def test_not_ready_and_says_why_while_aws_cannot_be_reached(config: Path):
 
 
 def test_recovers_from_a_failed_first_discovery_without_waiting_an_interval(fake: FakeAws, config: Path):
-    fake.fail(MANAGEMENT_ACCOUNT_ID, "ListAccounts", "AccessDeniedException", times=1)
+    fake.fail(MANAGEMENT_ACCOUNT_ID, "ListRoots", "AccessDeniedException", times=1)
     started = time.monotonic()
     running = start_exporter(["--config.file", str(config)], env=fake.env(), ready_timeout=60)
     try:
@@ -137,5 +137,47 @@ def test_sighup_applies_a_valid_changed_file_without_a_restart(fake: FakeAws, co
         assert running.process.poll() is None
         assert http_get(running.url + "/-/ready")[0] == 200
         assert "configuration reloaded" in running.log()
+    finally:
+        assert running.stop() == 0, running.log()[-3000:]
+
+
+def _request(url: str, method: str) -> tuple[int, str]:
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method, data=b""), timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_post_reload_is_not_served_without_the_lifecycle_flag(fake: FakeAws, config: Path):
+    running = start_exporter(["--config.file", str(config)], env=fake.env(), wait_ready=False)
+    try:
+        assert _request(running.url + "/-/reload", "POST")[0] == 404
+        assert "configuration unchanged" not in running.log() and "configuration reloaded" not in running.log()
+    finally:
+        assert running.stop() == 0, running.log()[-3000:]
+
+
+def test_post_reload_with_the_lifecycle_flag_applies_or_refuses_the_file(fake: FakeAws, config: Path):
+    running = start_exporter(["--config.file", str(config), "--web.enable-lifecycle"], env=fake.env())
+    try:
+        def interval():
+            return parse(http_get(running.url + "/metrics")[1]).value("root_exporter_collection_interval_seconds",
+                                                                      source="account_summary")
+
+        assert _request(running.url + "/-/reload", "GET")[0] == 405
+        assert _request(running.url + "/-/reload", "POST") == (200, "configuration unchanged\n")
+        good = config.read_text()
+        config.write_text("collection:\n  concurrency: many\n")
+        status, body = _request(running.url + "/-/reload", "POST")
+        assert status == 500 and "collection.concurrency" in body and str(config) in body, body
+        assert interval() == 300.0 and running.process.poll() is None
+        config.write_text(good + "  intervals:\n    account_summary: 20s\n")
+        assert _request(running.url + "/-/reload", "POST") == (200, "configuration reloaded\n")
+        assert interval() == 20.0
+        assert _request(running.url + "/-/reload", "POST")[0] == 200  # the new app serves it too
+        assert http_get(running.url + "/-/ready")[0] == 200
     finally:
         assert running.stop() == 0, running.log()[-3000:]

@@ -269,7 +269,7 @@ def test_empty_snapshot_has_only_exporter_metrics():
     registry = CollectorRegistry()
     registry.register(RootCollector(Snapshot, INTERVALS))
     names = {sample.name for family in registry.collect() for sample in family.samples}
-    assert names == {"root_exporter_collection_interval_seconds", "root_exporter_build_info"}
+    assert names == {"root_exporter_collection_interval_seconds", "root_exporter_build_info", "root_exporter_shard_info"}
 
 
 def test_exposition_is_valid_and_help_says_background():
@@ -302,3 +302,26 @@ def test_collect_never_touches_aws(monkeypatch):
     generate_latest(registry)
     generate_latest(registry)
     assert len(calls) == 2  # the snapshot callable is read once per scrape, and is the only input
+
+
+def test_stale_values_leave_metrics_but_collection_status_and_counters_stay():
+    from exporter.snapshot import with_staleness
+    stale_summary = failed(AccountSummary(mfa_enabled=False, access_keys_present=1, signing_certificates_present=0,
+                                          password_present=True), last_success=T0 - 1000)
+    state = AccountState(FLAKY, MappingProxyType({"account_summary": stale_summary,
+                                                  "console_logins": ok(PROD_LOGINS, at=T0 - 1000)}))
+    snap = with_staleness(Snapshot(accounts=MappingProxyType({FLAKY.id: state})), T0,
+                          {"account_summary": 900.0, "console_logins": 900.0})
+    registry = CollectorRegistry()
+    registry.register(RootCollector(lambda: snap, INTERVALS))
+    value = registry.get_sample_value
+    for name in ("root_mfa_active", "root_password_enabled", "root_access_keys_present", "root_credentials_present"):
+        assert value(name, of(FLAKY)) is None, name
+    assert value("root_last_console_login_info", of(FLAKY, source_ip="198.51.100.7", mfa_used="true")) is None
+    assert value("root_exporter_collection_success", of(FLAKY, source="account_summary")) == 0
+    assert value("root_exporter_last_success_timestamp", of(FLAKY, source="account_summary")) == T0 - 1000
+    # Counters count what was seen; they stay (dropping them would make their return look new).
+    assert value("root_console_login_events_total", of(FLAKY, outcome="success", mfa_used="true")) == 3
+    assert value("root_account_info", of(FLAKY, email=FLAKY.email, ou_path="Root", state="ACTIVE",
+                                         management="false")) == 1
+    assert value("root_exporter_collection_stale_after_seconds", {"source": "account_summary"}) == 900

@@ -23,6 +23,7 @@ from exporter.config import (
     parse_config,
     parse_duration,
     role_arn_for,
+    with_shard,
 )
 from exporter.cli import describe
 from exporter.sources import REGISTRY
@@ -102,7 +103,7 @@ def test_shipped_config_shows_every_key():
     keys = ["region", "max_attempts", "discovery", "role_name", "external_id", "session_name", "include",
             "exclude", "root_audit", "root_email", "allowed", "static", "concurrency", "cloudtrail_regions",
             "console_login_lookback",
-            "credential_report_timeout", "intervals", *REGISTRY.interval_names]
+            "credential_report_timeout", "intervals", "deadlines", "stale_after", *REGISTRY.interval_names]
     missing = [key for key in keys if f"\n  {key}:" not in text and f"\n    {key}:" not in text]
     assert missing == []
 
@@ -326,3 +327,42 @@ def test_root_events_queue_url_is_read(tmp_path):
     assert config.collection.intervals["console_logins"] == 3600
     assert "root event stream: https://sqs.us-east-1.amazonaws.com/111111111111/root-events" in describe(config)
     assert "root event stream: off" in describe(default_config())
+
+
+def test_stale_after_defaults_to_three_intervals_and_follows_a_changed_interval():
+    assert dict(default_config().collection.stale_after) == {
+        source: 3 * interval for source, interval in default_config().collection.intervals.items()}
+    config = load_config(str(CONFIGS / "stale-after.ok.yaml")).collection
+    assert (config.stale_after["account_summary"], config.stale_after["discovery"]) == (3600, 86400)
+    assert config.stale_after["mfa_devices"] == 1800  # 3 x the 10m given
+    assert config.stale_after["credential_report"] == 3 * 3600
+
+
+def test_verify_config_shows_stale_after():
+    text = describe(load_config(str(CONFIGS / "stale-after.ok.yaml")))
+    assert "values older than this are left out of /metrics" in text
+    assert "  account_summary    1h" in text and "  mfa_devices        30m" in text
+
+
+def test_a_control_character_in_the_file_is_a_config_error(tmp_path):
+    """Found by tests/test_properties.py: PyYAML's reader refused the text before the loader's
+    error handling (ReaderError escaped with a traceback)."""
+    path = tmp_path / "config.yaml"
+    path.write_text("collection:\n  concurrency: 4\x1f\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(str(path))
+    assert caught.value.errors == [f"{path}: line 2, column 17: invalid YAML: character U+001F is not allowed in "
+                                   "YAML (control characters and lone surrogates are refused)"]
+
+
+def test_shard_from_the_file_and_from_the_flags():
+    config = load_config(str(CONFIGS / "shard.ok.yaml"))
+    assert (config.collection.shard_index, config.collection.shard_count) == (1, 3)
+    assert "shard: 1 of 3" in describe(config)
+    assert (default_config().collection.shard_index, default_config().collection.shard_count) == (0, 1)
+    flagged = with_shard(config, 2, None)  # a flag overrides its key only
+    assert (flagged.collection.shard_index, flagged.collection.shard_count) == (2, 3)
+    with pytest.raises(ValueError, match=r"--shard.index 3 is not below --shard.count \(3\)"):
+        with_shard(config, 3, None)
+    with pytest.raises(ValueError, match="--shard.count 0: must be from 1 to 1024"):
+        with_shard(config, None, 0)

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from exporter.aws.errors import SourceError
-from exporter.sources.credential_report import download, parse_report, parse_time
+from exporter.sources.credential_report import download, parse_report, parse_time, root_row
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GENERATED = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
@@ -314,3 +314,11 @@ def test_time_outside_the_utc_calendar_is_a_clear_error(value):
     assert caught.value.code == "ReportUnparsable"
     assert "password_last_used" in str(caught.value) and "UTC" in str(caught.value)
 
+
+
+@pytest.mark.parametrize("content", [b"\r\x00", b"user,arn\x00\n", b'"user\r,arn\n'])
+def test_a_header_the_csv_reader_refuses_is_unparsable(content):
+    """Found by tests/test_properties.py: csv.Error escaped from the header line."""
+    with pytest.raises(SourceError) as caught:
+        root_row(content)
+    assert caught.value.code == "ReportUnparsable"

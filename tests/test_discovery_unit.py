@@ -1,10 +1,11 @@
-"""Discovery helpers: account state, management account, include/exclude, OU paths."""
+"""Discovery helpers: account state, management account, include/exclude (the OU walk is tested
+against the fake AWS in tests/integration/test_discovery.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from exporter.sources.discovery import OuPaths, account_state, management_account_id, selected
+from exporter.sources.discovery import account_state, management_account_id, selected
 from exporter.state import Account
 
 ORG = "o-a1b2c3d4e5"
@@ -68,60 +69,3 @@ def test_exclude_beats_include():
 
 def test_include_by_root_id_selects_every_account():
     assert selected(PROD, [ROOT_ID], []) and selected(SANDBOX, [ROOT_ID], [])
-
-
-class FakeOrganizations:
-    """An organization: Root → Workloads → Prod → {a, b}; Root → Sandbox → c; Root → d."""
-
-    PARENTS = {
-        "555500000001": ("ou-ab12-prod0001", "ORGANIZATIONAL_UNIT"),
-        "555500000002": ("ou-ab12-prod0001", "ORGANIZATIONAL_UNIT"),
-        "555500000003": ("ou-ab12-sandbox1", "ORGANIZATIONAL_UNIT"),
-        "555500000004": (ROOT_ID, "ROOT"),
-        "ou-ab12-prod0001": ("ou-ab12-workload", "ORGANIZATIONAL_UNIT"),
-        "ou-ab12-workload": (ROOT_ID, "ROOT"),
-        "ou-ab12-sandbox1": (ROOT_ID, "ROOT"),
-    }
-    NAMES = {"ou-ab12-prod0001": "Prod", "ou-ab12-workload": "Workloads", "ou-ab12-sandbox1": "Sandbox"}
-
-    def __init__(self):
-        self.list_parents_calls: list[str] = []
-        self.describe_calls: list[str] = []
-
-    def list_parents(self, ChildId):
-        self.list_parents_calls.append(ChildId)
-        parent_id, parent_type = self.PARENTS[ChildId]
-        return {"Parents": [{"Id": parent_id, "Type": parent_type}]}
-
-    def describe_organizational_unit(self, OrganizationalUnitId):
-        self.describe_calls.append(OrganizationalUnitId)
-        ou_id = OrganizationalUnitId
-        return {"OrganizationalUnit": {"Id": ou_id, "Arn": f"arn:aws:organizations::{MANAGEMENT}:ou/{ORG}/{ou_id}",
-                                       "Name": self.NAMES[ou_id]}}
-
-
-def test_ou_path_and_ids_from_the_root_down():
-    paths = OuPaths(FakeOrganizations())
-    assert paths.resolve("555500000001") == (
-        "Root/Workloads/Prod", (ROOT_ID, "ou-ab12-workload", "ou-ab12-prod0001"))
-    assert paths.resolve("555500000003") == ("Root/Sandbox", (ROOT_ID, "ou-ab12-sandbox1"))
-    assert paths.resolve("555500000004") == ("Root", (ROOT_ID,))
-
-
-def test_each_ou_is_described_and_asked_for_its_parent_once():
-    org = FakeOrganizations()
-    paths = OuPaths(org)
-    for account_id in ("555500000001", "555500000002", "555500000003", "555500000004"):
-        paths.resolve(account_id)
-    assert sorted(org.describe_calls) == ["ou-ab12-prod0001", "ou-ab12-sandbox1", "ou-ab12-workload"]
-    ou_lookups = [child for child in org.list_parents_calls if child.startswith("ou-")]
-    assert sorted(ou_lookups) == ["ou-ab12-prod0001", "ou-ab12-sandbox1", "ou-ab12-workload"]
-    assert len(org.list_parents_calls) == 4 + 3  # every account once, every OU once
-
-
-def test_resolved_ou_ids_drive_selection():
-    paths = OuPaths(FakeOrganizations())
-    path, ou_ids = paths.resolve("555500000002")
-    account = Account(id="555500000002", name="b", ou_path=path, ou_ids=ou_ids)
-    assert selected(account, ["ou-ab12-workload"], [])
-    assert not selected(account, [], ["ou-ab12-prod0001"])

@@ -108,3 +108,17 @@ def test_remedy_has_nothing_to_add_to_an_ordinary_failure():
     from exporter.aws.errors import remedy
     assert remedy(client_error("Throttling", "Rate exceeded", "GetAccountSummary")) == ""
     assert remedy(SourceError("ReportTimeout", "not generated within 2m")) == ""
+
+
+def test_metric_code_keeps_aws_codes_and_normalises_anything_else():
+    from exporter.aws.errors import OTHER_CODE, SourceError, metric_code
+
+    def client_error(code):
+        return ClientError({"Error": {"Code": code, "Message": "m"}}, "GetAccountSummary")
+
+    assert metric_code(client_error("Throttling")) == "Throttling"
+    assert metric_code(client_error("AccessDenied")) == "AccessDenied"
+    assert metric_code(SourceError("DeadlineExceeded", "late")) == "DeadlineExceeded"
+    assert metric_code(TimeoutError()) == "TimeoutError"
+    for hostile in ("a b", "x" * 200, "\ud800", "", "<script>", "Throttling\n"):
+        assert metric_code(client_error(hostile)) in (OTHER_CODE, "ClientError"), hostile

@@ -58,7 +58,23 @@ def findings_of(dom: Element, account_id: str) -> list[str]:
 
 def test_summary_counts_at_the_top():
     assert summary_numbers(page()) == {"accounts": 7, "no-mfa": 1, "access-keys": 1, "signed-in-24h": 1,
-                                       "failed-sign-ins": 1, "collection-failing": 1}
+                                       "failed-sign-ins": 1, "root-activity": 0, "not-restricted-by-scp": 0,
+                                       "collection-failing": 1}
+
+
+def test_summary_counts_root_use_and_roots_no_scp_restricts():
+    from exporter.root_activity import RootActivity, with_root_activity
+    from exporter.state import RootPolicies
+
+    unrestricted = account("777777777777", "shared", "Root/Infrastructure", account_summary=summary(),
+                           root_policies=RootPolicies(True))
+    snap = with_root_activity(snapshot(MANAGEMENT, NO_MFA, unrestricted),
+                              [RootActivity("ev-1", NO_MFA.account.id, "CreateAccessKey", "root_credentials", NOW - 60)],
+                              NOW - 60)
+    numbers = summary_numbers(page(snap=snap))
+    assert (numbers["root-activity"], numbers["not-restricted-by-scp"]) == (1, 1)
+    assert ids(page("view=root-activity", snap)) == [NO_MFA.account.id]
+    assert ids(page("view=not-restricted-by-scp", snap)) == ["777777777777"]
 
 
 def test_rows_are_ordered_by_worst_finding():
@@ -199,3 +215,65 @@ def test_not_ready_notice_and_empty_view():
 
 def test_render_without_a_clock_uses_now():
     assert "aws-root-exporter" in render(snapshot())
+
+
+def test_a_row_with_stale_data_says_since_when_and_lists_its_findings_as_last_known():
+    from exporter.snapshot import with_staleness
+    old = account("777777777777", "dormant", account_summary=failed(DENIED, summary(mfa=False, keys=1),
+                                                                    last_success=NOW - 3 * 3600))
+    snap = with_staleness(snapshot(old, NO_CREDENTIALS), NOW, {"account_summary": 900.0})
+    dom = page(snap=snap)
+    row = dom.find("tr", data_account_id="777777777777")
+    assert row.attrs.get("data-stale") == "account_summary"
+    note = row.find("div", data_stale="account_summary")
+    assert note.text().startswith("stale since 2027-01-15 05:15 UTC")
+    current = [li.attrs["data-finding"] for li in row.find_all("li", data_finding=None) if "data-stale" not in li.attrs]
+    assert "root_without_mfa" not in current and "data_stale" in current
+    last_known = row.find("li", data_finding="root_without_mfa")
+    assert last_known.attrs.get("data-stale") == "true" and "last known" in last_known.text()
+    assert dom.find("a", data_summary="no-mfa").find("b").text() == "0"  # not counted as current
+    assert "data-stale" not in dom.find("tr", data_account_id=NO_CREDENTIALS.account.id).attrs
+
+
+# ------------------------------------------------------------------ which SCP restricts root (issue 13)
+
+def _policies_snapshot():
+    from exporter.state import PolicyAttachment, RootPolicies
+
+    deny = PolicyAttachment("p-1", "DenyRootUser", "ou-prod", "Prod", "ORGANIZATIONAL_UNIT")
+    everywhere = PolicyAttachment("p-3", "DenyRootEverywhere", "r-root", "Root", "ROOT")
+    partial = PolicyAttachment("p-2", "DenyRootAccessKeys", "ou-dev", "Dev", "ORGANIZATIONAL_UNIT")
+    restricted = account("444444444444", "prod-web", "Root/Workloads/Prod", account_summary=summary(),
+                         root_policies=RootPolicies(True, True, float("inf"), (deny, everywhere)))
+    partly = account("555555555555", "dev-sandbox", "Root/Workloads/Dev", account_summary=summary(),
+                     root_policies=RootPolicies(True, False, 1.0, (partial,)))
+    unrestricted = account("777777777777", "shared", "Root/Infrastructure", account_summary=summary(),
+                           root_policies=RootPolicies(True))
+    return snapshot(MANAGEMENT, restricted, partly, unrestricted)
+
+
+def test_each_row_says_which_scp_restricts_root_and_where_it_is_attached():
+    dom = page(snap=_policies_snapshot())
+
+    def cell(account_id):
+        return row(dom, account_id).find("small", data_field="restricted_by")
+
+    assert cell("444444444444").text() == ("Root restricted by: DenyRootUser (OU Prod), "
+                                           "DenyRootEverywhere (organization root)")
+    assert "good" in cell("444444444444").classes()
+    assert cell("555555555555").text() == "Root partly restricted by: DenyRootAccessKeys (OU Dev)"
+    assert cell("777777777777").text() == "Root restricted by: no SCP"
+    assert "bad" in cell("777777777777").classes()  # the AWSRootNotRestrictedBySCP finding holds
+    # SCPs never apply to the management account
+    assert not row(dom, "123456789012").find_all("small", data_field="restricted_by")
+
+
+def test_scp_names_from_aws_are_escaped():
+    from exporter.state import PolicyAttachment, RootPolicies
+
+    hostile = PolicyAttachment("p-9", HOSTILE, "ou-x", "<b>ou</b>", "ORGANIZATIONAL_UNIT")
+    state = account("444444444444", "prod-web", account_summary=summary(),
+                    root_policies=RootPolicies(True, True, float("inf"), (hostile,)))
+    status, body, _ = respond("", snapshot(state), True, INTERVALS, now=NOW)
+    assert HOSTILE not in body and "<b>ou</b>" not in body
+    assert f"{HOSTILE} (OU <b>ou</b>)" in row(parse_html(body), "444444444444").text()

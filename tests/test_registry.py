@@ -111,11 +111,10 @@ def test_readme_permissions_table_is_the_registrys():
 # ---------------------------------------------------------------- deploy/aws/policies from the registry
 
 POLICIES = REPO / "deploy" / "aws" / "policies"
-# Granted by the shipped exporter policy for work no source declares yet, each with its reason;
-# tests/test_deploy_permissions.py (AWAITING_SOURCE) names the same. An entry goes when its source lands.
+# Granted by the shipped exporter policy for work no source declares, each with its reason;
+# tests/test_deploy_permissions.py (VERIFY_ONLY, AWAITING_SOURCE) names the same.
 SHIPPED_AHEAD = {
-    "organizations:ListOrganizationalUnitsForParent": "top-down discovery (another branch)",
-    "organizations:ListAccountsForParent": "top-down discovery (another branch)",
+    "organizations:ListAccounts": "--verify-config.aws's one page (VERIFY_ONLY in tests/test_deploy_permissions.py)",
     "sqs:GetQueueAttributes": "granted with the root-events queue; the stream does not call it",
 }
 
@@ -149,3 +148,9 @@ def test_a_call_declares_the_iam_action_that_allows_it():
     assert registry.permissions(EXPORTER) == ("sqs:DeleteMessage",)
     with pytest.raises(ValueError, match="say when it runs"):
         SourceSpec("x", "", (), interval=None)
+
+
+def test_every_source_with_an_interval_has_a_stale_after_default():
+    collection = default_config().collection
+    assert tuple(collection.stale_after) == REGISTRY.interval_names
+    assert all(collection.stale_after[name] == 3 * collection.intervals[name] for name in REGISTRY.interval_names)

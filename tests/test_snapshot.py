@@ -147,3 +147,56 @@ def test_ready_only_after_a_successful_discovery_and_every_source_run_since():
     assert ready(seen, sources) is True
     assert ready(with_discovery(seen, 300.0, error="ExpiredToken: x"), sources) is True  # once is enough
     assert ready(with_discovery(Snapshot(), 100.0), sources) is False  # sources still to run
+
+
+def test_failures_are_counted_by_source_and_code_and_the_counts_survive_success_and_rediscovery():
+    snapshot = with_accounts(Snapshot(), [PROD], PROD.id)
+    for code in ("Throttling", "Throttling", "AccessDenied"):
+        snapshot = with_result(snapshot, PROD.id, "account_summary", 100.0, error=f"{code}: x", code=code)
+    snapshot = with_result(snapshot, PROD.id, "account_summary", 200.0, value=SUMMARY)
+    snapshot = with_result(snapshot, PROD.id, "mfa_devices", 200.0, error="Throttling: x", code="Throttling")
+    snapshot = with_accounts(snapshot, [PROD, DEV], PROD.id)
+    assert dict(snapshot.accounts[PROD.id].errors) == {("account_summary", "Throttling"): 2,
+                                                       ("account_summary", "AccessDenied"): 1,
+                                                       ("mfa_devices", "Throttling"): 1}
+    assert dict(snapshot.accounts[DEV.id].errors) == {}
+
+
+def test_error_codes_per_source_are_capped_so_series_stay_bounded():
+    from exporter.snapshot import MAX_ERROR_CODES, OTHER_CODE
+    snapshot = with_accounts(Snapshot(), [PROD], PROD.id)
+    for number in range(MAX_ERROR_CODES + 5):
+        snapshot = with_result(snapshot, PROD.id, "console_logins", 1.0, error="x", code=f"Code{number}")
+    snapshot = with_result(snapshot, PROD.id, "console_logins", 1.0, error="x", code="Code0")
+    errors = snapshot.accounts[PROD.id].errors
+    assert len(errors) == MAX_ERROR_CODES + 1
+    assert errors[("console_logins", OTHER_CODE)] == 5
+    assert errors[("console_logins", "Code0")] == 2
+
+
+def test_values_older_than_stale_after_are_marked_stale_until_the_next_success():
+    from exporter.snapshot import with_staleness
+    limits = {"account_summary": 900.0, "discovery": 3000.0}
+    snapshot = with_discovery(with_accounts(Snapshot(), [PROD], PROD.id), 100.0)
+    snapshot = with_result(snapshot, PROD.id, "account_summary", 100.0, value=SUMMARY)
+
+    young = with_staleness(snapshot, 1000.0, limits)  # exactly 900 s old: not yet stale
+    assert young.accounts[PROD.id].sources["account_summary"].stale_since is None
+    assert dict(young.stale_after) == limits
+    stale = with_staleness(young, 1000.5, limits)
+    status = stale.accounts[PROD.id].sources["account_summary"]
+    assert status.stale_since == 1000.0 and status.value == SUMMARY  # kept, only marked
+    assert stale.accounts[PROD.id].current("account_summary") is None
+    assert stale.accounts[PROD.id].value("account_summary") == SUMMARY
+    # Nothing changed: the very same snapshot, so an encoded exposition of it stays valid.
+    assert with_staleness(stale, 1001.0, limits) is stale
+
+    failed_again = with_result(stale, PROD.id, "account_summary", 1100.0, error="Throttling: x", code="Throttling")
+    assert failed_again.accounts[PROD.id].sources["account_summary"].stale_since == 1000.0
+    recovered = with_result(failed_again, PROD.id, "account_summary", 1200.0, value=SUMMARY)
+    assert recovered.accounts[PROD.id].sources["account_summary"].stale_since is None
+    assert recovered.accounts[PROD.id].current("account_summary") == SUMMARY
+
+    assert with_staleness(recovered, 3200.0, limits).discovery.stale_since == 3100.0
+    # A longer stale_after (a reload) makes stale data current again.
+    assert with_staleness(stale, 1001.0, {"account_summary": 3600.0}).accounts[PROD.id].current("account_summary")

@@ -286,3 +286,25 @@ def test_a_configuration_reload_keeps_tls_and_basic_auth_in_front_of_the_new_app
     assert status == 401 and b"beta" not in body
     status, _, body = tls_get(served.port, context, headers=basic("prometheus", PASSWORD))
     assert status == 200 and b'account_name="beta"' in body
+
+
+def test_post_reload_needs_the_credentials_too(ca, start):
+    """With --web.enable-lifecycle behind basic auth, an anonymous POST /-/reload is refused
+    before it reaches the reload; with the right pair it reloads."""
+    served = start(tls_config(ca, f"basic_auth_users:\n  prometheus: '{HASH}'\n"))
+    reloads = []
+    served.server.use_app(ExporterApp(lambda: Snapshot(), {"discovery": 60.0}, lambda: True,
+                                      lambda: reloads.append(1) or (True, "configuration unchanged")))
+    connection = http.client.HTTPSConnection("127.0.0.1", served.port, context=client_context(ca), timeout=10)
+    try:
+        connection.request("POST", "/-/reload")
+        assert connection.getresponse().status == 401 and reloads == []
+    finally:
+        connection.close()
+    connection = http.client.HTTPSConnection("127.0.0.1", served.port, context=client_context(ca), timeout=10)
+    try:
+        connection.request("POST", "/-/reload", headers=basic("prometheus", PASSWORD))
+        response = connection.getresponse()
+        assert (response.status, response.read()) == (200, b"configuration unchanged\n") and reloads == [1]
+    finally:
+        connection.close()

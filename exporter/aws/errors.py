@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 
 from botocore import exceptions as bx
 from botocore.exceptions import ClientError
 
+from exporter.aws.untrusted import clean
 from exporter.logs import redact
 
 
@@ -29,6 +31,17 @@ def error_code(error: BaseException) -> str:
     return type(error).__name__
 
 
+OTHER_CODE = "Other"
+_METRIC_CODE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+
+
+def metric_code(error: BaseException) -> str:
+    """``error_code(error)`` as a label value: AWS codes and our own as they are, anything that
+    does not look like a code (it comes from whatever answered on the endpoint) as ``Other``."""
+    code = error_code(error)
+    return code if _METRIC_CODE.fullmatch(code) else OTHER_CODE
+
+
 MAX_MESSAGE = 300
 
 
@@ -43,7 +56,8 @@ def describe_error(error: BaseException) -> str:
     else:
         text = f"{type(error).__name__}: {error}"
     # Redact before shortening: a cut could separate a secret from the key name that marks it.
-    text = redact(" ".join(text.split()))
+    # The message comes from AWS (or whatever answers on its endpoint): clean it like any AWS text.
+    text = clean(redact(" ".join(text.split())), limit=len(text) + 1)
     return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 1] + "…"
 
 
@@ -66,7 +80,7 @@ def remedy(error: BaseException) -> str:
     shown in the log line, on the landing page and in ``SourceStatus.hint``.
     """
     advice = _advice(error)
-    return f"{advice}; {SEE_README}" if advice else ""
+    return clean(f"{advice}; {SEE_README}", limit=1000) if advice else ""
 
 
 def _advice(error: BaseException) -> str:
@@ -96,11 +110,15 @@ def _advice(error: BaseException) -> str:
         return ("AWS rejected the credentials (unknown or deleted access key, or a wrong secret): check which "
                 f"credentials {_CHAIN} picks up")
     operation = getattr(error, "operation_name", "")
-    if code in _DENIED_CODES and operation == "ListAccounts":
-        return ("the exporter's credentials may not call organizations:ListAccounts: run it in the "
+    if code in _DENIED_CODES and operation in DISCOVERY_OPERATIONS:
+        return (f"the exporter's credentials may not call organizations:{operation}: run it in the "
                 "organization's management account or a delegated administrator account with the policy "
                 "in README \"Required IAM permissions\", or use accounts.discovery: static")
     if code == "AWSOrganizationsNotInUseException":
         return ("the exporter's account is not in an organization: use accounts.discovery: static and list the "
                 "accounts")
     return ""
+
+
+# The Organizations calls of discovery (its walk of the OU tree).
+DISCOVERY_OPERATIONS = ("ListRoots", "ListOrganizationalUnitsForParent", "ListAccountsForParent")

@@ -2,21 +2,37 @@
 
 The account whose credentials the exporter runs with (``sts:GetCallerIdentity``) is read
 directly. Every other account is read through ``sts:AssumeRole`` with credentials that botocore
-refreshes before they expire, so one cached client per (account, service, region) serves every
-run. Members under centralized root access can also be read through short ``sts:AssumeRoot``
-sessions (see ``root_session``). Credentials come from the standard AWS chain; endpoints from
-the standard environment (``AWS_ENDPOINT_URL``…).
+refreshes before they expire (one light credentials object per account).
+
+Memory is bounded by the number of services, not of accounts: every member account is read
+through ONE client per (service, region), whose credentials are an ``AccountCredentials``
+resolving, at each request, to the credentials of the account the calling thread acts for
+(``acting_for``, a ``contextvars.ContextVar``; botocore's signer asks its credentials for
+``get_frozen_credentials()`` on every request). A request made outside ``acting_for`` raises
+``NoAccountSelected`` instead of signing with some other account's keys.
+
+botocore's standard retry mode keeps a retry quota (a token bucket) per client; with one client
+for every account, one throttled account would drain it and leave every other account without
+retries. The shared clients therefore retry without that quota (``_without_retry_quota``):
+``aws.max_attempts`` and the per-account deadlines bound the retries instead.
+
+Members under centralized root access can also be read through short ``sts:AssumeRoot``
+sessions (see ``root_session_client``). Credentials come from the standard AWS chain; endpoints
+from the standard environment (``AWS_ENDPOINT_URL``…).
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any, Optional
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator, Optional
 
 import boto3
 import botocore.session
 from botocore.config import Config as BotoConfig
-from botocore.credentials import DeferredRefreshableCredentials
+from botocore.credentials import Credentials, DeferredRefreshableCredentials, ReadOnlyCredentials
+from botocore.retries import standard as standard_retries
 
 from exporter import __version__
 from exporter.aws.arns import partition, role_arn_for
@@ -29,6 +45,83 @@ ASSUME_ROLE_SECONDS = 3600
 ASSUME_ROOT_SECONDS = 900  # the most AssumeRoot allows
 CONNECT_TIMEOUT = 5.0  # seconds, per attempt
 READ_TIMEOUT = 30.0  # seconds, per attempt
+
+
+class NoAccountSelected(RuntimeError):
+    """A request through a shared member client outside ``AwsAccess.acting_for``."""
+
+
+# (account id, its credentials; None for the home account) the current thread acts for; None
+# outside acting_for.
+_acting_for: ContextVar[Optional[tuple[str, Optional[Credentials]]]] = ContextVar("aws_account", default=None)
+
+
+def acting_account_id() -> Optional[str]:
+    """The account the current thread acts for (``AwsAccess.acting_for``), or None."""
+    acting = _acting_for.get()
+    return acting[0] if acting else None
+
+
+class AccountCredentials(Credentials):
+    """The credentials of the account the current context acts for, looked up per request."""
+
+    def __init__(self) -> None:  # no keys of its own
+        self.method = "acting-for-account"
+
+    @staticmethod
+    def _current() -> Credentials:
+        acting = _acting_for.get()
+        if acting is None or acting[1] is None:
+            raise NoAccountSelected("a member account's client was used outside AwsAccess.acting_for")
+        return acting[1]
+
+    def get_frozen_credentials(self) -> ReadOnlyCredentials:
+        return self._current().get_frozen_credentials()
+
+    @property
+    def access_key(self) -> str:
+        return self._current().access_key
+
+    @property
+    def secret_key(self) -> str:
+        return self._current().secret_key
+
+    @property
+    def token(self) -> Optional[str]:
+        return self._current().token
+
+    @property
+    def account_id(self) -> Optional[str]:
+        acting = _acting_for.get()
+        return acting[0] if acting else None
+
+
+class _NoRetryQuota:
+    """A retry quota that never runs out (see the module docstring)."""
+
+    def acquire_retry_quota(self, context: Any) -> bool:
+        return True
+
+    def release_retry_quota(self, context: Any, http_response: Any, **kwargs: Any) -> None:
+        return None
+
+
+def _without_retry_quota(client: Any, max_attempts: int) -> Any:
+    """Replace botocore's standard-mode retry handler of ``client`` by the same policy without
+    the per-client retry quota."""
+    service = client.meta.service_model.service_id.hyphenize()
+    unique_id = f"retry-config-{service}"
+    client.meta.events.unregister(f"needs-retry.{service}", unique_id=unique_id)
+    adapter = standard_retries.RetryEventAdapter()
+    detector = standard_retries.ThrottlingErrorDetector(adapter)
+    handler = standard_retries.RetryHandler(
+        retry_policy=standard_retries.RetryPolicy(
+            retry_checker=standard_retries.StandardRetryConditions(max_attempts=max_attempts),
+            retry_backoff=standard_retries.ExponentialBackoff(service_name=service, throttling_detector=detector),
+        ),
+        retry_event_adapter=adapter, retry_quota=_NoRetryQuota(), service_name=service)
+    client.meta.events.register(f"needs-retry.{service}", handler.needs_retry, unique_id=unique_id)
+    return client
 
 
 class AwsAccess:
@@ -47,8 +140,9 @@ class AwsAccess:
             user_agent_extra=f"aws-root-exporter/{__version__}",
         )
         self._lock = threading.Lock()
-        self._sessions: dict[str, boto3.Session] = {}
-        self._clients: dict[tuple[str, str, str], Any] = {}
+        self._credentials: dict[str, Credentials] = {}  # member account id -> its AssumeRole credentials
+        self._clients: dict[tuple[str, str, str], Any] = {}  # ("" home | "*" members, service, region)
+        self._members: Optional[boto3.Session] = None  # signs with AccountCredentials
         self._home_account_id: Optional[str] = None
 
     @property
@@ -81,39 +175,73 @@ class AwsAccess:
         return self._cached(("", service, region or self._config.aws.region), self._base)
 
     def client(self, account: Account, service: str, region: Optional[str] = None) -> Any:
-        """A client acting in ``account``: directly for the home account, else via AssumeRole."""
+        """A client acting in ``account``: directly for the home account, else via AssumeRole.
+
+        A member's client is shared by every member account; call it inside
+        ``acting_for(account)`` (the collection does for every fetch), else ``NoAccountSelected``.
+        """
         region = region or self._config.aws.region
-        if account.id == self.home_account_id and not account.role_arn:
+        if self._is_home(account):
             return self._base_client(service, region)
-        return self._cached((account.id, service, region), self._assumed_session(account))
+        acting = _acting_for.get()
+        if acting is None or acting[0] != account.id:
+            raise NoAccountSelected(f"client for account {account.id} asked for outside acting_for({account.id})")
+        return self._cached(("*", service, region), self._member_session())
+
+    def _is_home(self, account: Account) -> bool:
+        return account.id == self.home_account_id and not account.role_arn
+
+    @contextmanager
+    def acting_for(self, account: Account) -> Iterator[None]:
+        """Within this block (in this thread), member clients sign with ``account``'s credentials."""
+        credentials = None if self._is_home(account) else self._assumed_credentials(account)
+        token = _acting_for.set((account.id, credentials))
+        try:
+            yield
+        finally:
+            _acting_for.reset(token)
 
     def retain(self, account_ids: set[str]) -> None:
-        """Drop the cached clients and sessions of every account not in ``account_ids`` (accounts
-        that left the organization or the selection); the exporter's own account is kept."""
+        """Drop the credentials of every account not in ``account_ids`` (accounts that left the
+        organization or the selection); the exporter's own account is kept."""
         with self._lock:
-            for key in [key for key in self._clients if key[0] and key[0] not in account_ids]:
-                del self._clients[key]
-            for account_id in [account_id for account_id in self._sessions if account_id not in account_ids]:
-                del self._sessions[account_id]
+            for account_id in [account_id for account_id in self._credentials if account_id not in account_ids]:
+                del self._credentials[account_id]
 
     def cached_account_ids(self) -> set[str]:
-        """Accounts with a cached client or session (the exporter's own account is not listed)."""
+        """Accounts with cached credentials (the exporter's own account is not listed)."""
         with self._lock:
-            return {key[0] for key in self._clients if key[0]} | set(self._sessions)
+            return set(self._credentials)
 
     def _cached(self, key: tuple[str, str, str], session: boto3.Session) -> Any:
         with self._lock:  # boto3 sessions are not thread-safe; clients are
             client = self._clients.get(key)
             if client is None:
                 client = session.client(key[1], region_name=key[2], config=self._client_config)
+                if key[0] == "*":
+                    _without_retry_quota(client, self._config.aws.max_attempts)
                 self._clients[key] = client
             return client
 
-    def _assumed_session(self, account: Account) -> boto3.Session:
+    def _member_session(self) -> boto3.Session:
+        """The session of the shared member clients: the base session's models, AccountCredentials."""
+        if self._members is None:
+            base = self._base
+            core = botocore.session.Session()
+            # Share the base session's loader: the service models are parsed and held once.
+            core.register_component("data_loader", base._session.get_component("data_loader"))
+            core._credentials = AccountCredentials()
+            session = boto3.Session(botocore_session=core, region_name=self._config.aws.region)
+            with self._lock:
+                if self._members is None:
+                    self._members = session
+        return self._members
+
+    def _assumed_credentials(self, account: Account) -> Credentials:
         with self._lock:
-            session = self._sessions.get(account.id)
-            if session is not None:
-                return session
+            credentials = self._credentials.get(account.id)
+            if credentials is not None:
+                return credentials
         role_arn = self.role_arn(account)
         sts = self._base_client("sts")
 
@@ -125,17 +253,13 @@ class AwsAccess:
             }
             if self._config.accounts.external_id:
                 params["ExternalId"] = self._config.accounts.external_id
-            credentials = sts.assume_role(**params)["Credentials"]
-            return _credential_metadata(credentials)
+            response = sts.assume_role(**params)["Credentials"]
+            return _credential_metadata(response)
 
-        core = botocore.session.Session()
-        # Share the base session's loader: each botocore session would otherwise parse and hold
-        # its own copy of the service models (about 12 MiB and 110 ms of CPU per account).
-        core.register_component("data_loader", self._base._session.get_component("data_loader"))
-        core._credentials = DeferredRefreshableCredentials(refresh_using=refresh, method="sts-assume-role")
-        session = boto3.Session(botocore_session=core, region_name=self._config.aws.region)
+        # Refreshed by botocore before they expire, on the first request after that point.
+        credentials = DeferredRefreshableCredentials(refresh_using=refresh, method="sts-assume-role")
         with self._lock:
-            return self._sessions.setdefault(account.id, session)
+            return self._credentials.setdefault(account.id, credentials)
 
     def root_session_client(self, account_id: str, service: str = "iam") -> Any:
         """A client in a fresh ``sts:AssumeRoot`` session on ``account_id``'s root user.

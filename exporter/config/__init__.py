@@ -12,10 +12,13 @@ ARN helpers are in ``exporter.aws.arns``; the ``--verify-config`` text is the CL
 
 from exporter.aws.arns import partition, role_arn_for
 from exporter.config.durations import format_duration, parse_duration
-from exporter.config.parse import load_config, parse_config
+from exporter.config.parse import load_config, parse_config, shard_problem, with_shard
 from exporter.config.schema import (
     DISCOVERY_MODES,
+    MAX_SHARDS,
+    MAX_STALE_AFTER,
     ROOT_AUDIT_MODES,
+    STALE_FACTOR,
     AccountsConfig,
     AwsConfig,
     CollectionConfig,
@@ -25,11 +28,15 @@ from exporter.config.schema import (
     StaticAccount,
     default_config,
     default_deadlines,
+    default_stale_after,
 )
 
 __all__ = [
     "DISCOVERY_MODES",
+    "MAX_SHARDS",
+    "MAX_STALE_AFTER",
     "ROOT_AUDIT_MODES",
+    "STALE_FACTOR",
     "AccountsConfig",
     "AwsConfig",
     "CollectionConfig",
@@ -39,10 +46,13 @@ __all__ = [
     "StaticAccount",
     "default_config",
     "default_deadlines",
+    "default_stale_after",
     "format_duration",
     "load_config",
     "parse_config",
     "parse_duration",
     "partition",
     "role_arn_for",
+    "shard_problem",
+    "with_shard",
 ]

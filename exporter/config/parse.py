@@ -8,6 +8,7 @@ raw YAML.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
@@ -20,10 +21,13 @@ from exporter.config.schema import (
     MAX_INTERVAL,
     MAX_LOOKBACK,
     MAX_REPORT_TIMEOUT,
+    MAX_SHARDS,
+    MAX_STALE_AFTER,
     MIN_DEADLINE,
     MIN_INTERVAL,
     MIN_REPORT_TIMEOUT,
     ROOT_AUDIT_MODES,
+    STALE_FACTOR,
     AccountsConfig,
     AwsConfig,
     CollectionConfig,
@@ -275,9 +279,32 @@ def _check_static(reader: _Reader, static: tuple[StaticAccount, ...]) -> None:
             )
 _COLLECTION_KEYS = (
     "concurrency", "cloudtrail_regions", "console_login_lookback", "credential_report_timeout", "intervals",
-    "deadlines",
+    "deadlines", "stale_after", "shard",
     "root_events",
 )
+
+
+def shard_problem(index: object, count: object, index_name: str, count_name: str) -> Optional[str]:
+    """Why (``index``, ``count``) is no shard, or None: ``count`` from 1, ``index`` below it."""
+    if isinstance(count, int) and isinstance(index, int) and not index < count:
+        return f"{index} is not below {count_name} ({count}): the shards are numbered 0 to {count - 1}"
+    return None
+
+
+def with_shard(config: Config, index: Optional[int], count: Optional[int]) -> Config:
+    """``config`` with the shard of the ``--shard.index`` / ``--shard.count`` flags (None = as
+    configured); a ValueError names the flag and value that make no shard."""
+    for flag, value in (("--shard.index", index), ("--shard.count", count)):
+        low = 0 if flag == "--shard.index" else 1
+        high = MAX_SHARDS - 1 if low == 0 else MAX_SHARDS
+        if value is not None and not low <= value <= high:
+            raise ValueError(f"{flag} {value}: must be from {low} to {high}")
+    new_index = config.collection.shard_index if index is None else index
+    new_count = config.collection.shard_count if count is None else count
+    problem = shard_problem(new_index, new_count, "--shard.index", "--shard.count")
+    if problem:
+        raise ValueError(f"--shard.index {problem}")
+    return replace(config, collection=replace(config.collection, shard_index=new_index, shard_count=new_count))
 
 
 _QUEUE_URL_CONVERT = _matching(_QUEUE_URL, "an SQS queue URL like https://sqs.us-east-1.amazonaws.com/111111111111/root-events")
@@ -318,6 +345,13 @@ def _parse_collection(
     events_section = reader.section(section.get("root_events"), "collection.root_events", ("queue_url",))
     queue_url = reader.get(events_section, "queue_url", default.root_events.queue_url, _queue_url,
                            "collection.root_events.queue_url")
+    stale_after = _parse_stale_after(reader, section.get("stale_after"), intervals, deadlines, sources)
+    shard = reader.section(section.get("shard", {}), "collection.shard", ("index", "count"))
+    shard_count = reader.get(shard, "count", default.shard_count, _integer(1, MAX_SHARDS), "collection.shard.count")
+    shard_index = reader.get(shard, "index", default.shard_index, _integer(0, MAX_SHARDS - 1), "collection.shard.index")
+    problem = shard_problem(shard_index, shard_count, "collection.shard.index", "collection.shard.count")
+    if problem:
+        reader.error("collection.shard.index", problem)
     return CollectionConfig(
         root_events=RootEventsConfig(queue_url=queue_url),
         concurrency=concurrency,
@@ -326,34 +360,67 @@ def _parse_collection(
         credential_report_timeout=report_timeout,
         intervals=MappingProxyType(intervals),
         deadlines=deadlines,
+        stale_after=stale_after,
+        shard_index=shard_index,
+        shard_count=shard_count,
     )
 
 
-def _parse_deadlines(reader: _Reader, value: object, intervals: dict, report_timeout: Any,
+def _per_source(reader: _Reader, value: object, key: str, sources: tuple[str, ...], convert: Callable,
+                default: Callable[[str], float]) -> tuple[dict[str, float], dict[str, float]]:
+    """``collection.<key>.<source>`` for each of ``sources``: (the value of every source, a
+    missing or invalid one being ``default(source)``; the valid given ones, for cross-checks)."""
+    section = reader.section(value, f"collection.{key}", sources)
+    values, given = {}, {}
+    for source in sources:
+        found = reader.get(section, source, None, convert, f"collection.{key}.{source}")
+        if found is None or found is _BAD:
+            values[source] = default(source)
+        else:
+            values[source] = given[source] = found
+    return values, given
+
+
+def _interval_or_zero(intervals: dict, source: str, factor: float) -> float:
+    return factor * intervals[source] if intervals[source] is not _BAD else 0.0
+
+
+def _parse_deadlines(reader: _Reader, value: Any, intervals: dict, report_timeout: Any,
                      account_sources: tuple[str, ...]) -> Mapping[str, float]:
     """``collection.deadlines``: given ones must end before the source's next run is due (and,
     for the credential report, leave time after the wait for generation); missing ones are half
     the interval."""
     from exporter.sources import credential_report  # lazy: the sources read the configuration types
 
-    section = reader.section(value, "collection.deadlines", account_sources)
-    deadlines = {}
-    for source in account_sources:
-        path = f"collection.deadlines.{source}"
-        given = reader.get(section, source, None, _duration(MIN_DEADLINE, MAX_INTERVAL), path)
-        interval = intervals[source]
-        if given is None or given is _BAD:
-            deadlines[source] = interval / 2 if interval is not _BAD else 0.0
-            continue
-        deadlines[source] = given
-        if interval is not _BAD and given >= interval:
-            reader.error(path, f"{_show(section[source])} is not shorter than collection.intervals.{source} "
+    deadlines, given = _per_source(reader, value, "deadlines", account_sources, _duration(MIN_DEADLINE, MAX_INTERVAL),
+                                   lambda source: _interval_or_zero(intervals, source, 0.5))
+    for source, seconds in given.items():
+        path, interval, written = f"collection.deadlines.{source}", intervals[source], _show(value[source])
+        if interval is not _BAD and seconds >= interval:
+            reader.error(path, f"{written} is not shorter than collection.intervals.{source} "
                                f"({format_duration(interval)}): a run must give up on a hung account before the "
                                "next run is due")
-        if source == credential_report.NAME and report_timeout is not _BAD and given <= report_timeout:
-            reader.error(path, f"{_show(section[source])} is not longer than collection.credential_report_timeout "
+        if source == credential_report.NAME and report_timeout is not _BAD and seconds <= report_timeout:
+            reader.error(path, f"{written} is not longer than collection.credential_report_timeout "
                                f"({format_duration(report_timeout)}): every slow report would be cut off")
     return MappingProxyType(deadlines)
+
+
+def _parse_stale_after(reader: _Reader, value: Any, intervals: dict, deadlines: Mapping[str, float],
+                       sources: tuple[str, ...]) -> Mapping[str, float]:
+    """``collection.stale_after``: a given one must outlast an on-time run (the interval, plus
+    the deadline for a per-account source); missing ones are ``STALE_FACTOR`` intervals."""
+    stale_after, given = _per_source(reader, value, "stale_after", sources, _duration(MIN_INTERVAL, MAX_STALE_AFTER),
+                                     lambda source: _interval_or_zero(intervals, source, STALE_FACTOR))
+    for source, seconds in given.items():
+        interval, deadline = intervals[source], deadlines.get(source, 0.0)
+        if interval is not _BAD and seconds <= interval + deadline:
+            plus = f" plus its deadline ({format_duration(deadline)})" if deadline else ""
+            reader.error(f"collection.stale_after.{source}",
+                         f"{_show(value[source])} is not longer than collection.intervals.{source} "
+                         f"({format_duration(interval)}){plus}: data from every on-time run would look "
+                         "stale before the next one is due")
+    return MappingProxyType(stale_after)
 
 
 def _check_partitions(

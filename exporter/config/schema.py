@@ -22,9 +22,12 @@ MIN_INTERVAL = 10.0
 # (an interval of millions of days overflows it at start).
 MAX_INTERVAL = 30 * 86400.0
 MIN_DEADLINE = 1.0
+STALE_FACTOR = 3  # default collection.stale_after: this many intervals of the source
+MAX_STALE_AFTER = 90 * 86400.0
 MAX_LOOKBACK = 90 * 86400.0  # CloudTrail LookupEvents only reaches 90 days back
 MIN_REPORT_TIMEOUT = 10.0
 MAX_REPORT_TIMEOUT = 3600.0
+MAX_SHARDS = 1024
 
 
 class ConfigError(Exception):
@@ -77,8 +80,14 @@ class CollectionConfig:
     # Per-account sources only: how long one account's fetch may take before it is recorded as
     # failed (DeadlineExceeded) and the run goes on without it. Default: half the interval.
     deadlines: Mapping[str, float] = field(default_factory=lambda: _default_deadlines(_registry(None)))
+    # Every source with an interval: values whose last success is older than this are left out of
+    # /metrics and marked stale on the page. Default: STALE_FACTOR times the interval.
+    stale_after: Mapping[str, float] = field(default_factory=lambda: _default_stale_after(_registry(None)))
 
     root_events: RootEventsConfig = field(default_factory=RootEventsConfig)
+    # This replica collects the accounts of shard ``shard_index`` of ``shard_count`` (exporter/shards.py).
+    shard_index: int = 0
+    shard_count: int = 1
 
     def deadline(self, source: str) -> float:
         return self.deadlines.get(source, self.intervals[source] / 2)
@@ -96,7 +105,8 @@ def default_config(registry: Optional[Registry] = None) -> Config:
     """The built-in defaults; interval defaults come from ``registry`` (default: every source)."""
     registry = _registry(registry)
     return Config(collection=CollectionConfig(intervals=registry.default_intervals(),
-                                              deadlines=_default_deadlines(registry)))
+                                              deadlines=_default_deadlines(registry),
+                                              stale_after=_default_stale_after(registry)))
 
 
 def default_deadlines(intervals: Mapping[str, float], sources: Iterable[str]) -> Mapping[str, float]:
@@ -107,6 +117,15 @@ def default_deadlines(intervals: Mapping[str, float], sources: Iterable[str]) ->
 
 def _default_deadlines(registry: Registry) -> Mapping[str, float]:
     return default_deadlines(registry.default_intervals(), registry.account_source_names)
+
+
+def default_stale_after(intervals: Mapping[str, float], sources: Iterable[str]) -> Mapping[str, float]:
+    """Three intervals of each source: two runs in a row may fail before its values go."""
+    return MappingProxyType({source: STALE_FACTOR * intervals[source] for source in sources})
+
+
+def _default_stale_after(registry: Registry) -> Mapping[str, float]:
+    return default_stale_after(registry.default_intervals(), registry.interval_names)
 
 
 def _registry(registry: Optional[Registry]) -> Registry:

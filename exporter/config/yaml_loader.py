@@ -73,15 +73,23 @@ def read_yaml(path: str) -> tuple[object, list[str]]:
         raise ConfigError([f"{path}: permission denied"]) from None
     except UnicodeDecodeError as error:
         raise ConfigError([f"{path}: not UTF-8 text (byte {error.start})"]) from None
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # its reader refuses control characters here already
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as error:
         raise ConfigError([_yaml_error(path, error)]) from None
+    except yaml.reader.ReaderError as error:
+        before = text[:error.position]
+        where = f"line {before.count(chr(10)) + 1}, column {len(before) - before.rfind(chr(10))}"
+        code = error.character if isinstance(error.character, int) else ord(error.character)
+        raise ConfigError([f"{path}: {where}: invalid YAML: character U+{code:04X} is not allowed in YAML "
+                           "(control characters and lone surrogates are refused)"]) from None
     except yaml.YAMLError as error:
         raise ConfigError([f"{path}: invalid YAML: {error}"]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, [f"{path}: {problem}" for problem in loader.duplicates]
 def _yaml_error(path: str, error: yaml.MarkedYAMLError) -> str:
     mark = error.problem_mark or error.context_mark

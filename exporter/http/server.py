@@ -35,6 +35,7 @@ from exporter.http.webconfig import WebConfig
 
 log = logging.getLogger(__name__)
 ALLOWED_METHODS = ("GET", "HEAD")
+POST_PATHS = frozenset({"/-/reload"})  # the lifecycle endpoint (--web.enable-lifecycle)
 DESCRIPTOR_SHORTAGE = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
@@ -78,8 +79,11 @@ def transport_app(app: Callable, web_config: Optional[WebConfig]) -> Callable:
 
 
 def _only_get_and_head(app: Callable) -> Callable:
+    """GET and HEAD everywhere; POST only where the app takes one (``/-/reload``, which the app
+    itself answers 404 unless ``--web.enable-lifecycle``); 405 for everything else."""
     def allowed(environ: dict, start_response: Callable) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") in ALLOWED_METHODS:
+        method = environ.get("REQUEST_METHOD")
+        if method in ALLOWED_METHODS or (method == "POST" and environ.get("PATH_INFO") in POST_PATHS):
             return app(environ, start_response)
         body = b"Method not allowed: use GET or HEAD.\n"
         start_response("405 Method Not Allowed", [

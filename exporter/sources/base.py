@@ -32,12 +32,16 @@ class AccountSource:
     per run and returns the per-account ``fetch(account, previous)`` for that run; when it
     raises, the run fails for every account it applies to.
     ``spec`` declares its name, default interval, AWS calls and description (see ``registry``).
+    ``merge(snapshot, account, value, now)``, for a source whose value also speaks of
+    organization-wide state (root activity found by polling), is applied in the same swap that
+    records a successful result: a pure function, so the fetch itself never writes the snapshot.
     """
 
     spec: SourceSpec
     fetch: Callable[[Context, Account, Optional[Any]], Any]
     applies: Callable[[Account, Snapshot, Config], bool] = lambda account, snapshot, config: True
     prepare: Optional[Callable[[Context], Callable[[Account, Optional[Any]], Any]]] = None
+    merge: Optional[Callable[[Snapshot, Account, Any, float], Snapshot]] = None
 
     @property
     def name(self) -> str:

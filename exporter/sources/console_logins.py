@@ -1,5 +1,12 @@
-"""CloudTrail ``LookupEvents``: root console sign-ins within minutes, with outcome, MFA and IP.
+"""CloudTrail ``LookupEvents``: every root event within minutes; console sign-ins with outcome, MFA and IP.
 
+One query per account and region, ``LookupAttributes`` ``Username=root``, returns every root
+event (LookupEvents items name root ``root``), not only sign-ins. ``ConsoleLogin`` records feed
+the sign-in counters as before; every record, sign-ins included, goes through
+``root_activity.classify`` (the CIS filter, ``assumed_root`` sessions, the exporter's own audit
+left out), and the activities of a run travel in ``ConsoleLogins.activities`` to the snapshot
+update that records the run (``SOURCE.merge``), which counts them in the organization-wide root
+activity state the event stream fills, each event id once across both paths.
 Root sign-ins are recorded in us-east-1 (``collection.cloudtrail_regions`` may add others).
 The first run looks back ``collection.console_login_lookback``; later runs continue from where the
 last one ended, less an overlap for CloudTrail's delivery delay, and count each ``EventId``
@@ -13,13 +20,17 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime, timedelta, timezone
+from dataclasses import replace
 from typing import Any, Iterator, Mapping, Optional
 
 from exporter.aws.errors import SourceError
 from exporter.aws.rate_limit import RateLimiter
+from exporter.aws.sessions import acting_account_id
+from exporter.aws.untrusted import clean
+from exporter.root_activity import MalformedRecord, RootActivity, classify, with_root_activity
 from exporter.sources.base import AccountSource, Context
 from exporter.sources.registry import MEMBER_ROLE, AwsCall, SourceSpec
-from exporter.state import EMPTY, Account, ConsoleLoginEvent, ConsoleLogins
+from exporter.state import EMPTY, Account, ConsoleLoginEvent, ConsoleLogins, Snapshot
 
 NAME = "console_logins"
 SPEC = SourceSpec(
@@ -86,12 +97,8 @@ def _through_assume_root(identity: Mapping[str, Any]) -> bool:
     return str(context.get("assumedRoot")).lower() == "true"
 
 
-def parse_event(item: Mapping[str, Any]) -> Optional[ConsoleLoginEvent]:
-    """The root sign-in in one ``LookupEvents`` item; None for other identities (IAM users…).
-
-    Field values are compared without regard to case (AWS's own examples write ``MFAUsed`` as
-    ``Yes``, ``YES`` and ``No``). A field of an unexpected type raises ``MalformedEvent``.
-    """
+def cloudtrail_record(item: Mapping[str, Any]) -> dict:
+    """The CloudTrail record inside one ``LookupEvents`` item, with a ``userIdentity`` object."""
     if not isinstance(item, Mapping):
         raise MalformedEvent(f"LookupEvents item is {type(item).__name__}, not an object")
     raw = item.get("CloudTrailEvent")
@@ -103,6 +110,23 @@ def parse_event(item: Mapping[str, Any]) -> Optional[ConsoleLoginEvent]:
         raise MalformedEvent(f"CloudTrailEvent is not JSON: {error}") from None
     if not isinstance(record, dict) or not isinstance(record.get("userIdentity"), dict):
         raise MalformedEvent("record has no userIdentity object")
+    return record
+
+
+def is_console_login(item: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+    """The item's ``EventName`` (what the look-up matched on before it asked for every root
+    event), else the record's."""
+    name = item.get("EventName") if item.get("EventName") is not None else record.get("eventName")
+    return name == "ConsoleLogin"
+
+
+def parse_event(item: Mapping[str, Any], record: Optional[dict] = None) -> Optional[ConsoleLoginEvent]:
+    """The root sign-in in one ``LookupEvents`` item; None for other identities (IAM users…).
+
+    Field values are compared without regard to case (AWS's own examples write ``MFAUsed`` as
+    ``Yes``, ``YES`` and ``No``). A field of an unexpected type raises ``MalformedEvent``.
+    """
+    record = cloudtrail_record(item) if record is None else record
     identity = record["userIdentity"]
     if _text(identity.get("type"), "userIdentity.type").lower() != "root":
         return None
@@ -117,30 +141,66 @@ def parse_event(item: Mapping[str, Any]) -> Optional[ConsoleLoginEvent]:
     mfa = _text(_object(record.get("additionalEventData"), "additionalEventData").get("MFAUsed"),
                 "additionalEventData.MFAUsed", default="No")
     return ConsoleLoginEvent(
-        event_id=event_id,
+        event_id=clean(event_id),
         time=_time(when),
         success=outcome == "success",
         mfa_used=mfa.lower() == "yes",
-        source_ip=_text(record.get("sourceIPAddress"), "sourceIPAddress", default=""),
+        source_ip=clean(_text(record.get("sourceIPAddress"), "sourceIPAddress", default="")),
         assumed_root=_through_assume_root(identity),
     )
 
 
-def limit_rate(client: Any, rate_key: tuple[str, str]) -> None:
-    """Space every LookupEvents attempt of ``client``, botocore's own retries included.
+def limit_rate(client: Any, region: str) -> None:
+    """Space every LookupEvents attempt of ``client`` per account and region, botocore's own
+    retries included.
 
-    A ``before-send`` hook sees each attempt; registering again under the same id is a no-op,
-    so calling this on a cached client every run is safe.
+    A ``before-send`` hook sees each attempt; the client is shared by every member account, so
+    the hook reads the account the sending thread acts for (``acting_for``). Registering again
+    under the same id is a no-op, so calling this on a cached client every run is safe.
     """
     client.meta.events.register("before-send.cloudtrail.LookupEvents",
-                                lambda **_: LOOKUP_RATE.wait(rate_key),
-                                unique_id=f"aws-root-exporter-rate-{rate_key[0]}-{rate_key[1]}")
+                                lambda **_: LOOKUP_RATE.wait((acting_account_id(), region)),
+                                unique_id="aws-root-exporter-lookup-rate")
+
+
+def root_activity(item: Mapping[str, Any], record: Mapping[str, Any], account: Account) -> Optional[RootActivity]:
+    """The root activity in one item (None: not root activity, or the exporter's own audit).
+
+    The item's ``EventId``, ``EventTime`` and ``EventName`` stand in where the record lacks them;
+    the activity belongs to the account whose CloudTrail was read. Raises ``MalformedRecord``.
+    AssumeRoot sessions are told apart by CloudTrail's ``assumedRoot`` marker and the exporter's
+    own session keys; the keys the stream learns from ``AssumeRoot`` calls are not known here.
+    """
+    filled = dict(record)
+    when = item.get("EventTime")
+    defaults = {"eventID": item.get("EventId"), "eventName": item.get("EventName"),
+                "eventTime": when.isoformat() if isinstance(when, datetime) else when,
+                "recipientAccountId": account.id}
+    for key, value in defaults.items():
+        if key not in filled and value is not None:
+            filled[key] = value
+    found = classify(filled, EMPTY)
+    return None if found is None else replace(found, account_id=account.id)
+
+
+def read_item(item: Mapping[str, Any], account: Account) -> tuple[Optional[ConsoleLoginEvent], Optional[RootActivity]]:
+    """(root sign-in or None, root activity or None) of one ``LookupEvents`` item. Raises
+    ``MalformedEvent`` when nothing can be read from it; a sign-in that reads while its activity
+    does not still counts as a sign-in."""
+    record = cloudtrail_record(item)
+    event = parse_event(item, record) if is_console_login(item, record) else None
+    try:
+        return event, root_activity(item, record, account)
+    except MalformedRecord as error:
+        if event is None:
+            raise MalformedEvent(str(error)) from None
+        return event, None
 
 
 def lookup(client: Any, start: datetime, end: datetime) -> Iterator[Mapping[str, Any]]:
-    """Every ConsoleLogin item between ``start`` and ``end``, page by page."""
+    """Every root event item between ``start`` and ``end``, page by page."""
     params: dict[str, Any] = {
-        "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}],
+        "LookupAttributes": [{"AttributeKey": "Username", "AttributeValue": "root"}],
         "StartTime": start, "EndTime": end, "MaxResults": PAGE_SIZE,
     }
     tokens: set[str] = set()
@@ -174,16 +234,17 @@ def fetch(context: Context, account: Account, previous: Optional[ConsoleLogins] 
             start = max(start, datetime.fromtimestamp(forgotten, tz=timezone.utc))
 
     skipped = 0
+    activities: list[RootActivity] = []
     for region in config.cloudtrail_regions:
         client = context.access.client(account, "cloudtrail", region)
-        limit_rate(client, (account.id, region))
+        limit_rate(client, region)
         for item in lookup(client, start, now):
             event_id = item.get("EventId") if isinstance(item, Mapping) else None
-            event_id = event_id if isinstance(event_id, str) else ""
+            event_id = clean(event_id) if isinstance(event_id, str) else ""
             if event_id and event_id in seen:
                 continue
             try:
-                event = parse_event(item)
+                event, activity = read_item(item, account)
             except MalformedEvent as error:
                 malformed += 1
                 if event_id:
@@ -192,12 +253,20 @@ def fetch(context: Context, account: Account, previous: Optional[ConsoleLogins] 
                     "account_id": account.id, "source": NAME, "region": region,
                     "event_id": event_id, "error": str(error)})
                 continue
-            if event is None:  # another identity's sign-in: nothing to count, nothing to remember
+            if event is not None:
+                when, key = event.time.timestamp(), event.event_id
+            elif activity is not None:
+                when, key = activity.time, event_id or activity.event_id
+            else:  # another identity, or the exporter's own audit
                 continue
-            if forgotten is not None and event.time.timestamp() <= forgotten:
+            if forgotten is not None and when <= forgotten:
                 skipped += 1  # its id may be one the cap forgot: it may have been counted already
                 continue
-            seen[event.event_id] = event.time.timestamp()
+            seen[key] = when
+            if activity is not None:
+                activities.append(activity)
+            if event is None:
+                continue
             if event.assumed_root:
                 assumed[event.success] = assumed.get(event.success, 0) + 1
                 continue
@@ -220,7 +289,13 @@ def fetch(context: Context, account: Account, previous: Optional[ConsoleLogins] 
             "skipped": skipped})
     return ConsoleLogins(counts=counts, newest_success=newest, malformed=malformed,
                          seen={i: t for t, i in kept}, resume_from=now,
-                         assumed_root_counts=assumed, forgotten_through=forgotten)
+                         assumed_root_counts=assumed, forgotten_through=forgotten, activities=tuple(activities))
 
 
-SOURCE = AccountSource(SPEC, fetch)
+def merge(snapshot: Snapshot, account: Account, value: ConsoleLogins, now: float) -> Snapshot:
+    """Count this run's root activities in the organization-wide root activity state, in the
+    swap that records the run; an event the stream (or an earlier run) counted is not counted again."""
+    return with_root_activity(snapshot, value.activities, now) if value.activities else snapshot
+
+
+SOURCE = AccountSource(SPEC, fetch, merge=merge)

@@ -32,6 +32,8 @@ _NO_VALUE = {"", "n/a", "no_information", "not_supported"}
 # Errors after which waiting longer may help.
 _NOT_READY = {"ReportInProgress", "ReportNotPresent", "ReportExpired", "LimitExceeded"}
 _MAX_POLL_DELAY = 15.0
+# AWS makes a new report at most this often; until then it hands out the one it has.
+REPORT_LIFETIME = 4 * 3600.0
 
 
 def parse_bool(value: Optional[str], column: str) -> Optional[bool]:
@@ -70,9 +72,9 @@ def root_row(content: bytes) -> Mapping[str, str]:
     except UnicodeDecodeError:
         raise SourceError("ReportUnparsable", "report is not UTF-8 text") from None
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "user" not in reader.fieldnames:
-        raise SourceError("ReportUnparsable", "report has no header with a 'user' column")
     try:
+        if not reader.fieldnames or "user" not in reader.fieldnames:
+            raise SourceError("ReportUnparsable", "report has no header with a 'user' column")
         for row in reader:
             if row.get("user") == ROOT_USER:
                 return _complete(row, reader.fieldnames)
@@ -152,6 +154,10 @@ def download(iam, timeout: float, sleep: Callable[[float], None] = time.sleep,
 
 
 def fetch(context: Context, account: Account, previous: Optional[CredentialReport] = None) -> CredentialReport:
+    """The account's report; the last one again, without a call, while it is younger than four
+    hours (AWS would answer with that same report). Its ``generated`` time tells its age."""
+    if previous is not None and context.clock() - previous.generated.timestamp() < REPORT_LIFETIME:
+        return previous
     iam = context.access.client(account, "iam")
     response = download(iam, context.config.collection.credential_report_timeout)
     return parse_report(response["Content"], response["GeneratedTime"])

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Optional
 
+from exporter.config import Config
+from exporter.sources import root_audit
 from exporter.sources.base import AccountSource, Context
 from exporter.sources.registry import MEMBER_ROLE, AwsCall, SourceSpec
-from exporter.state import Account, VirtualMfa
+from exporter.state import Account, AccountSummary, Snapshot, VirtualMfa
 
 NAME = "mfa_devices"
 SPEC = SourceSpec(
@@ -30,4 +32,15 @@ def fetch(context: Context, account: Account, previous: Optional[VirtualMfa] = N
     return VirtualMfa(root_has_virtual=False)
 
 
-SOURCE = AccountSource(SPEC, fetch)
+def applies(account: Account, snapshot: Snapshot, config: Config) -> bool:
+    """Only where it can tell something: not when the live account summary says root has no MFA
+    at all (nothing to tell apart), nor where the root audit stands in (it knows device kinds).
+    Before the first summary of an account, it runs."""
+    if root_audit.stands_in(account, snapshot, config):
+        return False
+    state = snapshot.accounts.get(account.id)
+    summary: Optional[AccountSummary] = state.value("account_summary") if state else None
+    return summary is None or summary.mfa_enabled
+
+
+SOURCE = AccountSource(SPEC, fetch, applies)

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Optional
 from botocore.exceptions import ClientError
 
 from exporter.aws.errors import error_code
+from exporter.aws.untrusted import clean
 from exporter.config import Config
 from exporter.sources.base import AccountSource, Context
 from exporter.sources.registry import EXPORTER, ROOT_SESSION, AwsCall, SourceSpec
@@ -50,6 +51,18 @@ def applies(account: Account, snapshot: Snapshot, config: Config) -> bool:
     return bool(features and features.root_credentials_management)
 
 
+def stands_in(account: Account, snapshot: Snapshot, config: Config) -> bool:
+    """The root audit runs for ``account`` and its last run succeeded: it tells what the account
+    summary and the virtual MFA listing would (password, keys, certificates, MFA devices by
+    kind), so those two sources need not call AWS for this account. A failing audit hands the
+    account back to them at their next run."""
+    if not applies(account, snapshot, config):
+        return False
+    state = snapshot.accounts.get(account.id)
+    status = state.sources.get(NAME) if state else None
+    return bool(status and status.success)
+
+
 def _all(iam: Any, operation: str, key: str) -> list[dict]:
     items: list[dict] = []
     for page in iam.get_paginator(operation).paginate():
@@ -79,7 +92,7 @@ def fetch(context: Context, account: Account, previous: Optional[RootAudit] = No
         password=has_password(iam),
         access_keys_active=_active(_all(iam, "list_access_keys", "AccessKeyMetadata")),
         signing_certificates_active=_active(_all(iam, "list_signing_certificates", "Certificates")),
-        mfa_devices=tuple(MfaDevice(serial=d["SerialNumber"], kind=mfa_kind(d["SerialNumber"]))
+        mfa_devices=tuple(MfaDevice(serial=clean(d["SerialNumber"]), kind=mfa_kind(d["SerialNumber"]))
                           for d in _all(iam, "list_mfa_devices", "MFADevices")),
     )
 

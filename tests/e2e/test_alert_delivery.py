@@ -45,6 +45,8 @@ class DemoRoot:
     # root activity on the demo's event stream: (eventName, session)
     stream: frozenset[tuple[str, str]] = frozenset()
     scp_denies_root: bool = False  # the demo's DenyRootUser SCP is on its OU (Security, Workloads/Prod)
+    # the e-mail policy of tests/fixtures/demo-config.yaml allows every demo address but legacy-billing's
+    email_allowed: bool = True
 
 
 # The demo organization runs with centralized root access (RootCredentialsManagement) enabled.
@@ -63,7 +65,7 @@ DEMO = [
              stream=frozenset({("PasswordRecoveryRequested", "root_credentials"), ("ConsoleLogin", "root_credentials")}), scp_denies_root=True),
     DemoRoot("777777777777", "shared-services"),
     DemoRoot("888888888888", "legacy-billing", password=True, mfa=frozenset({"virtual"}),
-             keys={1: (False, None), 2: (True, None)}, scp_denies_root=True),
+             keys={1: (False, None), 2: (True, None)}, scp_denies_root=True, email_allowed=False),
     DemoRoot("999999999999", "staging", password=True, mfa=frozenset({"hardware"}), member_role_denied=True),
     DemoRoot("101010101010", "old-project", suspended=True, password=True),
 ]
@@ -110,6 +112,8 @@ def alerts_for(root: DemoRoot) -> set[str]:
     # AWSRootActivityDetectionOff; the demo's heartbeat keeps AWSRootEventStreamSilent quiet.
     if credentials and not root.management and not root.scp_denies_root:
         expected.add("AWSRootNotRestrictedBySCP")
+    if not root.email_allowed:
+        expected.add("AWSRootEmailNotAllowed")
     return expected
 
 

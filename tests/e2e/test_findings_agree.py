@@ -5,7 +5,8 @@ Prometheus fires each finding's alert.
 evaluates the shipped expressions of prometheus/alerts.yml (only ``for:`` shortened, see
 tests/e2e/conftest.py). For every finding of exporter/findings.py that has an alert, the accounts
 of the page's view for that finding (``/?view=<view>``) and of ``/api/roots.json`` must equal
-the accounts of that alert's firing instances.
+the accounts of that alert's firing instances. The exporter runs with the root e-mail policy of
+tests/fixtures/demo-config.yaml, so that the e-mail finding is compared too.
 """
 
 from __future__ import annotations
@@ -77,4 +78,9 @@ def test_page_and_prometheus_name_the_same_accounts_for_every_finding(prometheus
     shown = {finding_id for finding_id, accounts in page.items() if accounts}
     assert shown >= {"root_without_mfa", "access_key_active", "access_key_present", "access_key_used_recently",
                      "console_sign_in_recent", "console_sign_in_failures", "mfa_virtual_only",
-                     "signing_certificate_active", "password_with_centralized_root_access", "collection_failing"}
+                     "signing_certificate_active", "password_with_centralized_root_access", "collection_failing",
+                     "root_activity", "password_recovery", "mfa_removed", "access_key_created",
+                     "not_restricted_by_scp", "email_not_allowed"}
+    # The demo's organization trail covers every reachable account: detection is on everywhere,
+    # and both sides agree on that too (checked above with the empty sets).
+    assert not page["activity_detection_off"]

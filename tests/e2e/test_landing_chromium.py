@@ -24,6 +24,7 @@ from urllib.parse import urljoin
 
 import pytest
 
+from fakeaws import MANAGEMENT_ACCOUNT_ID
 from fakeaws.demo import DEMO_ACCOUNTS, DemoAccount
 from tests.support.cdp import Browser, Tab
 from tests.support.chromium import Element, parse_html
@@ -58,13 +59,20 @@ EXPECTED_SUMMARY = {
     "access-keys": sum(1 for a in ACTIVE if a.access_keys),
     "signed-in-24h": sum(1 for a in ACTIVE if signed_in_within(a, timedelta(hours=24))),
     "failed-sign-ins": sum(1 for a in ACTIVE if any(not login.success for login in a.console_logins)),
+    # The demo's stream (organization.py): data-lake's and prod-payments' roots act with their own
+    # credentials; log-archive's event is a central AssumeRoot task, which is not root use.
+    "root-activity": 2,
+    # Members with root credentials outside the OUs the DenyRootUser SCP is attached to.
+    "not-restricted-by-scp": sum(1 for a in ACTIVE if has_credentials(a) and a.id != MANAGEMENT_ACCOUNT_ID
+                                 and a.ou not in ("Security", "Workloads/Prod")),
     "collection-failing": sum(1 for a in ACTIVE if a.assume_role_denied),
 }
 
 
 def test_the_scenario_reading_is_the_one_intended():
     assert EXPECTED_SUMMARY == {"accounts": 10, "no-mfa": 1, "access-keys": 2, "signed-in-24h": 1,
-                                "failed-sign-ins": 1, "collection-failing": 1}
+                                "failed-sign-ins": 1, "root-activity": 2, "not-restricted-by-scp": 2,
+                                "collection-failing": 1}
 
 
 @pytest.fixture(scope="module")

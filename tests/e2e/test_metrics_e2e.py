@@ -247,6 +247,13 @@ def expected_series(org: Org, until: float) -> tuple[dict[tuple[str, frozenset],
                               outcome="success" if success else "failure", mfa_used=str(mfa_used).lower())
                     if count == 0:
                         zero_or_absent.add(key)
+            # The look-up asks for every root event (Username=root): its root sign-ins, successful or
+            # not, are root activity too, counted in the same state as the event stream's.
+            if root_logins(account):
+                put("root_activity_events_total", float(len(root_logins(account))),
+                    event_name="ConsoleLogin", session="root_credentials")
+                put("root_last_activity_timestamp",
+                    (now - min(login.ago for login in root_logins(account))).timestamp(), session="root_credentials")
             for outcome in ("success", "failure"):  # the demo has no AssumeRoot-session sign-ins
                 zero_or_absent.add(put("root_assumed_root_console_login_events_total", 0.0, outcome=outcome))
             malformed = sum(1 for account_id, _ in MALFORMED if account_id == account.id)
@@ -370,8 +377,11 @@ def test_every_metric_matches_the_state_set_in_the_fake(org: Org):
     assert not undocumented, f"metrics missing from docs/architecture.md: {undocumented}"
     assert set(PER_ACCOUNT_METRICS) | {"root_organization_feature_enabled", "root_exporter_collection_duration_seconds",
                                        "root_exporter_collection_interval_seconds",
+                                       "root_exporter_collection_stale_after_seconds",
+                                       "root_exporter_collection_errors_total",
                                        "root_exporter_build_info", "root_exporter_discovery_success",
-                                       "root_exporter_discovery_last_success_timestamp", *STREAM_METRICS} == set(contract)
+                                       "root_exporter_discovery_last_success_timestamp", "root_exporter_shard_info",
+                                       *STREAM_METRICS} == set(contract)
 
     # Per account: every series, exact values, nothing more.
     expected, zero_or_absent = expected_series(org, scraped)
@@ -385,6 +395,8 @@ def test_every_metric_matches_the_state_set_in_the_fake(org: Org):
     }
     assert metrics.series("root_exporter_collection_interval_seconds") == {
         frozenset({"source": source}.items()): float(seconds) for source, seconds in INTERVALS.items()}
+    assert metrics.series("root_exporter_collection_stale_after_seconds") == {
+        frozenset({"source": source}.items()): 3.0 * seconds for source, seconds in INTERVALS.items()}
     durations = metrics.series("root_exporter_collection_duration_seconds")
     assert {dict(labels)["source"] for labels in durations} == {*SOURCES, "org_features"}
     assert all(0 <= seconds < scraped - org.started for seconds in durations.values()), durations
@@ -396,6 +408,7 @@ def test_every_metric_matches_the_state_set_in_the_fake(org: Org):
     assert metrics.series("root_exporter_build_info") == {
         frozenset({"version": importlib.metadata.version("aws-root-exporter")}.items()): 1.0}
     assert metrics.series("root_exporter_discovery_success") == {frozenset(): 1.0}
+    assert metrics.series("root_exporter_shard_info") == {frozenset({"index": "0", "count": "1"}.items()): 1.0}
     assert org.started <= metrics.value("root_exporter_discovery_last_success_timestamp") <= scraped
 
     # HELP says the values are collected in the background.
@@ -474,6 +487,8 @@ def test_a_failing_source_keeps_the_last_good_values_and_reports_failure(org: Or
               for key, value in metrics.series("root_exporter_collection_success", source="account_summary").items()}
     assert {i for i, value in others.items() if value == 0.0} == {account.id} | {
         a.id for a in ACTIVE if a.assume_role_denied}
+    assert metrics.value("root_exporter_collection_errors_total", **labels, source="account_summary",
+                         code="AccessDenied") >= 1.0
     logged = rf'msg="collection failed" source=account_summary error_code=AccessDenied .*account_id={account.id}'
     assert re.search(logged, org.exporter.log()), "no log line with account, source and error code"
 

@@ -11,8 +11,9 @@ moto keeps its state per process, so one ``FakeAws`` runs at a time: each test m
 from __future__ import annotations
 
 import itertools
+import time
 from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import pytest
 
@@ -33,15 +34,16 @@ _account_numbers = itertools.count(1)
 
 
 @contextmanager
-def running_fake() -> Iterator[FakeAws]:
-    """A started fake with an organization, and the environment pointing boto3 at it."""
+def running_fake(build: Optional[Callable[[FakeAws], None]] = None) -> Iterator[FakeAws]:
+    """A started fake with an organization (empty, or made by ``build``), and the environment
+    pointing boto3 at it."""
     fake = FakeAws()
     fake.start()
     patch = pytest.MonkeyPatch()
     try:
         for name, value in fake.env().items():
             patch.setenv(name, value)
-        fake.create_organization()
+        (build or FakeAws.create_organization)(fake)
         yield fake
     finally:
         patch.undo()
@@ -75,9 +77,14 @@ class Harness:
             data["aws"] = aws
         self.config = parse_config(data, "test")
         self.access = AwsAccess(self.config)
-        self.context = Context(access=self.access, config=self.config)
+        self.clock_offset = 0.0  # seconds added to the clock the sources see (``later``)
+        self.context = Context(access=self.access, config=self.config, clock=lambda: time.time() + self.clock_offset)
         self.store = SnapshotStore()
         self.collection = Collection(self.context, self.store, account_sources())
+
+    def later(self, seconds: float) -> None:
+        """Move the sources' clock ``seconds`` ahead (the fake AWS keeps its own clock)."""
+        self.clock_offset += seconds
 
     def source(self, name: str) -> AccountSource:
         return next(source for source in self.collection.sources if source.name == name)

@@ -97,17 +97,17 @@ def test_expired_credentials(fake):
 
 
 def test_not_allowed_to_list_accounts(fake):
-    fake.fail(MGMT, "ListAccounts", "AccessDeniedException")
+    fake.fail(MGMT, "ListRoots", "AccessDeniedException")
     try:
         status = failed_discovery(Harness(aws={"max_attempts": 1}))
     finally:
         fake.clear_failures(MGMT)
-    assert "organizations:ListAccounts" in status.hint and "delegated administrator" in status.hint
+    assert "organizations:ListRoots" in status.hint and "delegated administrator" in status.hint
 
 
 def test_success_after_a_failure_clears_the_hint(fake):
     member = new_account(fake)
-    fake.fail(MGMT, "ListAccounts", "AccessDeniedException")
+    fake.fail(MGMT, "ListRoots", "AccessDeniedException")
     harness = Harness(accounts=only(member), aws={"max_attempts": 1})
     try:
         assert harness.run("discovery") is False

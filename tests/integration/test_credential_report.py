@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from exporter.sources.credential_report import REPORT_LIFETIME
 from fakeaws import FakeAccessKey, FakeCertificate, FakeMfaDevice, FakeRoot
 from tests.integration.conftest import Harness, new_account, only
 
@@ -93,6 +94,7 @@ def test_unparsable_report_fails_that_account_only_and_keeps_the_last_good_value
     for content in (b"\x00\xffthis is not a credential report\n",
                     b"user,arn,mfa_active\nalice,arn:aws:iam::1:user/alice,false\n"):  # no root row
         fake.set_report_override(broken, content)
+        harness.later(REPORT_LIFETIME)  # the last report is old enough to ask for a new one
         assert harness.run("credential_report") is False
 
         status = harness.status(broken, "credential_report")
@@ -135,3 +137,23 @@ def test_old_sixteen_column_report_parses_by_header_name(fake):
     assert report.access_keys[1].active is False
     assert report.certificates[0].active is True
     assert report.certificates[1].active is False
+
+
+def test_the_report_is_asked_for_only_once_it_is_four_hours_old(fake):
+    """AWS makes a new report at most every four hours: asking sooner costs two calls for the
+    same report."""
+    member = new_account(fake, root=FakeRoot(access_keys=[FakeAccessKey()]))
+    harness = Harness(accounts=only(member))
+    assert harness.run("discovery", "credential_report")
+    first = harness.value(member, "credential_report")
+    fake.clear_calls()
+
+    harness.later(3 * 3600)
+    assert harness.run("credential_report")
+    assert fake.calls_to("GenerateCredentialReport", member) == []
+    assert fake.calls_to("GetCredentialReport", member) == []
+    assert harness.value(member, "credential_report") == first  # its generated time tells its age
+
+    harness.later(3600)
+    assert harness.run("credential_report")
+    assert len(fake.calls_to("GetCredentialReport", member)) == 1

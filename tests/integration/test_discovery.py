@@ -125,3 +125,26 @@ def test_static_discovery_lists_the_configured_accounts(fake):
     assert unlisted not in harness.snapshot.accounts
     assert harness.value(first, "account_summary").access_keys_present == 1  # a 0/1 flag
     assert harness.value(second, "account_summary").access_keys_present == 0
+
+
+def organizations_calls(fake) -> list[str]:
+    return [call.action for call in fake.calls if call.service == "organizations"]
+
+
+def test_discovery_walks_the_ou_tree_and_its_calls_grow_with_ous_not_accounts(fake):
+    first = new_account(fake, ou="WalkTest/Deep/Deeper")
+    harness = Harness(accounts={"include": [fake.create_ou("WalkTest")]})
+    fake.clear_calls()
+    assert harness.run("discovery")
+    before = organizations_calls(fake)
+    assert set(before) == {"ListRoots", "ListOrganizationalUnitsForParent", "ListAccountsForParent"}
+    assert harness.snapshot.accounts[first].account.ou_path == "Root/WalkTest/Deep/Deeper"
+
+    # 30 more accounts in an OU that exists already: at most two more pages (20 accounts a page).
+    added = [new_account(fake, ou="WalkTest/Deep") for _ in range(30)]
+    fake.clear_calls()
+    assert harness.run("discovery")
+    after = organizations_calls(fake)
+    assert len(after) <= len(before) + 2
+    assert set(added) | {first} == set(harness.snapshot.accounts)
+    assert all(harness.snapshot.accounts[a].account.ou_path == "Root/WalkTest/Deep" for a in added)

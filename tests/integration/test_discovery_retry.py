@@ -20,7 +20,7 @@ def test_failed_discovery_is_retried_with_backoff_until_it_succeeds(fake, caplog
     harness = Harness(accounts=only(member), aws={"max_attempts": 1})
     scheduler = Scheduler(harness.collection, INTERVALS, retry_initial=0.2, retry_max=0.6)
     fake.clear_calls()
-    fake.fail(MGMT, "ListAccounts", "AccessDeniedException", times=4)
+    fake.fail(MGMT, "ListRoots", "AccessDeniedException", times=4)
     started = time.monotonic()
     with caplog.at_level(logging.INFO, logger="exporter.scheduler"):
         scheduler.start()
@@ -35,10 +35,11 @@ def test_failed_discovery_is_retried_with_backoff_until_it_succeeds(fake, caplog
             fake.clear_failures(MGMT)
     # 0.2 + 0.4 + 0.6 + 0.6 s of backoff (capped at 0.6), then success
     assert 1.6 <= took < 5, took
-    assert len(fake.calls_to("ListAccounts")) == 5
+    # five discovery attempts, then root_policies' one run (ListRoots: are SCPs enabled?)
+    assert len(fake.calls_to("ListRoots")) == 5 + 1
     retries = [r for r in caplog.records if r.getMessage() == "discovery failed; retrying"]
     assert [r.retry_in_seconds for r in retries] == [0.2, 0.4, 0.6, 0.6]
-    assert all("organizations:ListAccounts" in r.hint for r in retries)
+    assert all("organizations:ListRoots" in r.hint for r in retries)
     assert harness.status(member, "account_summary").success is True
 
 
@@ -46,10 +47,10 @@ def test_sources_do_not_run_and_the_exporter_is_not_ready_while_discovery_never_
     harness = Harness(aws={"max_attempts": 1})
     scheduler = Scheduler(harness.collection, INTERVALS, retry_initial=0.2, retry_max=0.2)
     fake.clear_calls()
-    fake.fail(MGMT, "ListAccounts", "AccessDeniedException")
+    fake.fail(MGMT, "ListRoots", "AccessDeniedException")
     scheduler.start()
     try:
-        wait_for(lambda: len(fake.calls_to("ListAccounts")) >= 3, 10, "three discovery attempts")
+        wait_for(lambda: len(fake.calls_to("ListRoots")) >= 3, 10, "three discovery attempts")
         snapshot = harness.snapshot
         assert snapshot.discovery.success is False and snapshot.accounts == {}
         assert snapshot.completed_sources <= {"discovery"}

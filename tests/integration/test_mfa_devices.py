@@ -69,3 +69,24 @@ def test_root_with_virtual_device_among_many_assigned_user_devices(fake):
 
     assert harness.value(member, "mfa_devices").root_has_virtual is True
     assert harness.facts(member).mfa_hardware is False
+
+
+def test_no_listing_where_the_live_summary_says_root_has_no_mfa(fake):
+    without = new_account(fake, root=FakeRoot.with_password())
+    virtual = new_account(fake, root=FakeRoot.with_password("virtual"))
+    harness = Harness(accounts=only(without, virtual))
+    assert harness.run("discovery", "account_summary")
+    fake.clear_calls()
+
+    assert harness.run("mfa_devices")
+
+    assert fake.calls_to("ListVirtualMFADevices", without) == []
+    assert len(fake.calls_to("ListVirtualMFADevices", virtual)) == 1
+    assert harness.facts(without).mfa_active is False and harness.facts(without).mfa_hardware is False
+    assert harness.facts(virtual).mfa_hardware is False
+
+    # Root turns MFA on: the next summary sees it, and the listing runs again for that account.
+    fake.set_root(without, FakeRoot.with_password("virtual"))
+    assert harness.run("account_summary", "mfa_devices")
+    assert len(fake.calls_to("ListVirtualMFADevices", without)) == 1
+    assert harness.facts(without).mfa_hardware is False

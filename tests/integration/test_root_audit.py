@@ -228,3 +228,41 @@ def test_readme_counts_the_root_typed_events_one_audit_leaves_in_a_member(fake, 
     per_hour = re.search(r"(\d+) root-typed events per member account per hour", readme)
     assert per_run and int(per_run.group(1)) == len(in_member)
     assert per_hour and int(per_hour.group(1)) == len(in_member) * 3600 / interval
+
+
+def test_where_the_audit_succeeds_it_stands_in_for_the_summary_and_the_mfa_listing(fake, features):
+    features(root_credentials_management=True, root_sessions=False)
+    audited = new_account(fake, root=FakeRoot.with_password("virtual", "fido"))
+    denied = new_account(fake, root=FakeRoot.with_password("virtual"))
+    fake.fail(denied, "AssumeRoot", "AccessDenied")
+    # The summary is left to the audit only when the audit runs at least as often.
+    harness = Harness(accounts=only(audited, denied), collection={"intervals": {"account_summary": "15m"}})
+    assert harness.run("discovery", "account_summary", "mfa_devices")
+    harness.run("root_audit")
+    fake.clear_calls()
+
+    harness.run("account_summary", "mfa_devices")
+
+    assert fake.calls_to("GetAccountSummary", audited) == []
+    assert fake.calls_to("ListVirtualMFADevices", audited) == []
+    assert "account_summary" not in harness.state(audited).sources  # the audit's answer is the live one
+    facts = harness.facts(audited)
+    assert (facts.mfa_active, facts.mfa_hardware, facts.password_enabled) == (True, True, True)
+    # Where the audit fails, the summary and the listing go on for that account.
+    assert len(fake.calls_to("GetAccountSummary", denied)) == 1
+    assert len(fake.calls_to("ListVirtualMFADevices", denied)) == 1
+
+
+def test_with_the_default_intervals_the_summary_stays_live_beside_the_audit(fake, features):
+    """The audit runs every 15m, the summary every 5m: the summary keeps running, so a key
+    deleted is seen within 5 minutes; only the MFA listing is left to the audit."""
+    features(root_credentials_management=True, root_sessions=False)
+    audited = new_account(fake, root=FakeRoot.with_password("virtual"))
+    harness = Harness(accounts=only(audited))
+    assert harness.run("discovery", "account_summary", "mfa_devices", "root_audit")
+    fake.clear_calls()
+
+    harness.run("account_summary", "mfa_devices")
+
+    assert len(fake.calls_to("GetAccountSummary", audited)) == 1
+    assert fake.calls_to("ListVirtualMFADevices", audited) == []

@@ -38,6 +38,8 @@ class FakeBase:
         self._calls: list[FakeCall] = []
         self._event_seq = 0
         self._looping_tokens: set[str] = set()  # accounts whose LookupEvents repeats its NextToken
+        self._role_lifetime: Optional[float] = None  # seconds AssumeRole credentials last (None = moto's)
+        self._role_expiry: dict[str, datetime] = {}  # access key id of short-lived credentials -> expiry
         self._server: Any = None
         self._thread: Optional[threading.Thread] = None
 

@@ -88,10 +88,12 @@ class CloudTrailService(FakeBase):
         event_name: str = "ConsoleLogin",
         region: str = "us-east-1",
         event_id: Optional[str] = None,
+        username: str = "root",
     ) -> str:
-        """An event whose ``CloudTrailEvent`` is ``cloudtrail_event`` verbatim (may be malformed)."""
+        """An event whose ``CloudTrailEvent`` is ``cloudtrail_event`` verbatim (may be malformed);
+        ``username`` is the item's ``Username`` (what ``LookupAttributes`` Username matches)."""
         event_id = event_id or str(uuid.uuid4())
-        self._add_event(account_id, region, event_id, event_name, time, cloudtrail_event, "root")
+        self._add_event(account_id, region, event_id, event_name, time, cloudtrail_event, username)
         return event_id
 
     def _add_event(

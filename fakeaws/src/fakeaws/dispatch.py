@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import time as _time
+from datetime import timedelta
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Optional
 from urllib.parse import parse_qs
@@ -124,7 +126,9 @@ class Dispatch(FakeBase):
         if delay > 0:
             _time.sleep(delay)  # outside the lock: other requests go on meanwhile
         try:
-            if session is not None and session.expiration <= _now():
+            with self._lock:
+                role_expiry = self._role_expiry.get(request.access_key)
+            if (session is not None and session.expiration <= _now()) or (role_expiry and role_expiry <= _now()):
                 raise _AwsError("ExpiredToken", "The security token included in the request is expired", 400)
             self._raise_injected(request, account_id, keyed)
             handler = None
@@ -133,6 +137,8 @@ class Dispatch(FakeBase):
             else:
                 handler = self._HANDLERS.get((request.service, request.action))
             if handler is None:
+                if (request.service, request.action) == ("sts", "AssumeRole") and self._role_lifetime is not None:
+                    return self._short_lived_assume_role(environ, start_response, moto_app)
                 return moto_app(environ, start_response)
             result = handler(self, request, account_id)
             if result is None:  # the handler leaves this request to moto
@@ -148,6 +154,27 @@ class Dispatch(FakeBase):
         status, headers, body = result
         headers = headers + [("Content-Length", str(len(body)))]
         start_response(f"{status} {_REASONS.get(status, 'Status')}", headers)
+        return [body]
+
+    def _short_lived_assume_role(self, environ: dict[str, Any], start_response: Callable, moto_app: Any) -> Any:
+        """moto's AssumeRole answer with the credentials' Expiration moved to the lifetime set,
+        remembered so that later requests with them can be refused once expired."""
+        answer: dict[str, Any] = {}
+
+        def capture(status: str, headers: list, exc_info: Any = None) -> None:
+            answer.update(status=status, headers=headers)
+
+        text = b"".join(moto_app(environ, capture)).decode()
+        key = re.search(r"<AccessKeyId>([^<]+)</AccessKeyId>", text)
+        if key and answer["status"].startswith("200"):
+            with self._lock:
+                expiry = _now() + timedelta(seconds=self._role_lifetime or 0)
+                self._role_expiry[key.group(1)] = expiry
+            text = re.sub(r"<Expiration>[^<]*</Expiration>",
+                          f"<Expiration>{expiry.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}</Expiration>", text)
+        body = text.encode()
+        headers = [(k, v) for k, v in answer["headers"] if k.lower() != "content-length"]
+        start_response(answer["status"], headers + [("Content-Length", str(len(body)))])
         return [body]
 
     def _latency_for(self, action: str, account_id: str) -> float:

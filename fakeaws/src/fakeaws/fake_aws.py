@@ -12,7 +12,8 @@ to moto unchanged:
 * ``iam:ListOrganizationsFeatures``;
 * ``cloudtrail:LookupEvents`` over console sign-in events;
 * the organization's trails in members' ``DescribeTrails``, ``GetTrailStatus``, ``GetEventSelectors``;
-* injected errors (``fail``) and latency (``set_latency``) for any action.
+* injected errors (``fail``) and latency (``set_latency``) for any action;
+* short-lived AssumeRole credentials, refused once expired (``set_assume_role_lifetime``).
 
 Every request is recorded as a ``FakeCall`` (``calls``) with the parameters it was sent with.
 
@@ -132,6 +133,13 @@ class FakeAws(Dispatch, IamService, OrganizationsService, RootSessions, CloudTra
             self._normalize(account)
 
     # ------------------------------------------------------------ faults and reports
+
+    def set_assume_role_lifetime(self, seconds: Optional[float]) -> None:
+        """AssumeRole credentials issued from now on expire ``seconds`` after issue (None = the
+        DurationSeconds asked for, as moto answers), and a request signed with them after that
+        answers ``ExpiredToken`` as AWS does; moto neither shortens nor checks them."""
+        with self._lock:
+            self._role_lifetime = None if seconds is None else float(seconds)
 
     def fail(
         self,
