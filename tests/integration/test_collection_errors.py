@@ -4,7 +4,7 @@ fetch counted by its AWS error code, per account and source, against the fake ov
 from __future__ import annotations
 
 from exporter.collector import exposition
-from fakeaws import FakeMfaDevice, FakeRoot
+from fakeaws import FakeRoot
 from tests.integration.conftest import MGMT, Harness, new_account, only
 from tests.support.exposition import parse
 
@@ -18,8 +18,8 @@ def errors(harness: Harness, account_id: str) -> dict[tuple[str, str], float]:
 
 
 def test_failures_are_counted_by_code_and_a_healthy_account_has_none(fake):
-    # root has MFA, so mfa_devices runs on every run (it is skipped where the summary says no MFA)
-    flaky = new_account(fake, name="flaky", root=FakeRoot(mfa_devices=[FakeMfaDevice("virtual")]))
+    # flaky's root has MFA, so mfa_devices reads it on every run (it skips a root without MFA)
+    flaky = new_account(fake, root=FakeRoot.with_password("virtual"), name="flaky")
     healthy = new_account(fake, name="healthy")
     harness = Harness(accounts=only(flaky, healthy), aws={"max_attempts": 1})
     assert harness.run("discovery")
@@ -39,7 +39,7 @@ def test_discovery_failures_are_counted_on_the_exporters_own_account(fake):
     member = new_account(fake)
     harness = Harness(accounts=only(MGMT, member), aws={"max_attempts": 1})
     assert harness.run("discovery")
-    fake.fail(MGMT, "ListRoots", "AccessDeniedException", times=1)
+    fake.fail(MGMT, "ListRoots", "AccessDeniedException", times=1)  # discovery's first call
     try:
         assert harness.run("discovery") is False
     finally:

@@ -12,7 +12,7 @@ from exporter.sources import REGISTRY
 from tests.integration.conftest import MGMT, Harness, new_account, only
 from tests.support.net import wait_for
 
-INTERVALS = dict.fromkeys(REGISTRY.interval_names, 3600)  # every source the harness runs
+INTERVALS = dict.fromkeys(REGISTRY.interval_names, 3600)  # every source, so none runs twice within a test
 
 
 def test_failed_discovery_is_retried_with_backoff_until_it_succeeds(fake, caplog):
@@ -35,7 +35,7 @@ def test_failed_discovery_is_retried_with_backoff_until_it_succeeds(fake, caplog
             fake.clear_failures(MGMT)
     # 0.2 + 0.4 + 0.6 + 0.6 s of backoff (capped at 0.6), then success
     assert 1.6 <= took < 5, took
-    # five discovery attempts, then root_policies' one run (ListRoots: are SCPs enabled?)
+    # four failed discoveries and the one that succeeded, then root_policies' one look at the root
     assert len(fake.calls_to("ListRoots")) == 5 + 1
     retries = [r for r in caplog.records if r.getMessage() == "discovery failed; retrying"]
     assert [r.retry_in_seconds for r in retries] == [0.2, 0.4, 0.6, 0.6]

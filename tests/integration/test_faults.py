@@ -20,8 +20,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from exporter.sources.credential_report import REPORT_LIFETIME
 from fakeaws import FakeAccessKey, FakeMfaDevice, FakeRoot
+from exporter.sources.credential_report import REPORT_LIFETIME
 from tests.integration.conftest import Harness, new_account, only
 
 MEMBER_ACTIONS = ("AssumeRole", "GetAccountSummary", "GenerateCredentialReport", "GetCredentialReport",
@@ -30,7 +30,7 @@ SOURCES = ("account_summary", "credential_report", "mfa_devices", "console_login
 
 
 def test_throttling_on_most_calls_still_collects_every_account_within_bounded_retries(fake):
-    # root has MFA, so mfa_devices runs (it is skipped where the live summary says no MFA)
+    # With MFA, so that mfa_devices reads them too (it skips a root the summary shows without MFA).
     members = [new_account(fake, root=FakeRoot(password=True, access_keys=[FakeAccessKey()],
                                                mfa_devices=[FakeMfaDevice("virtual")])) for _ in range(4)]
     harness = Harness(accounts=only(*members), aws={"max_attempts": 4})

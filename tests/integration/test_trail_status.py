@@ -19,20 +19,23 @@ def clients(harness: Harness, account_id: str, region: str = "us-east-1"):
 
 
 def trail(harness: Harness, account_id: str, region: str = "us-east-1", logging: bool = True, **options) -> str:
-    cloudtrail, s3 = clients(harness, account_id, region)
-    bucket = f"trail-{uuid.uuid4().hex[:12]}"
-    if region == "us-east-1":
-        s3.create_bucket(Bucket=bucket)
-    else:
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
-    arn = cloudtrail.create_trail(Name=f"t-{uuid.uuid4().hex[:8]}", S3BucketName=bucket, **options)["TrailARN"]
-    if logging:
-        cloudtrail.start_logging(Name=arn)
+    # Member clients are shared: the test's own calls sign as the member, like a fetch does.
+    with harness.access.acting_for(Account(account_id, "")):
+        cloudtrail, s3 = clients(harness, account_id, region)
+        bucket = f"trail-{uuid.uuid4().hex[:12]}"
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=bucket)
+        else:
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+        arn = cloudtrail.create_trail(Name=f"t-{uuid.uuid4().hex[:8]}", S3BucketName=bucket, **options)["TrailARN"]
+        if logging:
+            cloudtrail.start_logging(Name=arn)
     return arn
 
 
 def management_selectors(harness, account_id, arn, region="us-east-1", **selectors):
-    clients(harness, account_id, region)[0].put_event_selectors(TrailName=arn, **selectors)
+    with harness.access.acting_for(Account(account_id, "")):
+        clients(harness, account_id, region)[0].put_event_selectors(TrailName=arn, **selectors)
 
 
 @pytest.fixture
