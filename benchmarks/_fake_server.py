@@ -50,8 +50,12 @@ def _serve(conn: Any, accounts: int, ous: int) -> None:
         fake.create_ou(ou_path(index, ous))
     for index in range(1, accounts + 1):
         kind = index % 4
-        root = (FakeRoot.with_password("virtual"), FakeRoot.with_password(), FakeRoot.without_credentials(),
-                FakeRoot.with_password("hardware"))[kind]
+        root = (
+            FakeRoot.with_password("virtual"),
+            FakeRoot.with_password(),
+            FakeRoot.without_credentials(),
+            FakeRoot.with_password("hardware"),
+        )[kind]
         fake.create_account(member_id(index), f"bench-{index:05d}", ou=ou_path(index, ous), root=root)
     conn.send({"env": fake.env(), "build_seconds": time.monotonic() - started})
     while True:

@@ -14,9 +14,8 @@ MARK = "#row "
 
 
 def row(figure: str, value: str, target: str, met: Optional[bool], note: str = "") -> None:
-    print(MARK + json.dumps({"figure": figure, "value": value, "target": target, "met": met, "note": note}),
-          flush=True)
+    print(MARK + json.dumps({"figure": figure, "value": value, "target": target, "met": met, "note": note}), flush=True)
 
 
 def parse_rows(text: str) -> list[dict]:
-    return [json.loads(line[len(MARK):]) for line in text.splitlines() if line.startswith(MARK)]
+    return [json.loads(line[len(MARK) :]) for line in text.splitlines() if line.startswith(MARK)]

@@ -21,18 +21,44 @@ from typing import Any, Callable, Optional
 # Runnable as `.venv/bin/python benchmarks/<name>.py` from the repository root or elsewhere.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from exporter.state import (Account, AccountState, AccountSummary, ConsoleLoginEvent,  # noqa: E402
-                            ConsoleLogins, CredentialReport, MfaDevice, OrganizationFeatures,
-                            ReportAccessKey, ReportCertificate, RootAudit, Snapshot, SourceStatus,
-                            VirtualMfa)
+from exporter.state import (
+    Account,
+    AccountState,
+    AccountSummary,
+    ConsoleLoginEvent,  # noqa: E402
+    ConsoleLogins,
+    CredentialReport,
+    MfaDevice,
+    OrganizationFeatures,
+    ReportAccessKey,
+    ReportCertificate,
+    RootAudit,
+    Snapshot,
+    SourceStatus,
+    VirtualMfa,
+)
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=timezone.utc)
 T0 = NOW.timestamp()
 SOURCES = ("account_summary", "credential_report", "mfa_devices", "console_logins", "root_audit")
-INTERVALS = {"discovery": 3600.0, "account_summary": 300.0, "credential_report": 3600.0,
-             "mfa_devices": 300.0, "console_logins": 300.0, "root_audit": 900.0}
-OUS = ("Root", "Root/Security", "Root/Workloads/Prod", "Root/Workloads/Dev", "Root/Infrastructure",
-       "Root/Sandbox", "Root/Workloads/Prod/Payments", "Root/Suspended")
+INTERVALS = {
+    "discovery": 3600.0,
+    "account_summary": 300.0,
+    "credential_report": 3600.0,
+    "mfa_devices": 300.0,
+    "console_logins": 300.0,
+    "root_audit": 900.0,
+}
+OUS = (
+    "Root",
+    "Root/Security",
+    "Root/Workloads/Prod",
+    "Root/Workloads/Dev",
+    "Root/Infrastructure",
+    "Root/Sandbox",
+    "Root/Workloads/Prod/Payments",
+    "Root/Suspended",
+)
 HOME_ID = "123456789012"
 
 
@@ -60,8 +86,13 @@ def _ok(value: Any, at: float) -> SourceStatus:
 
 
 def _failed(value: Any, last_success: float, at: float) -> SourceStatus:
-    return SourceStatus(value=value, success=False, last_success=last_success, last_attempt=at,
-                        error="Throttling: Rate exceeded (GetAccountSummary)")
+    return SourceStatus(
+        value=value,
+        success=False,
+        last_success=last_success,
+        last_attempt=at,
+        error="Throttling: Rate exceeded (GetAccountSummary)",
+    )
 
 
 def seen_ids(rng: random.Random, count: int, newest: float) -> dict[str, float]:
@@ -88,30 +119,56 @@ def source_values(index: int, round_no: int = 0, seen: int = 5) -> dict[str, Any
         password_last_used=NOW - timedelta(days=rng.uniform(1, 400)) if password else None,
         mfa_active=bool(mfa_kinds),
         access_keys=tuple(
-            ReportAccessKey(active, NOW - timedelta(days=rng.uniform(30, 900)),
-                            NOW - timedelta(hours=rng.uniform(1, 500)) if used else None)
-            if (active or used or kind == 3) else ReportAccessKey(False, None, None)
-            for active, used in (keys, (False, False))),
-        certificates=(ReportCertificate(kind == 1, NOW - timedelta(days=200) if kind == 1 else None),
-                      ReportCertificate(False, None)),
+            ReportAccessKey(
+                active,
+                NOW - timedelta(days=rng.uniform(30, 900)),
+                NOW - timedelta(hours=rng.uniform(1, 500)) if used else None,
+            )
+            if (active or used or kind == 3)
+            else ReportAccessKey(False, None, None)
+            for active, used in (keys, (False, False))
+        ),
+        certificates=(
+            ReportCertificate(kind == 1, NOW - timedelta(days=200) if kind == 1 else None),
+            ReportCertificate(False, None),
+        ),
     )
-    summary = AccountSummary(mfa_enabled=bool(mfa_kinds), access_keys_present=int(keys[0]),
-                             signing_certificates_present=int(kind == 1), password_present=password)
+    summary = AccountSummary(
+        mfa_enabled=bool(mfa_kinds),
+        access_keys_present=int(keys[0]),
+        signing_certificates_present=int(kind == 1),
+        password_present=password,
+    )
     audit = RootAudit(
         password=password,
         access_keys_active=(True,) if keys[0] else (),
         signing_certificates_active=(True,) if kind == 1 else (),
-        mfa_devices=tuple(MfaDevice(f"arn:aws:iam::{account_id(index)}:{'u2f' if k == 'fido' else 'mfa'}/root-{n}"
-                                    if k != "hardware" else f"GAHT{index:08d}", k)
-                          for n, k in enumerate(mfa_kinds)),
+        mfa_devices=tuple(
+            MfaDevice(
+                f"arn:aws:iam::{account_id(index)}:{'u2f' if k == 'fido' else 'mfa'}/root-{n}"
+                if k != "hardware"
+                else f"GAHT{index:08d}",
+                k,
+            )
+            for n, k in enumerate(mfa_kinds)
+        ),
     )
     newest = ConsoleLoginEvent(
         event_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        time=NOW - timedelta(minutes=rng.uniform(5, 20000)), success=True, mfa_used=bool(mfa_kinds),
-        source_ip=f"203.0.113.{index % 250 + 1}")
+        time=NOW - timedelta(minutes=rng.uniform(5, 20000)),
+        success=True,
+        mfa_used=bool(mfa_kinds),
+        source_ip=f"203.0.113.{index % 250 + 1}",
+    )
     logins = ConsoleLogins(
-        counts=MappingProxyType({(True, True): rng.randint(0, 40), (True, False): rng.randint(0, 5),
-                                 (False, True): rng.randint(0, 3), (False, False): rng.randint(0, 9)}),
+        counts=MappingProxyType(
+            {
+                (True, True): rng.randint(0, 40),
+                (True, False): rng.randint(0, 5),
+                (False, True): rng.randint(0, 3),
+                (False, False): rng.randint(0, 9),
+            }
+        ),
         newest_success=newest if password else None,
         malformed=rng.randint(0, 2),
         seen=MappingProxyType(seen_ids(rng, seen, at)),
@@ -146,8 +203,16 @@ def build_snapshot(accounts: int, seen: int = 5) -> Snapshot:
         home_account_id=HOME_ID,
         discovery=_ok(None, T0 - 60),
         org_features=_ok(OrganizationFeatures(root_credentials_management=True, root_sessions=False), T0 - 60),
-        run_durations=MappingProxyType({"discovery": 4.2, "account_summary": 31.0, "credential_report": 95.5,
-                                        "mfa_devices": 28.1, "console_logins": 40.7, "root_audit": 120.3}),
+        run_durations=MappingProxyType(
+            {
+                "discovery": 4.2,
+                "account_summary": 31.0,
+                "credential_report": 95.5,
+                "mfa_devices": 28.1,
+                "console_logins": 40.7,
+                "root_audit": 120.3,
+            }
+        ),
         completed_sources=frozenset(INTERVALS),
     )
 
@@ -207,5 +272,7 @@ def rss_kib() -> Optional[int]:
 def machine_note() -> str:
     import platform
 
-    return (f"python {platform.python_version()}, {os.cpu_count()} CPUs, "
-            f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return (
+        f"python {platform.python_version()}, {os.cpu_count()} CPUs, "
+        f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )

@@ -59,8 +59,14 @@ def varied_root(index: int, now: datetime) -> FakeRoot:
         return FakeRoot.with_password("hardware", "virtual")
     if kind == 4:
         root = FakeRoot.with_password()
-        root.access_keys = [FakeAccessKey(created=created, last_used=now - timedelta(hours=3),
-                                          last_used_service="s3", last_used_region="us-east-1")]
+        root.access_keys = [
+            FakeAccessKey(
+                created=created,
+                last_used=now - timedelta(hours=3),
+                last_used_service="s3",
+                last_used_region="us-east-1",
+            )
+        ]
         return root
     if kind == 5:
         root = FakeRoot.with_password("hardware")
@@ -78,19 +84,29 @@ def build_organization(fake: FakeAws, accounts: int) -> list[str]:
     ids = []
     for index in range(1, accounts + 1):
         account_id = f"{300000000000 + index * 7919:012d}"
-        fake.create_account(account_id, f"member-{index:05d}", ou=ous[index % len(ous)],
-                            root=varied_root(index, now))
+        fake.create_account(account_id, f"member-{index:05d}", ou=ous[index % len(ous)], root=varied_root(index, now))
         if index % 7 == 6:  # recent root and IAM-user console sign-ins
             for minutes, success, user in ((50, True, None), (45, False, None), (30, True, "alice")):
-                fake.add_console_login(account_id, time=now - timedelta(minutes=minutes), success=success,
-                                       mfa_used=success, user_type="IAMUser" if user else "Root", user_name=user)
+                fake.add_console_login(
+                    account_id,
+                    time=now - timedelta(minutes=minutes),
+                    success=success,
+                    mfa_used=success,
+                    user_type="IAMUser" if user else "Root",
+                    user_name=user,
+                )
         ids.append(account_id)
     return ids
 
 
 def bench_config(concurrency: int):
-    return parse_config({"accounts": {"root_audit": "on"},
-                         "collection": {"concurrency": concurrency, "credential_report_timeout": "30s"}}, "bench")
+    return parse_config(
+        {
+            "accounts": {"root_audit": "on"},
+            "collection": {"concurrency": concurrency, "credential_report_timeout": "30s"},
+        },
+        "bench",
+    )
 
 
 def new_collection(concurrency: int, access: AwsAccess) -> Collection:
@@ -122,25 +138,44 @@ def measure(fake: FakeAws, concurrency: int, repeats: int, access: AwsAccess) ->
             first_calls = sum(calls.values())
     cpu = (time.process_time() - cpu) / repeats
     snapshot = collection.store.current
-    failed = sorted({(source, status.error) for state in snapshot.accounts.values()
-                     for source, status in state.sources.items() if not status.success})
-    return {"concurrency": concurrency, "first": runs[0], "first_calls": first_calls,
-            "runs": runs, "cpu": cpu, "per_source": per_source, "calls": calls, "failures": failures,
-            "failed": failed, "accounts": len(snapshot.accounts)}
+    failed = sorted(
+        {
+            (source, status.error)
+            for state in snapshot.accounts.values()
+            for source, status in state.sources.items()
+            if not status.success
+        }
+    )
+    return {
+        "concurrency": concurrency,
+        "first": runs[0],
+        "first_calls": first_calls,
+        "runs": runs,
+        "cpu": cpu,
+        "per_source": per_source,
+        "calls": calls,
+        "failures": failures,
+        "failed": failed,
+        "accounts": len(snapshot.accounts),
+    }
 
 
 def report(result: dict, baseline: dict) -> None:
     runs = result["runs"]
-    print(f"\n== concurrency {result['concurrency']}: run_once median {median(runs):.2f} s "
-          f"(min {min(runs):.2f} / max {max(runs):.2f}), cpu {result['cpu']:.2f} s/run "
-          f"({result['cpu'] / median(runs):.0%} of one core), speedup vs concurrency "
-          f"{baseline['concurrency']} {median(baseline['runs']) / median(runs):.2f}x")
+    print(
+        f"\n== concurrency {result['concurrency']}: run_once median {median(runs):.2f} s "
+        f"(min {min(runs):.2f} / max {max(runs):.2f}), cpu {result['cpu']:.2f} s/run "
+        f"({result['cpu'] / median(runs):.0%} of one core), speedup vs concurrency "
+        f"{baseline['concurrency']} {median(baseline['runs']) / median(runs):.2f}x"
+    )
     for source in SOURCE_ORDER:
         times = result["per_source"].get(source)
         if times:
             ratio = median(baseline["per_source"][source]) / median(times)
-            print(f"  {source:<18} median {median(times):7.3f} s  = {median(times) / result['accounts'] * 1e3:6.1f} ms/account"
-                  f"  speedup {ratio:5.2f}x")
+            print(
+                f"  {source:<18} median {median(times):7.3f} s  = {median(times) / result['accounts'] * 1e3:6.1f} ms/account"
+                f"  speedup {ratio:5.2f}x"
+            )
     if result["failures"] or result["failed"]:
         print(f"  runs not fully successful: {result['failures']}; failing: {result['failed'][:5]}")
 
@@ -161,9 +196,11 @@ def main() -> None:
         rss_start = rss_kib() or 0
         build_started = time.perf_counter()
         build_organization(fake, args.accounts)
-        print(f"bench_collection: {machine_note()}; {args.accounts} members + management account, "
-              f"{args.repeats} timed runs per setting, latency {args.latency_ms:g} ms/request; "
-              f"fake built in {time.perf_counter() - build_started:.1f} s")
+        print(
+            f"bench_collection: {machine_note()}; {args.accounts} members + management account, "
+            f"{args.repeats} timed runs per setting, latency {args.latency_ms:g} ms/request; "
+            f"fake built in {time.perf_counter() - build_started:.1f} s"
+        )
         # One AwsAccess for every setting, as in a long-running exporter: clients and AssumeRole
         # credentials are made once per account (max_pool_connections fits the largest setting).
         access = AwsAccess(bench_config(max(args.concurrency)))
@@ -172,16 +209,22 @@ def main() -> None:
         fake.clear_calls()
         elapsed, ok, durations = timed_run(prime)
         first_calls = len(fake.calls)
-        print(f"\n== first run of a fresh exporter, concurrency {max(args.concurrency)}: {elapsed:.2f} s, "
-              f"{first_calls} AWS calls; VmRSS +{((rss_kib() or 0) - rss_before) / 1024:.0f} MiB "
-              f"= {((rss_kib() or 0) - rss_before) / 1024 / len(prime.store.current.accounts):.2f} MiB/account "
-              "(clients, sessions; includes the fake's own growth)")
-        print("   (makes every client, fetches AssumeRole credentials; the fake generates each credential report,"
-              " so each account waits one 1 s poll)")
+        print(
+            f"\n== first run of a fresh exporter, concurrency {max(args.concurrency)}: {elapsed:.2f} s, "
+            f"{first_calls} AWS calls; VmRSS +{((rss_kib() or 0) - rss_before) / 1024:.0f} MiB "
+            f"= {((rss_kib() or 0) - rss_before) / 1024 / len(prime.store.current.accounts):.2f} MiB/account "
+            "(clients, sessions; includes the fake's own growth)"
+        )
+        print(
+            "   (makes every client, fetches AssumeRole credentials; the fake generates each credential report,"
+            " so each account waits one 1 s poll)"
+        )
         for source in SOURCE_ORDER:
             if source in durations:
-                print(f"  {source:<18} {durations[source]:7.3f} s"
-                      f"  = {durations[source] / len(prime.store.current.accounts) * 1e3:6.1f} ms/account")
+                print(
+                    f"  {source:<18} {durations[source]:7.3f} s"
+                    f"  = {durations[source] / len(prime.store.current.accounts) * 1e3:6.1f} ms/account"
+                )
         del prime
         if args.latency_ms > 0:
             fake.set_latency(args.latency_ms / 1000)  # every request of every account
@@ -196,22 +239,32 @@ def main() -> None:
     accounts = results[0]["accounts"]
     calls = results[-1]["calls"]  # of its last run: steady state
     total = sum(calls.values())
-    print(f"\n== AWS calls per run_once (steady state, last run at concurrency {results[-1]['concurrency']}): "
-          f"{total} calls = {total / accounts:.1f} per account ({accounts} accounts incl. management)")
+    print(
+        f"\n== AWS calls per run_once (steady state, last run at concurrency {results[-1]['concurrency']}): "
+        f"{total} calls = {total / accounts:.1f} per account ({accounts} accounts incl. management)"
+    )
     for action, count in calls.most_common():
         print(f"  {action:<45} {count:6d}  = {count / accounts:5.2f}/account")
-    print(f"  first run of a fresh exporter: {first_calls} calls = {first_calls / accounts:.1f} per account "
-          "(adds sts:AssumeRole once per account, and the report generation polls)")
-    print(f"\nprocess VmRSS grew {(rss_end - rss_start) / 1024:.0f} MiB over the benchmark "
-          f"(one exporter's AwsAccess + the fake) = {(rss_end - rss_start) / accounts / 1024:.2f} MiB per account")
+    print(
+        f"  first run of a fresh exporter: {first_calls} calls = {first_calls / accounts:.1f} per account "
+        "(adds sts:AssumeRole once per account, and the report generation polls)"
+    )
+    print(
+        f"\nprocess VmRSS grew {(rss_end - rss_start) / 1024:.0f} MiB over the benchmark "
+        f"(one exporter's AwsAccess + the fake) = {(rss_end - rss_start) / accounts / 1024:.2f} MiB per account"
+    )
 
     print("\n== summary (speedup = median run_once at concurrency 1 / at c)")
     for result in results:
-        print(f"  concurrency {result['concurrency']:>3}: run_once {median(result['runs']):7.2f} s, "
-              f"{median(result['runs']) / accounts * 1e3:6.1f} ms/account, speedup "
-              f"{median(results[0]['runs']) / median(result['runs']):5.2f}x, cpu {result['cpu']:.2f} s/run")
-    print("  note: the fake AWS answers in this process (GIL, 2 shared cores): these ratios understate the gain "
-          "against real AWS, where each call mostly waits on the network.")
+        print(
+            f"  concurrency {result['concurrency']:>3}: run_once {median(result['runs']):7.2f} s, "
+            f"{median(result['runs']) / accounts * 1e3:6.1f} ms/account, speedup "
+            f"{median(results[0]['runs']) / median(result['runs']):5.2f}x, cpu {result['cpu']:.2f} s/run"
+        )
+    print(
+        "  note: the fake AWS answers in this process (GIL, 2 shared cores): these ratios understate the gain "
+        "against real AWS, where each call mostly waits on the network."
+    )
 
 
 if __name__ == "__main__":

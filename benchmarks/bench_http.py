@@ -55,21 +55,28 @@ def main() -> None:
         gc.collect()
         before = rss_kib()
         for i in range(args.scrapes):
-            accept = (f"application/openmetrics-text;version=1.0.0;q=0.{i % 9 + 1};x={i}" if i % 2
-                      else f"text/plain;version=0.0.4;q=0.{i % 9 + 1};x={i}")
+            accept = (
+                f"application/openmetrics-text;version=1.0.0;q=0.{i % 9 + 1};x={i}"
+                if i % 2
+                else f"text/plain;version=0.0.4;q=0.{i % 9 + 1};x={i}"
+            )
             get(port, {"Accept": accept, "Accept-Encoding": "gzip" if i % 3 else "identity"})
         gc.collect()
         after = rss_kib()
-        print(f"{args.scrapes} scrapes with distinct Accept headers, {args.accounts} accounts: "
-              f"VmRSS {before} KiB -> {after} KiB (+{(after or 0) - (before or 0)} KiB)")
+        print(
+            f"{args.scrapes} scrapes with distinct Accept headers, {args.accounts} accounts: "
+            f"VmRSS {before} KiB -> {after} KiB (+{(after or 0) - (before or 0)} KiB)"
+        )
 
         quiet = [get(port, {"Accept-Encoding": "gzip"}) for _ in range(21)]
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(args.idle)]
         time.sleep(0.5)
         loaded = [get(port, {"Accept-Encoding": "gzip"}) for _ in range(21)]
-        print(f"GET /metrics (cached, gzip): median {median(quiet):.1f} ms alone, "
-              f"{median(loaded):.1f} ms with {args.idle} idle connections held; "
-              f"threads in process: {threading.active_count()}")
+        print(
+            f"GET /metrics (cached, gzip): median {median(quiet):.1f} ms alone, "
+            f"{median(loaded):.1f} ms with {args.idle} idle connections held; "
+            f"threads in process: {threading.active_count()}"
+        )
         for sock in idle:
             sock.close()
     finally:
@@ -90,8 +97,9 @@ def main() -> None:
         started = time.perf_counter()
         check("prometheus", b"pw")
         cached.append((time.perf_counter() - started) * 1000)
-    print(f"basic auth (bcrypt cost 10): median {median(uncached):.1f} ms uncached, "
-          f"{median(cached) * 1000:.1f} µs cached")
+    print(
+        f"basic auth (bcrypt cost 10): median {median(uncached):.1f} ms uncached, {median(cached) * 1000:.1f} µs cached"
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,7 @@ import tracemalloc
 from dataclasses import replace
 from types import MappingProxyType
 
-from _synthetic import (SOURCES, T0, account_id, build_snapshot, machine_note, rss_kib, seen_ids, sizes,
-                        source_values)
+from _synthetic import SOURCES, T0, account_id, build_snapshot, machine_note, rss_kib, seen_ids, sizes, source_values
 
 from exporter.snapshot import SnapshotStore, with_result
 from exporter.sources.console_logins import MAX_SEEN
@@ -60,12 +59,16 @@ def steady_state(accounts: int, seen: int):
             tracemalloc.stop()
         snapshot, held, rss = traced_build(accounts, ids)
         per_account[ids] = held / accounts / 1024
-        print(f"  {ids:>5} seen ids/account: traced {held / 2**20:8.1f} MiB = {per_account[ids]:6.1f} KiB/account"
-              f"  (VmRSS +{rss / 1024:7.1f} MiB = {rss / accounts:6.1f} KiB/account)")
+        print(
+            f"  {ids:>5} seen ids/account: traced {held / 2**20:8.1f} MiB = {per_account[ids]:6.1f} KiB/account"
+            f"  (VmRSS +{rss / 1024:7.1f} MiB = {rss / accounts:6.1f} KiB/account)"
+        )
     if seen:
         share = (per_account[seen] - per_account[0]) / per_account[seen]
-        print(f"  console-login ids: {(per_account[seen] - per_account[0]) * 1024 / seen:.0f} B per id, "
-              f"{share:.0%} of the per-account figure at {seen} ids")
+        print(
+            f"  console-login ids: {(per_account[seen] - per_account[0]) * 1024 / seen:.0f} B per id, "
+            f"{share:.0%} of the per-account figure at {seen} ids"
+        )
     return per_account[seen], snapshot
 
 
@@ -75,7 +78,8 @@ def next_values(index: int, round_no: int, previous: AccountState) -> dict:
     values = source_values(index, round_no, seen=0)
     logins = previous.value("console_logins")
     values["console_logins"] = replace(
-        values["console_logins"], seen={event_id: at + 300.0 for event_id, at in logins.seen.items()})
+        values["console_logins"], seen={event_id: at + 300.0 for event_id, at in logins.seen.items()}
+    )
     return values
 
 
@@ -92,14 +96,18 @@ def swaps(handed: list[Snapshot], rounds: int) -> tuple[list[dict], float]:
     tracemalloc running since it was built)."""
     snapshot = handed.pop()
     accounts = len(snapshot.accounts)
-    print(f"\n== snapshot swaps, {accounts} accounts: {rounds} rounds x {accounts} accounts x {len(SOURCES)} sources "
-          "of SnapshotStore.update(with_result)")
+    print(
+        f"\n== snapshot swaps, {accounts} accounts: {rounds} rounds x {accounts} accounts x {len(SOURCES)} sources "
+        "of SnapshotStore.update(with_result)"
+    )
     store = SnapshotStore(snapshot)
     del snapshot
     ids = [account_id(i) for i in range(accounts)]
     figures = []
-    print(f"  {'round':>5} {'traced (gc)':>12} {'vs round 0':>11} {'round peak':>11} {'VmRSS':>10} "
-          f"{'live snapshots':>15} {'round time':>11}")
+    print(
+        f"  {'round':>5} {'traced (gc)':>12} {'vs round 0':>11} {'round peak':>11} {'VmRSS':>10} "
+        f"{'live snapshots':>15} {'round time':>11}"
+    )
     for round_no in range(rounds + 1):
         started = time.perf_counter()
         tracemalloc.reset_peak()
@@ -118,16 +126,22 @@ def swaps(handed: list[Snapshot], rounds: int) -> tuple[list[dict], float]:
         live = sum(1 for obj in gc.get_objects() if type(obj) is Snapshot)
         figure = {"round": round_no, "current": current, "peak": peak, "rss": rss_kib() or 0}
         figures.append(figure)
-        print(f"  {round_no:>5} {current / 2**20:8.1f} MiB {(current - figures[0]['current']) / 2**20:+8.2f} MiB "
-              f"{peak / 2**20:7.1f} MiB {figure['rss'] / 1024:6.1f} MiB {live:>15} {elapsed:9.2f} s")
+        print(
+            f"  {round_no:>5} {current / 2**20:8.1f} MiB {(current - figures[0]['current']) / 2**20:+8.2f} MiB "
+            f"{peak / 2**20:7.1f} MiB {figure['rss'] / 1024:6.1f} MiB {live:>15} {elapsed:9.2f} s"
+        )
     tracemalloc.stop()
     last = figures[-1]["current"] - figures[1]["current"]
-    print(f"  growth from round 1 to round {rounds}: {last / 2**10:+.1f} KiB "
-          f"({last / max(1, rounds - 1) / 2**10:+.1f} KiB/round); VmRSS {figures[-1]['rss'] - figures[1]['rss']:+d} KiB")
+    print(
+        f"  growth from round 1 to round {rounds}: {last / 2**10:+.1f} KiB "
+        f"({last / max(1, rounds - 1) / 2**10:+.1f} KiB/round); VmRSS {figures[-1]['rss'] - figures[1]['rss']:+d} KiB"
+    )
 
     as_is = update_cost(store, ids, with_result)
-    print(f"  cost of one with_result swap (tracemalloc off): {as_is * 1e6:.1f} us cpu; one source run over "
-          f"{accounts} accounts spends {as_is * accounts:.2f} s cpu in swaps (under the store lock)")
+    print(
+        f"  cost of one with_result swap (tracemalloc off): {as_is * 1e6:.1f} us cpu; one source run over "
+        f"{accounts} accounts spends {as_is * accounts:.2f} s cpu in swaps (under the store lock)"
+    )
     return figures, as_is
 
 
@@ -138,12 +152,19 @@ def capped_logins() -> None:
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     seen = seen_ids(rng, MAX_SEEN, T0)
-    logins = ConsoleLogins(counts=MappingProxyType({}), newest_success=None, malformed=0, seen=seen,
-                           resume_from=source_values(0)["console_logins"].resume_from)
+    logins = ConsoleLogins(
+        counts=MappingProxyType({}),
+        newest_success=None,
+        malformed=0,
+        seen=seen,
+        resume_from=source_values(0)["console_logins"].resume_from,
+    )
     held = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
-    print(f"  traced {held / 2**20:.2f} MiB = {held / MAX_SEEN:.0f} B per id; "
-          f"{held / 2**10 / TARGET_KIB:.0f}x the {TARGET_KIB:.0f} KiB per-account target")
+    print(
+        f"  traced {held / 2**20:.2f} MiB = {held / MAX_SEEN:.0f} B per id; "
+        f"{held / 2**10 / TARGET_KIB:.0f}x the {TARGET_KIB:.0f} KiB per-account target"
+    )
     for accounts in (100, 1000, 5000):
         print(f"  if every one of {accounts} accounts were at the cap: {held * accounts / 2**30:6.2f} GiB")
     del logins
@@ -156,9 +177,16 @@ def aws_clients(accounts: int) -> tuple[float, float]:
     account id is set directly (it would come from sts:GetCallerIdentity)."""
     import os
 
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/dev/null",
-                       "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true"})
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
     import boto3
 
     from exporter.aws.sessions import AwsAccess
@@ -179,8 +207,10 @@ def aws_clients(accounts: int) -> tuple[float, float]:
     cpu = (time.process_time() - cpu) / accounts
     gc.collect()
     per_account = ((rss_kib() or 0) - rss) / accounts / 1024
-    print(f"  VmRSS +{per_account:.2f} MiB per account, {cpu * 1e3:.0f} ms cpu per account "
-          "(one client per service for every member; per account only its refreshable AssumeRole credentials)")
+    print(
+        f"  VmRSS +{per_account:.2f} MiB per account, {cpu * 1e3:.0f} ms cpu per account "
+        "(one client per service for every member; per account only its refreshable AssumeRole credentials)"
+    )
 
     # root_audit makes a new boto3.Session for every account on every run (sessions.root_session_client).
     session = boto3.Session(region_name="us-east-1")
@@ -189,14 +219,18 @@ def aws_clients(accounts: int) -> tuple[float, float]:
     runs = 10
     started = time.process_time()
     for _ in range(runs):
-        boto3.Session(region_name="us-east-1", **creds).client("iam", region_name="us-east-1", config=access._client_config)
+        boto3.Session(region_name="us-east-1", **creds).client(
+            "iam", region_name="us-east-1", config=access._client_config
+        )
     fresh = (time.process_time() - started) / runs
     started = time.process_time()
     for _ in range(runs):
         session.client("iam", region_name="us-east-1", config=access._client_config, **creds)
     shared = (time.process_time() - started) / runs
-    print(f"  root_audit's per-run client: new boto3.Session + client {fresh * 1e3:.0f} ms cpu; "
-          f"client from one shared session with the same credentials {shared * 1e3:.0f} ms cpu")
+    print(
+        f"  root_audit's per-run client: new boto3.Session + client {fresh * 1e3:.0f} ms cpu; "
+        f"client from one shared session with the same credentials {shared * 1e3:.0f} ms cpu"
+    )
     return per_account, cpu
 
 
@@ -204,8 +238,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=sizes, default=[1000, 5000], help="account counts (default 1000,5000)")
     parser.add_argument("--rounds", type=int, default=10, help="full rounds of updates (default 10)")
-    parser.add_argument("--seen", type=int, default=5, help="root console-login event ids remembered per account (default 5: root sign-ins within the 20-minute overlap; the cap is measured separately)")
-    parser.add_argument("--client-accounts", type=int, default=20, help="accounts for the AWS client measure (default 20)")
+    parser.add_argument(
+        "--seen",
+        type=int,
+        default=5,
+        help="root console-login event ids remembered per account (default 5: root sign-ins within the 20-minute overlap; the cap is measured separately)",
+    )
+    parser.add_argument(
+        "--client-accounts", type=int, default=20, help="accounts for the AWS client measure (default 20)"
+    )
     args = parser.parse_args()
 
     print(f"bench_memory: {machine_note()}")
@@ -224,15 +265,21 @@ def main() -> None:
     for accounts, (per_account, figures, per_update) in summary.items():
         growth = (figures[-1]["current"] - figures[1]["current"]) / 2**10
         verdict = "holds" if per_account < TARGET_KIB else "MISSED"
-        print(f"  {accounts} accounts: {per_account:.1f} KiB/account with {args.seen} seen ids "
-              f"(target < {TARGET_KIB:.0f} KiB: {verdict}); growth rounds 1->{args.rounds}: {growth:+.1f} KiB; "
-              f"with_result {per_update * 1e6:.1f} us cpu/update")
-    print(f"  AWS clients cached per account (not in the snapshot, not in the figures above): {clients_mib:.2f} MiB/account"
-          f" = {clients_mib * 1024 / TARGET_KIB:.0f}x the {TARGET_KIB:.0f} KiB target")
+        print(
+            f"  {accounts} accounts: {per_account:.1f} KiB/account with {args.seen} seen ids "
+            f"(target < {TARGET_KIB:.0f} KiB: {verdict}); growth rounds 1->{args.rounds}: {growth:+.1f} KiB; "
+            f"with_result {per_update * 1e6:.1f} us cpu/update"
+        )
+    print(
+        f"  AWS clients cached per account (not in the snapshot, not in the figures above): {clients_mib:.2f} MiB/account"
+        f" = {clients_mib * 1024 / TARGET_KIB:.0f}x the {TARGET_KIB:.0f} KiB target"
+    )
     ordered = sorted(summary)
     for small, large in zip(ordered, ordered[1:]):
-        print(f"  with_result cost per update {large}/{small} accounts: {summary[large][2] / summary[small][2]:.2f}x "
-              f"(O(1) = 1.00, O(accounts) = {large / small:.2f}); a source run costs this x accounts")
+        print(
+            f"  with_result cost per update {large}/{small} accounts: {summary[large][2] / summary[small][2]:.2f}x "
+            f"(O(1) = 1.00, O(accounts) = {large / small:.2f}); a source run costs this x accounts"
+        )
 
 
 if __name__ == "__main__":

@@ -67,8 +67,13 @@ def median(values: list[float]) -> float:
 def exporter_config(concurrency: int, root_audit: str = "off") -> Any:
     from exporter.config import parse_config
 
-    return parse_config({"accounts": {"root_audit": root_audit},
-                         "collection": {"concurrency": concurrency, "credential_report_timeout": "60s"}}, "bench")
+    return parse_config(
+        {
+            "accounts": {"root_audit": root_audit},
+            "collection": {"concurrency": concurrency, "credential_report_timeout": "60s"},
+        },
+        "bench",
+    )
 
 
 def new_collection(config: Any) -> Any:
@@ -122,8 +127,9 @@ def reference_cycle(concurrency: int, lookback: timedelta) -> tuple[float, float
     with ThreadPoolExecutor(max_workers=min(8, concurrency)) as pool:
         parents = [root["Id"] for root in pages("list_roots", "Roots")]
         while parents:
-            ous = pool.map(lambda p: pages("list_organizational_units_for_parent", "OrganizationalUnits", ParentId=p),
-                           parents)
+            ous = pool.map(
+                lambda p: pages("list_organizational_units_for_parent", "OrganizationalUnits", ParentId=p), parents
+            )
             found = pool.map(lambda p: pages("list_accounts_for_parent", "Accounts", ParentId=p), parents)
             parents = [ou["Id"] for batch in ous for ou in batch]
             accounts.extend(account for batch in found for account in batch if account["State"] == "ACTIVE")
@@ -133,10 +139,16 @@ def reference_cycle(concurrency: int, lookback: timedelta) -> tuple[float, float
         if account_id == home:
             member_iam, trail = iam, thread_session().client("cloudtrail")
         else:
-            creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
-                                    RoleSessionName="aws-root-exporter", DurationSeconds=3600)["Credentials"]
-            keys = {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretAccessKey"],
-                    "aws_session_token": creds["SessionToken"]}
+            creds = sts.assume_role(
+                RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
+                RoleSessionName="aws-root-exporter",
+                DurationSeconds=3600,
+            )["Credentials"]
+            keys = {
+                "aws_access_key_id": creds["AccessKeyId"],
+                "aws_secret_access_key": creds["SecretAccessKey"],
+                "aws_session_token": creds["SessionToken"],
+            }
             member_iam, trail = thread_session().client("iam", **keys), thread_session().client("cloudtrail", **keys)
         summary = member_iam.get_account_summary()["SummaryMap"]
         while member_iam.generate_credential_report()["State"] != "COMPLETE":
@@ -145,8 +157,12 @@ def reference_cycle(concurrency: int, lookback: timedelta) -> tuple[float, float
         if summary["AccountMFAEnabled"]:
             member_iam.list_virtual_mfa_devices(AssignmentStatus="Assigned")
         now = datetime.now(timezone.utc)
-        trail.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}],
-                            StartTime=now - lookback, EndTime=now, MaxResults=50)
+        trail.lookup_events(
+            LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}],
+            StartTime=now - lookback,
+            EndTime=now,
+            MaxResults=50,
+        )
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(one, [account["Id"] for account in accounts]))
@@ -169,9 +185,16 @@ def calls_per_hour(server: FakeServer, root_audit: str, sample: int) -> tuple[di
     from exporter.sources.credential_report import REPORT_LIFETIME
 
     intervals = default_config().collection.intervals
-    config = parse_config({"accounts": {"root_audit": root_audit,
-                                        "include": [MANAGEMENT] + [member_id(i) for i in range(1, sample + 1)]},
-                           "collection": {"concurrency": 32, "credential_report_timeout": "60s"}}, "bench")
+    config = parse_config(
+        {
+            "accounts": {
+                "root_audit": root_audit,
+                "include": [MANAGEMENT] + [member_id(i) for i in range(1, sample + 1)],
+            },
+            "collection": {"concurrency": 32, "credential_report_timeout": "60s"},
+        },
+        "bench",
+    )
     collection = new_collection(config)
     server.clear_calls()
     collection.run_once()
@@ -208,8 +231,11 @@ def calls_per_hour(server: FakeServer, root_audit: str, sample: int) -> tuple[di
 def cycle(args: argparse.Namespace) -> None:
     from exporter.config import default_config
 
-    print(f"== full cycle: {args.accounts} members + management, {args.latency_ms:g} ms per call, "
-          f"concurrency {args.concurrency}, root audit off ({machine()})", flush=True)
+    print(
+        f"== full cycle: {args.accounts} members + management, {args.latency_ms:g} ms per call, "
+        f"concurrency {args.concurrency}, root audit off ({machine()})",
+        flush=True,
+    )
     with FakeServer(args.accounts, ous=10) as server:
         use_fake(server)
         print(f"  fake AWS built in {server.build_seconds:.1f} s (pid {server.pid})", flush=True)
@@ -235,13 +261,17 @@ def cycle(args: argparse.Namespace) -> None:
             reference_runs.append(ref_seconds)
             cpu_runs.append(cpu)
             reference_cpu.append(ref_cpu)
-            print(f"  run {repeat + 1}: exporter {seconds:6.1f} s ({'ok' if ok else 'FAILED'}), cpu {cpu:5.1f} s; "
-                  f"reference {ref_seconds:6.1f} s, cpu {ref_cpu:5.1f} s; ratio {seconds / ref_seconds:.2f}",
-                  flush=True)
+            print(
+                f"  run {repeat + 1}: exporter {seconds:6.1f} s ({'ok' if ok else 'FAILED'}), cpu {cpu:5.1f} s; "
+                f"reference {ref_seconds:6.1f} s, cpu {ref_cpu:5.1f} s; ratio {seconds / ref_seconds:.2f}",
+                flush=True,
+            )
         accounts = args.accounts + 1
-        print(f"  the fake's own CPU per cycle (median): {median(fake_cpu['exporter']):.1f} s under the exporter, "
-              f"{median(fake_cpu['reference']):.1f} s under the reference; the latency floor "
-              f"(calls x latency / concurrency) is {sum(exporter_calls.values()) * args.latency_ms / 1000 / args.concurrency:.1f} s")
+        print(
+            f"  the fake's own CPU per cycle (median): {median(fake_cpu['exporter']):.1f} s under the exporter, "
+            f"{median(fake_cpu['reference']):.1f} s under the reference; the latency floor "
+            f"(calls x latency / concurrency) is {sum(exporter_calls.values()) * args.latency_ms / 1000 / args.concurrency:.1f} s"
+        )
         print(f"  calls of one cycle by operation (exporter / reference), {accounts} accounts:")
         for operation in sorted(set(exporter_calls) | set(reference_calls)):
             mark = "" if exporter_calls[operation] == reference_calls[operation] else "   <- differs"
@@ -249,15 +279,22 @@ def cycle(args: argparse.Namespace) -> None:
         same = exporter_calls == reference_calls
         ratio = median(exporter_runs) / median(reference_runs)
         cpu_ms = median(cpu_runs) / accounts * 1000
-        row(f"full cycle, {args.accounts:,} accounts, {args.latency_ms:g} ms/call, concurrency {args.concurrency}",
+        row(
+            f"full cycle, {args.accounts:,} accounts, {args.latency_ms:g} ms/call, concurrency {args.concurrency}",
             f"{ratio:.2f}x ({median(exporter_runs):.1f} s vs reference {median(reference_runs):.1f} s; "
             f"{'same calls' if same else 'CALLS DIFFER'})",
-            f"<= {CYCLE_RATIO_TARGET}x the reference", ratio <= CYCLE_RATIO_TARGET and same,
-            f"median of {args.repeats}")
-        row("exporter CPU (user + sys) per account per full cycle", f"{cpu_ms:.1f} ms",
-            f"<= {CPU_TARGET_MS:g} ms", cpu_ms <= CPU_TARGET_MS,
+            f"<= {CYCLE_RATIO_TARGET}x the reference",
+            ratio <= CYCLE_RATIO_TARGET and same,
+            f"median of {args.repeats}",
+        )
+        row(
+            "exporter CPU (user + sys) per account per full cycle",
+            f"{cpu_ms:.1f} ms",
+            f"<= {CPU_TARGET_MS:g} ms",
+            cpu_ms <= CPU_TARGET_MS,
             f"median of {args.repeats}; the fake runs in another process; reference client "
-            f"{median(reference_cpu) / accounts * 1000:.1f} ms")
+            f"{median(reference_cpu) / accounts * 1000:.1f} ms",
+        )
 
         server.set_latency(0)
         print("  AWS calls per account per hour at the default intervals (steady state):")
@@ -269,17 +306,23 @@ def cycle(args: argparse.Namespace) -> None:
         operations = sorted(set(tables["off"][0]) | set(tables["on"][0]))
         print(f"    {'operation':45} {'root audit off':>15} {'root audit on':>15}")
         for operation in operations:
-            print(f"    {operation:45} {tables['off'][0].get(operation, 0):15.2f} {tables['on'][0].get(operation, 0):15.2f}")
+            print(
+                f"    {operation:45} {tables['off'][0].get(operation, 0):15.2f} {tables['on'][0].get(operation, 0):15.2f}"
+            )
         print(f"    {'total':45} {tables['off'][1]:15.2f} {tables['on'][1]:15.2f}")
         # Half the fake's roots have no MFA, so their virtual MFA listing is skipped; where every
         # root has MFA, the listing runs every 5 minutes for each: the worst case.
         everywhere = tables["off"][1] - tables["off"][0].get("iam:ListVirtualMFADevices", 0) + 3600 / 300
         print(f"    with MFA on every root (the listing for every account): {everywhere:.2f} (root audit off)")
         worst = max(everywhere, tables["on"][1])
-        row("AWS calls per account per hour, default intervals",
+        row(
+            "AWS calls per account per hour, default intervals",
             f"{tables['off'][1]:.1f} (root audit off; {everywhere:.1f} if every root has MFA), "
-            f"{tables['on'][1]:.1f} (root audit on)", f"<= {CALLS_TARGET:g}", worst <= CALLS_TARGET,
-            f"table by operation in the bench_scale output; measured over {sample + 1} accounts")
+            f"{tables['on'][1]:.1f} (root audit on)",
+            f"<= {CALLS_TARGET:g}",
+            worst <= CALLS_TARGET,
+            f"table by operation in the bench_scale output; measured over {sample + 1} accounts",
+        )
 
 
 def free_port() -> int:
@@ -314,8 +357,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 def memory(args: argparse.Namespace) -> None:
-    print(f"== resident memory: {args.accounts} members in {args.ous} OUs, the exporter as a subprocess "
-          f"({machine()})", flush=True)
+    print(
+        f"== resident memory: {args.accounts} members in {args.ous} OUs, the exporter as a subprocess ({machine()})",
+        flush=True,
+    )
     with FakeServer(args.accounts, ous=args.ous) as server:
         print(f"  fake AWS built in {server.build_seconds:.1f} s (pid {server.pid})", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
@@ -325,10 +370,24 @@ def memory(args: argparse.Namespace) -> None:
             port = free_port()
             env = {**os.environ, **server.env}
             started = time.monotonic()
-            process = subprocess.Popen([sys.executable, "-m", "exporter", "--config.file", config,
-                                        "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "warn"],
-                                       cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "exporter",
+                    "--config.file",
+                    config,
+                    "--web.listen-address",
+                    f"127.0.0.1:{port}",
+                    "--log.level",
+                    "warn",
+                ],
+                cwd=REPO,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 base = f"http://127.0.0.1:{port}"
                 while http_status(f"{base}/-/ready") != 200:
@@ -343,17 +402,26 @@ def memory(args: argparse.Namespace) -> None:
                 for _ in range(args.samples - 1):
                     status = http_status(f"{base}/metrics")
                     samples.append(rss_mb(process.pid))
-                print(f"  first full cycle (start to ready) {cycle_seconds:.0f} s, exporter CPU {cpu:.0f} s = "
-                      f"{cpu / (args.accounts + 1) * 1000:.1f} ms per account; last scrape HTTP {status}")
-                print(f"  VmRSS after the cycle and during {args.samples - 1} scrapes: "
-                      + ", ".join(f"{s:.0f}" for s in samples) + " MB")
+                print(
+                    f"  first full cycle (start to ready) {cycle_seconds:.0f} s, exporter CPU {cpu:.0f} s = "
+                    f"{cpu / (args.accounts + 1) * 1000:.1f} ms per account; last scrape HTTP {status}"
+                )
+                print(
+                    f"  VmRSS after the cycle and during {args.samples - 1} scrapes: "
+                    + ", ".join(f"{s:.0f}" for s in samples)
+                    + " MB"
+                )
             finally:
                 process.terminate()
                 process.wait(30)
         value = median(samples)
-        row(f"resident memory, {args.accounts:,} accounts, after a full cycle, serving", f"{value:.0f} MB",
-            f"< {RSS_TARGET_MB:g} MB", value < RSS_TARGET_MB,
-            f"median of {args.samples} VmRSS samples of one exporter process (ready, then scraped)")
+        row(
+            f"resident memory, {args.accounts:,} accounts, after a full cycle, serving",
+            f"{value:.0f} MB",
+            f"< {RSS_TARGET_MB:g} MB",
+            value < RSS_TARGET_MB,
+            f"median of {args.samples} VmRSS samples of one exporter process (ready, then scraped)",
+        )
 
         use_fake(server)
         server.set_latency(0.05)
@@ -370,11 +438,18 @@ def memory(args: argparse.Namespace) -> None:
             found = len(discovery.discover(access, config))
             runs.append(time.perf_counter() - started)
         calls = by_operation(server.calls())
-        print(f"  discovery: {found} accounts in {median(runs):.1f} s (runs: "
-              + ", ".join(f"{r:.1f}" for r in runs) + f"); calls {dict(calls)}")
-        row(f"discovery of {args.accounts:,} accounts in {args.ous} OUs at 50 ms/call", f"{median(runs):.1f} s",
-            f"< {DISCOVERY_TARGET_S:g} s", median(runs) < DISCOVERY_TARGET_S,
-            f"median of {args.discovery_repeats}; {sum(calls.values())} calls")
+        print(
+            f"  discovery: {found} accounts in {median(runs):.1f} s (runs: "
+            + ", ".join(f"{r:.1f}" for r in runs)
+            + f"); calls {dict(calls)}"
+        )
+        row(
+            f"discovery of {args.accounts:,} accounts in {args.ous} OUs at 50 ms/call",
+            f"{median(runs):.1f} s",
+            f"< {DISCOVERY_TARGET_S:g} s",
+            median(runs) < DISCOVERY_TARGET_S,
+            f"median of {args.discovery_repeats}; {sum(calls.values())} calls",
+        )
 
 
 def main() -> None:

@@ -33,8 +33,12 @@ TARGET_ACCOUNTS = 1000
 
 def wsgi_scrape(app, gzip: bool) -> int:
     """One GET /metrics through the exporter's own WSGI app (exporter/web.py)."""
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/metrics", "QUERY_STRING": "",
-               "HTTP_ACCEPT_ENCODING": "gzip" if gzip else ""}
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/metrics",
+        "QUERY_STRING": "",
+        "HTTP_ACCEPT_ENCODING": "gzip" if gzip else "",
+    }
     return sum(len(chunk) for chunk in app(environ, lambda status, headers: None))
 
 
@@ -71,8 +75,10 @@ def measure(accounts: int, repeats: int, seen: int) -> dict:
 
 def line(label: str, timing: Timing, accounts: int, scrape: Timing = None) -> str:
     wall, cpu = median(timing.wall), median(timing.cpu)
-    text = (f"  {label:<34} wall {wall * 1e3:8.1f} ms ({spread(timing.wall)})  cpu {cpu * 1e3:8.1f} ms"
-            f"  = {wall / accounts * 1e6:6.1f} us/account wall, {cpu / accounts * 1e6:6.1f} cpu")
+    text = (
+        f"  {label:<34} wall {wall * 1e3:8.1f} ms ({spread(timing.wall)})  cpu {cpu * 1e3:8.1f} ms"
+        f"  = {wall / accounts * 1e6:6.1f} us/account wall, {cpu / accounts * 1e6:6.1f} cpu"
+    )
     if scrape is not None:
         text += f"  [{cpu / median(scrape.cpu):4.0%} of scrape cpu]"
     return text
@@ -80,14 +86,18 @@ def line(label: str, timing: Timing, accounts: int, scrape: Timing = None) -> st
 
 def report(result: dict) -> None:
     n = result["accounts"]
-    print(f"\n== {n} accounts: exposition {result['bytes']:,} bytes ({result['bytes'] / n:,.0f} B/account), "
-          f"{result['gzip_bytes']:,} gzipped, {result['samples']:,} samples")
+    print(
+        f"\n== {n} accounts: exposition {result['bytes']:,} bytes ({result['bytes'] / n:,.0f} B/account), "
+        f"{result['gzip_bytes']:,} gzipped, {result['samples']:,} samples"
+    )
     scrape = result["scrape"]
     print(line("scrape: generate_latest", scrape, n))
     print(line("  collect() (exporter)", result["collect"], n, scrape))
     print(line("    of which root_facts", result["facts"], n, scrape))
-    print(f"  {'  text serialization (by diff.)':<34} cpu {(median(scrape.cpu) - median(result['collect'].cpu)) * 1e3:8.1f} ms"
-          "  (prometheus_client)")
+    print(
+        f"  {'  text serialization (by diff.)':<34} cpu {(median(scrape.cpu) - median(result['collect'].cpu)) * 1e3:8.1f} ms"
+        "  (prometheus_client)"
+    )
     print(line("GET /metrics, gzip, after a swap", result["wsgi_gzip"], n))
     print(line("GET /metrics, gzip, same snapshot", result["wsgi_gzip_cached"], n))
     for key, timing in result["pages"].items():
@@ -99,7 +109,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=sizes, default=[100, 1000, 5000], help="account counts (default 100,1000,5000)")
     parser.add_argument("--repeats", type=int, default=7, help="timed repeats per measurement (default 7)")
-    parser.add_argument("--seen", type=int, default=5, help="root console-login event ids remembered per account (default 5)")
+    parser.add_argument(
+        "--seen", type=int, default=5, help="root console-login event ids remembered per account (default 5)"
+    )
     args = parser.parse_args()
 
     print(f"bench_scrape: {machine_note()}; {args.repeats} repeats; medians (wall-clock and process CPU)")
@@ -112,19 +124,28 @@ def main() -> None:
     if TARGET_ACCOUNTS in results:
         timing = results[TARGET_ACCOUNTS]["scrape"]
         wall, cpu = median(timing.wall) * 1e3, median(timing.cpu) * 1e3
-        print(f"  target: scrape of {TARGET_ACCOUNTS} accounts < {TARGET_MS:.0f} ms median: wall {wall:.1f} ms "
-              f"-> {'holds' if wall < TARGET_MS else 'MISSED'}; cpu {cpu:.1f} ms -> {'holds' if cpu < TARGET_MS else 'MISSED'}")
+        print(
+            f"  target: scrape of {TARGET_ACCOUNTS} accounts < {TARGET_MS:.0f} ms median: wall {wall:.1f} ms "
+            f"-> {'holds' if wall < TARGET_MS else 'MISSED'}; cpu {cpu:.1f} ms -> {'holds' if cpu < TARGET_MS else 'MISSED'}"
+        )
         timing = results[TARGET_ACCOUNTS]["wsgi_gzip"]
-        print(f"          GET /metrics with gzip (what Prometheus sends): wall {median(timing.wall) * 1e3:.1f} ms, "
-              f"cpu {median(timing.cpu) * 1e3:.1f} ms")
+        print(
+            f"          GET /metrics with gzip (what Prometheus sends): wall {median(timing.wall) * 1e3:.1f} ms, "
+            f"cpu {median(timing.cpu) * 1e3:.1f} ms"
+        )
     ordered = sorted(results)
     for small, large in zip(ordered, ordered[1:]):
         factor = large / small
-        for label, get in (("scrape", lambda r: r["scrape"]), ("collect", lambda r: r["collect"]),
-                           ("landing", lambda r: r["pages"]["all"])):
+        for label, get in (
+            ("scrape", lambda r: r["scrape"]),
+            ("collect", lambda r: r["collect"]),
+            ("landing", lambda r: r["pages"]["all"]),
+        ):
             wall = median(get(results[large]).wall) / median(get(results[small]).wall)
             cpu = median(get(results[large]).cpu) / median(get(results[small]).cpu)
-            print(f"  {label:<8} {large}/{small} accounts: time ratio wall {wall:5.2f}, cpu {cpu:5.2f} (linear = {factor:.2f})")
+            print(
+                f"  {label:<8} {large}/{small} accounts: time ratio wall {wall:5.2f}, cpu {cpu:5.2f} (linear = {factor:.2f})"
+            )
 
 
 if __name__ == "__main__":

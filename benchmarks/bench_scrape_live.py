@@ -33,8 +33,12 @@ TARGET_MS = 50.0
 
 
 def scrape(app: ExporterApp, gzip: bool) -> bytes:
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/metrics", "QUERY_STRING": "",
-               "HTTP_ACCEPT_ENCODING": "gzip" if gzip else ""}
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/metrics",
+        "QUERY_STRING": "",
+        "HTTP_ACCEPT_ENCODING": "gzip" if gzip else "",
+    }
     return b"".join(app(environ, lambda status, headers: None))
 
 
@@ -78,9 +82,11 @@ class GcPauses:
 
 def warmer(app: ExporterApp, interval: float, stopped: threading.Event) -> threading.Thread:
     """What a periodic job would do once wired (``ExporterApp.warm``): encode ahead of scrapes."""
+
     def run() -> None:
         while not stopped.wait(interval):
             app.warm()
+
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return thread
@@ -117,8 +123,18 @@ def one_run(accounts: int, scrapes: int, swap_ms: float, pause_ms: float, warm_m
         if warming is not None:
             warming.join()
         gc.callbacks.remove(pauses)
-    return {"gc": pauses.pauses, "cpu": cpu, "first": first, "times": times, "swaps": collection.swaps, "snapshots": seen,
-            "bytes": plain_bytes, "gzip_bytes": first_gzip, "whole_gzip": whole_gzip, "rss": rss_kib()}
+    return {
+        "gc": pauses.pauses,
+        "cpu": cpu,
+        "first": first,
+        "times": times,
+        "swaps": collection.swaps,
+        "snapshots": seen,
+        "bytes": plain_bytes,
+        "gzip_bytes": first_gzip,
+        "whole_gzip": whole_gzip,
+        "rss": rss_kib(),
+    }
 
 
 def main() -> None:
@@ -128,13 +144,19 @@ def main() -> None:
     parser.add_argument("--scrapes", type=int, default=200, help="scrapes per variant per run (default 200)")
     parser.add_argument("--swap-ms", type=float, default=5.0, help="one account result swapped in every (default 5)")
     parser.add_argument("--pause-ms", type=float, default=20.0, help="pause between scrapes (default 20)")
-    parser.add_argument("--warm-ms", type=float, default=0.0,
-                        help="call ExporterApp.warm() every this many ms from a thread, as a periodic job would (default 0: off)")
+    parser.add_argument(
+        "--warm-ms",
+        type=float,
+        default=0.0,
+        help="call ExporterApp.warm() every this many ms from a thread, as a periodic job would (default 0: off)",
+    )
     args = parser.parse_args()
 
-    print(f"bench_scrape_live: {machine_note()}; {args.accounts} accounts, {args.runs} runs x {args.scrapes} "
-          f"scrapes per variant, one account swapped in every {args.swap_ms:g} ms, {args.pause_ms:g} ms between scrapes"
-          + (f", warm every {args.warm_ms:g} ms" if args.warm_ms else ""))
+    print(
+        f"bench_scrape_live: {machine_note()}; {args.accounts} accounts, {args.runs} runs x {args.scrapes} "
+        f"scrapes per variant, one account swapped in every {args.swap_ms:g} ms, {args.pause_ms:g} ms between scrapes"
+        + (f", warm every {args.warm_ms:g} ms" if args.warm_ms else "")
+    )
     runs = []
     for number in range(1, args.runs + 1):
         result = one_run(args.accounts, args.scrapes, args.swap_ms, args.pause_ms, args.warm_ms)
@@ -142,14 +164,20 @@ def main() -> None:
         cells = []
         for gzip in (True, False):
             t = result["times"][gzip]
-            cells.append(f"{'gzip' if gzip else 'plain'} p50 {percentile(t, .5) * 1e3:6.1f} ms, "
-                         f"p99 {percentile(t, .99) * 1e3:6.1f} ms (thread CPU p99 "
-                         f"{percentile(result['cpu'][gzip], .99) * 1e3:.1f} ms; {len(result['snapshots'][gzip])} snapshots)")
-        print(f"  run {number}: first scrape {result['first'] * 1e3:,.0f} ms; {'; '.join(cells)}; "
-              f"{result['swaps']} swaps; {len(result['gc'])} full GCs (max {max(result['gc'], default=0) * 1e3:.0f} ms); RSS {result['rss'] / 1024:,.0f} MiB")
+            cells.append(
+                f"{'gzip' if gzip else 'plain'} p50 {percentile(t, 0.5) * 1e3:6.1f} ms, "
+                f"p99 {percentile(t, 0.99) * 1e3:6.1f} ms (thread CPU p99 "
+                f"{percentile(result['cpu'][gzip], 0.99) * 1e3:.1f} ms; {len(result['snapshots'][gzip])} snapshots)"
+            )
+        print(
+            f"  run {number}: first scrape {result['first'] * 1e3:,.0f} ms; {'; '.join(cells)}; "
+            f"{result['swaps']} swaps; {len(result['gc'])} full GCs (max {max(result['gc'], default=0) * 1e3:.0f} ms); RSS {result['rss'] / 1024:,.0f} MiB"
+        )
     last = runs[-1]
-    print(f"  body {last['bytes']:,} bytes; gzip {last['gzip_bytes']:,} bytes as members "
-          f"({last['gzip_bytes'] / last['whole_gzip'] - 1:+.0%} against one gzip member of the whole body)")
+    print(
+        f"  body {last['bytes']:,} bytes; gzip {last['gzip_bytes']:,} bytes as members "
+        f"({last['gzip_bytes'] / last['whole_gzip'] - 1:+.0%} against one gzip member of the whole body)"
+    )
 
     def med(get) -> float:
         return statistics.median(get(run) for run in runs) * 1e3
@@ -159,13 +187,19 @@ def main() -> None:
     print("\n| figure | value | target |\n|---|---|---|")
     for gzip in (True, False):
         label = "with gzip" if gzip else "without gzip"
-        p99 = med(lambda run, gzip=gzip: percentile(run["times"][gzip], .99))
-        print(f"| /metrics p99, {n:,} accounts, collection running, {label}, {setting} | {p99:.1f} ms "
-              f"| < {TARGET_MS:.0f} ms ({'holds' if p99 < TARGET_MS else 'MISSED'}) |")
-        print(f"| /metrics p99 scraping thread CPU, {n:,} accounts, {label}, {setting} | "
-              f"{med(lambda run, gzip=gzip: percentile(run['cpu'][gzip], .99)):.1f} ms | - |")
-        print(f"| /metrics p50, {n:,} accounts, collection running, {label}, {setting} | "
-              f"{med(lambda run, gzip=gzip: percentile(run['times'][gzip], .5)):.1f} ms | - |")
+        p99 = med(lambda run, gzip=gzip: percentile(run["times"][gzip], 0.99))
+        print(
+            f"| /metrics p99, {n:,} accounts, collection running, {label}, {setting} | {p99:.1f} ms "
+            f"| < {TARGET_MS:.0f} ms ({'holds' if p99 < TARGET_MS else 'MISSED'}) |"
+        )
+        print(
+            f"| /metrics p99 scraping thread CPU, {n:,} accounts, {label}, {setting} | "
+            f"{med(lambda run, gzip=gzip: percentile(run['cpu'][gzip], 0.99)):.1f} ms | - |"
+        )
+        print(
+            f"| /metrics p50, {n:,} accounts, collection running, {label}, {setting} | "
+            f"{med(lambda run, gzip=gzip: percentile(run['times'][gzip], 0.5)):.1f} ms | - |"
+        )
     print(f"| /metrics first scrape after start, {n:,} accounts, gzip | {med(lambda run: run['first']):,.0f} ms | - |")
 
 

@@ -60,12 +60,14 @@ _FakeManager.register("FakeAws", FakeAws)
 
 
 def _root(rng: random.Random) -> FakeRoot:
-    return rng.choice([
-        FakeRoot.without_credentials(),
-        FakeRoot.with_password("virtual"),
-        FakeRoot.with_password("fido", last_used=datetime.now(timezone.utc) - timedelta(days=3)),
-        FakeRoot(password=True, access_keys=[FakeAccessKey()]),
-    ])
+    return rng.choice(
+        [
+            FakeRoot.without_credentials(),
+            FakeRoot.with_password("virtual"),
+            FakeRoot.with_password("fido", last_used=datetime.now(timezone.utc) - timedelta(days=3)),
+            FakeRoot(password=True, access_keys=[FakeAccessKey()]),
+        ]
+    )
 
 
 def _open_fds() -> int:
@@ -92,9 +94,17 @@ class Soak:
         fake.create_organization()
         for _ in range(accounts):
             self._join()
-        config = parse_config({"aws": {"max_attempts": 2}, "collection": {
-            "credential_report_timeout": "10s", "concurrency": 8,
-            "deadlines": {"account_summary": DEADLINE}}}, "soak")
+        config = parse_config(
+            {
+                "aws": {"max_attempts": 2},
+                "collection": {
+                    "credential_report_timeout": "10s",
+                    "concurrency": 8,
+                    "deadlines": {"account_summary": DEADLINE},
+                },
+            },
+            "soak",
+        )
         self.store = SnapshotStore()
         self.collection = Collection(Context(access=AwsAccess(config), config=config), self.store, account_sources())
         self.intervals = {name: config.collection.intervals[name] for name in self.collection.source_names}
@@ -102,8 +112,12 @@ class Soak:
     def _join(self) -> None:
         self.next_id += 1001
         account_id = f"{self.next_id:012d}"
-        self.fake.create_account(account_id, f"soak-{account_id[-6:]}", ou=self.rng.choice(["", "Work/Prod", "Sandbox"]),
-                                 root=_root(self.rng))
+        self.fake.create_account(
+            account_id,
+            f"soak-{account_id[-6:]}",
+            ou=self.rng.choice(["", "Work/Prod", "Sandbox"]),
+            root=_root(self.rng),
+        )
         self.members.append(account_id)
 
     def _faults(self) -> None:
@@ -118,8 +132,12 @@ class Soak:
         fake.fail(slow_report, "GetCredentialReport", "ReportInProgress", status=404, times=1)
         fake.expire_report(expired)
         fake.fail(expired, "GetCredentialReport", "ReportExpired", status=410, times=1)
-        fake.add_console_login(signed_in, time=now - timedelta(minutes=rng.randint(1, 30)),
-                               source_ip=f"203.0.113.{rng.randint(1, 254)}", success=rng.random() < 0.7)
+        fake.add_console_login(
+            signed_in,
+            time=now - timedelta(minutes=rng.randint(1, 30)),
+            source_ip=f"203.0.113.{rng.randint(1, 254)}",
+            success=rng.random() < 0.7,
+        )
         fake.add_raw_cloudtrail_event(malformed, time=now - timedelta(minutes=5), cloudtrail_event="{not json")
         fake.set_assume_role_lifetime(rng.choice([None, 2.0]))  # some cycles: credentials expire before the next
 
@@ -155,30 +173,49 @@ def main() -> None:
     os.environ.update(fake.env())
     try:
         soak = Soak(fake, args.accounts, args.churn, args.seed)
-        print(f"soak: {args.cycles} cycles, {args.accounts} accounts, {args.churn} leaving and joining per cycle; "
-              f"{machine_note()}")
-        print(f"{'cycle':>5} {'seconds':>8} {'accounts':>8} {'failing':>7} {'errors':>6} {'VmRSS MiB':>10} "
-              f"{'trimmed':>8} {'traced MiB':>10} {'threads':>7} {'fds':>4} {'clients':>7}")
+        print(
+            f"soak: {args.cycles} cycles, {args.accounts} accounts, {args.churn} leaving and joining per cycle; "
+            f"{machine_note()}"
+        )
+        print(
+            f"{'cycle':>5} {'seconds':>8} {'accounts':>8} {'failing':>7} {'errors':>6} {'VmRSS MiB':>10} "
+            f"{'trimmed':>8} {'traced MiB':>10} {'threads':>7} {'fds':>4} {'clients':>7}"
+        )
         tracemalloc.start()
         rows = []
         for number in range(1, args.cycles + 1):
             seconds = soak.cycle()
             gc.collect()
-            row = (seconds, len(soak.store.current.accounts), (rss_kib() or 0) / 1024,
-                   tracemalloc.get_traced_memory()[0] / 2**20, threading.active_count(), _open_fds(),
-                   len(soak.collection.context.access.cached_account_ids()), _trimmed_rss_mib())
+            row = (
+                seconds,
+                len(soak.store.current.accounts),
+                (rss_kib() or 0) / 1024,
+                tracemalloc.get_traced_memory()[0] / 2**20,
+                threading.active_count(),
+                _open_fds(),
+                len(soak.collection.context.access.cached_account_ids()),
+                _trimmed_rss_mib(),
+            )
             rows.append(row)
             states = soak.store.current.accounts.values()
             failing = sum(not status.success for state in states for status in state.sources.values())
             errors = sum(sum(state.errors.values()) for state in states)
-            print(f"{number:>5} {row[0]:>8.1f} {row[1]:>8} {failing:>7} {errors:>6} {row[2]:>10.1f} {row[7]:>8.1f} "
-                  f"{row[3]:>10.2f} {row[4]:>7} {row[5]:>4} {row[6]:>7}")
+            print(
+                f"{number:>5} {row[0]:>8.1f} {row[1]:>8} {failing:>7} {errors:>6} {row[2]:>10.1f} {row[7]:>8.1f} "
+                f"{row[3]:>10.2f} {row[4]:>7} {row[5]:>4} {row[6]:>7}"
+            )
         # Warm-up: the first cycles load service models and fill caches; compare what follows.
         half = max(1, len(rows) // 2)
         early, late = rows[2:half] or rows[:1], rows[half:]
         print("\nmedian of the first half (after 2 warm-up cycles) -> median of the second half:")
-        for index, name, unit in ((2, "VmRSS", "MiB"), (7, "trimmed", "MiB"), (3, "traced", "MiB"),
-                                  (4, "threads", ""), (5, "fds", ""), (0, "cycle", "s")):
+        for index, name, unit in (
+            (2, "VmRSS", "MiB"),
+            (7, "trimmed", "MiB"),
+            (3, "traced", "MiB"),
+            (4, "threads", ""),
+            (5, "fds", ""),
+            (0, "cycle", "s"),
+        ):
             a, b = statistics.median(r[index] for r in early), statistics.median(r[index] for r in late)
             print(f"  {name:>8}: {a:8.2f} -> {b:8.2f} {unit}  ({b - a:+.2f})")
     finally:

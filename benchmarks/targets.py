@@ -33,8 +33,21 @@ TARGETS = [
 
 def scripts(args: argparse.Namespace) -> list[list[str]]:
     if args.quick:
-        scale = ["all", "--accounts", "100", "--repeats", "1", "--memory-accounts", "500", "--ous", "20",
-                 "--samples", "3", "--discovery-repeats", "1"]
+        scale = [
+            "all",
+            "--accounts",
+            "100",
+            "--repeats",
+            "1",
+            "--memory-accounts",
+            "500",
+            "--ous",
+            "20",
+            "--samples",
+            "3",
+            "--discovery-repeats",
+            "1",
+        ]
     else:
         scale = ["all", "--repeats", str(args.repeats)]
     return [
@@ -64,7 +77,9 @@ def main() -> int:
         if process.returncode:
             print(f"  {script[0]} exited with {process.returncode}", flush=True)
         rows += parse_rows("".join(output))
-    print(f"\n== issue 10 targets ({time.monotonic() - started:.0f} s{', --quick: NOT the target sizes' if args.quick else ''})")
+    print(
+        f"\n== issue 10 targets ({time.monotonic() - started:.0f} s{', --quick: NOT the target sizes' if args.quick else ''})"
+    )
     width = max(len(row["figure"]) for row in rows) if rows else 40
     print(f"| {'figure':<{width}} | measured | target | met |")
     print(f"|{'-' * (width + 2)}|---|---|---|")

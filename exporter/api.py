@@ -27,15 +27,26 @@ def _unix_iso(value: Optional[float]) -> Optional[str]:
 
 
 def finding_json(finding: Finding) -> dict[str, Any]:
-    return {"id": finding.id, "title": finding.title, "severity": finding.severity, "alert": finding.alert,
-            "cis_control": finding.cis_control, "securityhub_control": finding.securityhub_control,
-            "description": finding.description, "view": finding.view}
+    return {
+        "id": finding.id,
+        "title": finding.title,
+        "severity": finding.severity,
+        "alert": finding.alert,
+        "cis_control": finding.cis_control,
+        "securityhub_control": finding.securityhub_control,
+        "description": finding.description,
+        "view": finding.view,
+    }
 
 
 def _status(status: SourceStatus) -> dict[str, Any]:
-    return {"success": status.success, "last_success": _unix_iso(status.last_success),
-            "last_attempt": _unix_iso(status.last_attempt), "error": status.error,
-            "stale_since": _unix_iso(status.stale_since)}
+    return {
+        "success": status.success,
+        "last_success": _unix_iso(status.last_success),
+        "last_attempt": _unix_iso(status.last_attempt),
+        "error": status.error,
+        "stale_since": _unix_iso(status.stale_since),
+    }
 
 
 def facts_json(facts: RootFacts) -> dict[str, Any]:
@@ -44,15 +55,17 @@ def facts_json(facts: RootFacts) -> dict[str, Any]:
 
     event = facts.last_console_login_event
     return {
-        "mfa_active": facts.mfa_active, "mfa_hardware": facts.mfa_hardware,
+        "mfa_active": facts.mfa_active,
+        "mfa_hardware": facts.mfa_hardware,
         "mfa_devices": dict(facts.mfa_devices) if facts.mfa_devices is not None else None,
         "password_enabled": facts.password_enabled,
         "access_keys": [slot(key) for key in facts.access_keys],
         "certificates": [slot(cert) for cert in facts.certificates],
         "credentials_present": facts.credentials_present,
         "last_console_login": _iso(facts.last_console_login),
-        "last_console_login_event": None if event is None else {
-            "time": _iso(event.time), "source_ip": event.source_ip, "mfa_used": event.mfa_used},
+        "last_console_login_event": None
+        if event is None
+        else {"time": _iso(event.time), "source_ip": event.source_ip, "mfa_used": event.mfa_used},
         "credential_report_generated": _iso(facts.report_generated),
     }
 
@@ -63,16 +76,27 @@ def policies_json(state: AccountState) -> Optional[dict[str, Any]]:
     value = state.value(root_policies.NAME)
     if value is None:
         return None
-    return {"scps_enabled": value.scps_enabled, "denies_all": value.denies_all,
-            "restricted_by": [{"policy_name": name, "policy_id": policy_id, "target_name": target,
-                               "target_type": kind} for name, policy_id, target, kind in root_policies.describe(state)]}
+    return {
+        "scps_enabled": value.scps_enabled,
+        "denies_all": value.denies_all,
+        "restricted_by": [
+            {"policy_name": name, "policy_id": policy_id, "target_name": target, "target_type": kind}
+            for name, policy_id, target, kind in root_policies.describe(state)
+        ],
+    }
 
 
 def row_json(item: Assessment) -> dict[str, Any]:
     account = item.state.account
     return {
-        "account": {"id": account.id, "name": account.name, "email": account.email, "ou_path": account.ou_path,
-                    "state": account.state, "management": account.management},
+        "account": {
+            "id": account.id,
+            "name": account.name,
+            "email": account.email,
+            "ou_path": account.ou_path,
+            "state": account.state,
+            "management": account.management,
+        },
         "worst_severity": item.worst,
         "findings": [{**finding_json(hit.finding), "detail": hit.detail} for hit in item.hits],
         # What stale values (past collection.stale_after) last showed: not current, no alert.
@@ -101,7 +125,8 @@ def render(snapshot, query: Query, ready: bool, intervals: Mapping[str, float], 
     return json.dumps(document(snapshot, page, ready), indent=1, sort_keys=False) + "\n"
 
 
-def respond(query_string: str, snapshot, ready: bool, intervals: Mapping[str, float],
-            now: Optional[float] = None) -> tuple[str, str, str]:
+def respond(
+    query_string: str, snapshot, ready: bool, intervals: Mapping[str, float], now: Optional[float] = None
+) -> tuple[str, str, str]:
     """(HTTP status, body, content type) for ``/api/roots.json``."""
     return respond_with(render, "application/json", query_string, snapshot, ready, intervals, now)

@@ -31,52 +31,119 @@ DEFAULT_CONFIG_FILE = "config.yaml"
 DEFAULT_LISTEN_ADDRESS = ":10042"
 USAGE_ERROR = 2
 # AWS settings of the user's shell that would override or break the demo's fake credentials.
-DEMO_CLEARED_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-                    "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_WEB_IDENTITY_TOKEN_FILE",
-                    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                    "AWS_CONTAINER_AUTHORIZATION_TOKEN")
+DEMO_CLEARED_ENV = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+)
 log = logging.getLogger("exporter")
 
 
 def build_parser(registry: Registry = REGISTRY) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aws-root-exporter",
-        description="Prometheus exporter for the root user of every account in an AWS organization.")
-    parser.add_argument("--config.file", dest="config_file", metavar="PATH", default=None,
-                        help=f"YAML configuration file (default: {DEFAULT_CONFIG_FILE}; built-in defaults "
-                             "when that default file does not exist, and with --demo)")
-    parser.add_argument("--web.listen-address", dest="listen_address", default=DEFAULT_LISTEN_ADDRESS,
-                        metavar="[HOST]:PORT", help=f"address to serve on (default: {DEFAULT_LISTEN_ADDRESS})")
-    parser.add_argument("--web.config.file", dest="web_config_file", metavar="PATH", default=None,
-                        help="exporter-toolkit web config: TLS, basic auth, response headers (default: none)")
-    parser.add_argument("--web.enable-lifecycle", dest="enable_lifecycle", action="store_true",
-                        help="serve POST /-/reload, which reloads the configuration as SIGHUP does (default: off)")
-    parser.add_argument("--log.level", dest="log_level", default="info",
-                        choices=["debug", "info", "warn", "error"], help="log level (default: info)")
-    parser.add_argument("--log.format", dest="log_format", default="logfmt", choices=["logfmt", "json"],
-                        help="log format (default: logfmt)")
-    parser.add_argument("--demo", action="store_true",
-                        help="collect a built-in fake AWS organization (needs the fake AWS: make demo, or pip install ./fakeaws)")
+        description="Prometheus exporter for the root user of every account in an AWS organization.",
+    )
+    parser.add_argument(
+        "--config.file",
+        dest="config_file",
+        metavar="PATH",
+        default=None,
+        help=f"YAML configuration file (default: {DEFAULT_CONFIG_FILE}; built-in defaults "
+        "when that default file does not exist, and with --demo)",
+    )
+    parser.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        default=DEFAULT_LISTEN_ADDRESS,
+        metavar="[HOST]:PORT",
+        help=f"address to serve on (default: {DEFAULT_LISTEN_ADDRESS})",
+    )
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        metavar="PATH",
+        default=None,
+        help="exporter-toolkit web config: TLS, basic auth, response headers (default: none)",
+    )
+    parser.add_argument(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="serve POST /-/reload, which reloads the configuration as SIGHUP does (default: off)",
+    )
+    parser.add_argument(
+        "--log.level",
+        dest="log_level",
+        default="info",
+        choices=["debug", "info", "warn", "error"],
+        help="log level (default: info)",
+    )
+    parser.add_argument(
+        "--log.format",
+        dest="log_format",
+        default="logfmt",
+        choices=["logfmt", "json"],
+        help="log format (default: logfmt)",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="collect a built-in fake AWS organization (needs the fake AWS: make demo, or pip install ./fakeaws)",
+    )
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--once", action="store_true",
-                      help="collect every source once, print the metrics to stdout, log the findings, and exit "
-                           "(0 if every account and source succeeded, 1 otherwise)")
-    mode.add_argument("--verify-config", action="store_true",
-                      help="validate the configuration, print what would be collected and exit (0, or 2 on errors)")
-    parser.add_argument("--verify-config.aws", dest="verify_config_aws", action="store_true",
-                        help="--verify-config, and also check the AWS credentials and permissions "
-                             "(GetCallerIdentity, one ListAccounts page, one member AssumeRole); exit 1 if one fails")
+    mode.add_argument(
+        "--once",
+        action="store_true",
+        help="collect every source once, print the metrics to stdout, log the findings, and exit "
+        "(0 if every account and source succeeded, 1 otherwise)",
+    )
+    mode.add_argument(
+        "--verify-config",
+        action="store_true",
+        help="validate the configuration, print what would be collected and exit (0, or 2 on errors)",
+    )
+    parser.add_argument(
+        "--verify-config.aws",
+        dest="verify_config_aws",
+        action="store_true",
+        help="--verify-config, and also check the AWS credentials and permissions "
+        "(GetCallerIdentity, one ListAccounts page, one member AssumeRole); exit 1 if one fails",
+    )
     for source in registry.account_sources:
         spec = source.spec
-        parser.add_argument(f"--collector.{spec.name}", dest=f"collector_{spec.name}",
-                            action=argparse.BooleanOptionalAction, default=spec.default_on,
-                            help=f"{spec.description} (default: {'on' if spec.default_on else 'off'})")
-    parser.add_argument("--shard.index", dest="shard_index", type=int, metavar="N", default=None,
-                        help="collect only the accounts of shard N (0 to --shard.count - 1; "
-                             "default: collection.shard.index of the configuration, else 0)")
-    parser.add_argument("--shard.count", dest="shard_count", type=int, metavar="N", default=None,
-                        help="the number of shards (replicas) the accounts are spread over "
-                             "(default: collection.shard.count of the configuration, else 1)")
+        parser.add_argument(
+            f"--collector.{spec.name}",
+            dest=f"collector_{spec.name}",
+            action=argparse.BooleanOptionalAction,
+            default=spec.default_on,
+            help=f"{spec.description} (default: {'on' if spec.default_on else 'off'})",
+        )
+    parser.add_argument(
+        "--shard.index",
+        dest="shard_index",
+        type=int,
+        metavar="N",
+        default=None,
+        help="collect only the accounts of shard N (0 to --shard.count - 1; "
+        "default: collection.shard.index of the configuration, else 0)",
+    )
+    parser.add_argument(
+        "--shard.count",
+        dest="shard_count",
+        type=int,
+        metavar="N",
+        default=None,
+        help="the number of shards (replicas) the accounts are spread over "
+        "(default: collection.shard.count of the configuration, else 1)",
+    )
     parser.add_argument("--version", action="version", version=f"aws-root-exporter {__version__}")
     return parser
 
@@ -100,8 +167,9 @@ def main(argv: Optional[Sequence[str]] = None, registry: Registry = REGISTRY) ->
     """The command; ``registry`` is the set of sources (a test adds its own)."""
     args = build_parser(registry).parse_args(argv)
     try:
-        config = with_shard(load(args.config_file, demo=args.demo, registry=registry), args.shard_index,
-                            args.shard_count)
+        config = with_shard(
+            load(args.config_file, demo=args.demo, registry=registry), args.shard_index, args.shard_count
+        )
         parse_listen_address(args.listen_address)
         web_config = load_web_config(args.web_config_file) if args.web_config_file else None
     except (ConfigError, ValueError) as error:  # WebConfigError is a ValueError
@@ -114,6 +182,7 @@ def main(argv: Optional[Sequence[str]] = None, registry: Registry = REGISTRY) ->
             print(web_config.describe())
         if args.verify_config_aws:
             from exporter.verify_aws import verify_aws
+
             return verify_aws(config)
         return 0
     setup_logging(args.log_level, args.log_format)
@@ -124,6 +193,7 @@ def main(argv: Optional[Sequence[str]] = None, registry: Registry = REGISTRY) ->
         if fake is None:
             return USAGE_ERROR
         from fakeaws.demo import with_demo_stream
+
         config = with_demo_stream(config, fake)
     try:
         return _run(args, config, registry, web_config)
@@ -132,9 +202,11 @@ def main(argv: Optional[Sequence[str]] = None, registry: Registry = REGISTRY) ->
             fake.stop()
 
 
-DEMO_INSTALL_HINT = ("--demo needs the fake AWS organization, which cannot be imported here ({error}). "
-                     "From a clone of the repository run `make demo`, or install the fake into this "
-                     "environment with `pip install ./fakeaws` and run `aws-root-exporter --demo` again")
+DEMO_INSTALL_HINT = (
+    "--demo needs the fake AWS organization, which cannot be imported here ({error}). "
+    "From a clone of the repository run `make demo`, or install the fake into this "
+    "environment with `pip install ./fakeaws` and run `aws-root-exporter --demo` again"
+)
 
 
 def _start_demo():
@@ -144,6 +216,7 @@ def _start_demo():
         os.environ.pop(name, None)
     try:
         from fakeaws.demo import start_demo_fake
+
         fake = start_demo_fake()  # moto is imported here, when the fake server starts
     except ImportError as error:
         print(f"aws-root-exporter: {DEMO_INSTALL_HINT.format(error=error)}", file=sys.stderr)
@@ -164,16 +237,31 @@ def _log_findings(snapshot, intervals) -> None:
         account = item.state.account
         for hit in item.hits:
             finding = hit.finding
-            fields = {"severity": finding.severity, "finding": finding.id, "account_id": account.id,
-                      "account_name": account.name, "detail": hit.detail, "alert": finding.alert}
-            fields.update({k: v for k, v in (("cis_control", finding.cis_control),
-                                             ("securityhub_control", finding.securityhub_control)) if v})
+            fields = {
+                "severity": finding.severity,
+                "finding": finding.id,
+                "account_id": account.id,
+                "account_name": account.name,
+                "detail": hit.detail,
+                "alert": finding.alert,
+            }
+            fields.update(
+                {
+                    k: v
+                    for k, v in (
+                        ("cis_control", finding.cis_control),
+                        ("securityhub_control", finding.securityhub_control),
+                    )
+                    if v
+                }
+            )
             (log.info if finding.severity == "info" else log.warning)(finding.title, extra=fields)
     log.info("findings", extra={"accounts": len(assessments), **severity_counts(assessments)})
 
 
-def _run(args: argparse.Namespace, config: Config, registry: Registry = REGISTRY,
-         web_config: Optional[WebConfig] = None) -> int:
+def _run(
+    args: argparse.Namespace, config: Config, registry: Registry = REGISTRY, web_config: Optional[WebConfig] = None
+) -> int:
     store = SnapshotStore()
     if args.once:
         collection = _collection(args, config, store, registry)
@@ -191,9 +279,15 @@ def _run(args: argparse.Namespace, config: Config, registry: Registry = REGISTRY
         return 1
     lifecycle.server = server
     lifecycle.service.start()
-    log.info("aws-root-exporter started", extra={"address": args.listen_address, "version": __version__,
-                                                 "config": config.source,
-                                                 "tls": web_config is not None and web_config.tls is not None})
+    log.info(
+        "aws-root-exporter started",
+        extra={
+            "address": args.listen_address,
+            "version": __version__,
+            "config": config.source,
+            "tls": web_config is not None and web_config.tls is not None,
+        },
+    )
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -213,8 +307,9 @@ def _run(args: argparse.Namespace, config: Config, registry: Registry = REGISTRY
     return 0
 
 
-def _collection(args: argparse.Namespace, config: Config, store: SnapshotStore,
-                registry: Registry = REGISTRY) -> Collection:
+def _collection(
+    args: argparse.Namespace, config: Config, store: SnapshotStore, registry: Registry = REGISTRY
+) -> Collection:
     return Collection(Context(access=AwsAccess(config), config=config), store, enabled_sources(args, registry))
 
 
@@ -226,8 +321,14 @@ class _Service:
     """What one configuration runs: the collection, its schedule and the web app. A reload
     replaces it whole and keeps the snapshot store, so the data collected so far stays."""
 
-    def __init__(self, args: argparse.Namespace, config: Config, store: SnapshotStore,
-                 reload: Optional[Callable[[], tuple[bool, str]]] = None, registry: Registry = REGISTRY):
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        config: Config,
+        store: SnapshotStore,
+        reload: Optional[Callable[[], tuple[bool, str]]] = None,
+        registry: Registry = REGISTRY,
+    ):
         self.config = config
         self._collection = _collection(args, config, store, registry)
         intervals = _intervals(self._collection, config)
@@ -257,8 +358,14 @@ class _Lifecycle:
     """The running service and the one way to reload it, for SIGHUP and ``POST /-/reload``
     (``--web.enable-lifecycle``) alike: one reload at a time."""
 
-    def __init__(self, args: argparse.Namespace, config: Config, store: SnapshotStore,
-                 web_config: Optional[WebConfig] = None, registry: Registry = REGISTRY):
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        config: Config,
+        store: SnapshotStore,
+        web_config: Optional[WebConfig] = None,
+        registry: Registry = REGISTRY,
+    ):
         self._args = args
         self._registry = registry
         self._store = store
@@ -268,8 +375,9 @@ class _Lifecycle:
         self.service = self._service(config)
 
     def _service(self, config: Config) -> _Service:
-        return _Service(self._args, config, self._store, self.reload if self._args.enable_lifecycle else None,
-                        self._registry)
+        return _Service(
+            self._args, config, self._store, self.reload if self._args.enable_lifecycle else None, self._registry
+        )
 
     def reload(self) -> tuple[bool, str]:
         """Read the configuration file again and apply it when it changed: (True, what happened),
@@ -292,19 +400,21 @@ class _Lifecycle:
             return True, "configuration reloaded"
 
 
-def _reloaded(args: argparse.Namespace, running: Config,
-              registry: Registry = REGISTRY) -> tuple[Optional[Config], list[str]]:
+def _reloaded(
+    args: argparse.Namespace, running: Config, registry: Registry = REGISTRY
+) -> tuple[Optional[Config], list[str]]:
     """The configuration file read again: (the new one, []), (None, []) when nothing changed, or
     (None, its errors, each logged) to keep the running one."""
     try:
-        new = with_shard(load(args.config_file, demo=args.demo, registry=registry), args.shard_index,
-                         args.shard_count)
+        new = with_shard(load(args.config_file, demo=args.demo, registry=registry), args.shard_index, args.shard_count)
     except ValueError as error:  # the flags still apply; only the file can have changed
         log.error("reload refused", extra={"config": running.source, "error": str(error)})
         return None, [str(error)]
     except ConfigError as error:
-        log.error("reload refused: the configuration file has errors; keeping the running configuration",
-                  extra={"config": running.source, "errors": len(error.errors)})
+        log.error(
+            "reload refused: the configuration file has errors; keeping the running configuration",
+            extra={"config": running.source, "errors": len(error.errors)},
+        )
         for line in error.errors:
             log.error("configuration error", extra={"error": line})
         return None, list(error.errors)
@@ -314,8 +424,9 @@ def _reloaded(args: argparse.Namespace, running: Config,
     return new, []
 
 
-def _reloaded_web_config(args: argparse.Namespace,
-                         running: Optional[WebConfig]) -> tuple[Optional[WebConfig], list[str]]:
+def _reloaded_web_config(
+    args: argparse.Namespace, running: Optional[WebConfig]
+) -> tuple[Optional[WebConfig], list[str]]:
     """The web config file read again (TLS, basic auth, headers): (it, []), or (the running one,
     its errors, each logged; nothing secret is in them) when there is no file or it has errors."""
     if not args.web_config_file:
@@ -323,8 +434,10 @@ def _reloaded_web_config(args: argparse.Namespace,
     try:
         return load_web_config(args.web_config_file), []
     except WebConfigError as error:
-        log.error("web config reload refused: the file has errors; keeping the running web config",
-                  extra={"web_config": args.web_config_file})
+        log.error(
+            "web config reload refused: the file has errors; keeping the running web config",
+            extra={"web_config": args.web_config_file},
+        )
         lines = str(error).splitlines()
         for line in lines:
             log.error("web config error", extra={"error": line})
@@ -338,6 +451,7 @@ def _exit_soon(code: int) -> None:
     """Exit with ``code`` at the latest ``EXIT_GRACE`` seconds from now: calls still in flight
     (a hung account, a slow credential report) are abandoned, not waited for. Without this the
     interpreter's exit joins the scheduler's worker threads, which can take minutes."""
+
     def hard_exit() -> None:
         time.sleep(EXIT_GRACE)
         for handler in logging.getLogger().handlers:
@@ -380,7 +494,8 @@ def describe(config: Config, registry: Registry = REGISTRY, disabled: frozenset[
         f"root e-mail policy: {' | '.join(accounts.root_email_allowed) or 'none'}",
         f"concurrency: {collection.concurrency} accounts at once per source",
         f"shard: {collection.shard_index} of {collection.shard_count} (shards 0 to {collection.shard_count - 1})"
-        if collection.shard_count > 1 else "shard: none (this replica collects every account)",
+        if collection.shard_count > 1
+        else "shard: none (this replica collects every account)",
         f"cloudtrail regions: {', '.join(collection.cloudtrail_regions)}",
         f"console login lookback: {format_duration(collection.console_login_lookback)} on the first look-up",
         f"credential report timeout: {format_duration(collection.credential_report_timeout)}",
@@ -397,11 +512,11 @@ def describe(config: Config, registry: Registry = REGISTRY, disabled: frozenset[
             when = f"every {format_duration(collection.intervals[spec.name])}"
         lines.append(f"  {spec.name:<{width}}  {when}")
     lines.append("deadline per account (a hung account is recorded as failed and the run goes on):")
-    lines += [f"  {name:<{width}}  {format_duration(collection.deadline(name))}"
-              for name in registry.account_source_names]
+    lines += [
+        f"  {name:<{width}}  {format_duration(collection.deadline(name))}" for name in registry.account_source_names
+    ]
     lines.append("stale after (values older than this are left out of /metrics and marked stale on the page):")
-    lines += [f"  {name:<{width}}  {format_duration(collection.stale_after[name])}"
-              for name in registry.interval_names]
+    lines += [f"  {name:<{width}}  {format_duration(collection.stale_after[name])}" for name in registry.interval_names]
     return "\n".join(lines)
 
 

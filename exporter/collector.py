@@ -41,33 +41,127 @@ class _Families:
         def gauge(name: str, help_text: str, labels: Iterable[str] = ()) -> GaugeMetricFamily:
             return GaugeMetricFamily(name, f"{help_text} {BACKGROUND}", labels=ACCOUNT_LABELS + list(labels))
 
-        self.mfa_active = gauge("root_mfa_active", "1 if the root user has an MFA device (account summary or root audit, else credential report).")
-        self.mfa_hardware = gauge("root_mfa_hardware", "1 if root MFA is active and includes a FIDO or hardware device (root audit), or no virtual device is assigned to root (ListVirtualMFADevices).")
-        self.mfa_devices = gauge("root_mfa_devices", "Number of root MFA devices by kind (root audit via sts:AssumeRoot).", ["kind"])
-        self.password = gauge("root_password_enabled", "1 if the root user has a console password (root audit or account summary, else credential report); absent when no source can tell.")
-        self.key_active = gauge("root_access_key_active", "1 if that root access key is active (credential report, overruled by the live account summary or root audit).", ["key"])
-        self.key_used = gauge("root_access_key_last_used_timestamp", "Unix seconds of the root access key's last use (credential report); absent when never used.", ["key"])
-        self.key_rotated = gauge("root_access_key_last_rotated_timestamp", "Unix seconds of the root access key's creation or last rotation (credential report); absent when no key.", ["key"])
-        self.cert_active = gauge("root_signing_certificate_active", "1 if that root signing certificate is active (credential report, overruled by the live account summary or root audit).", ["cert"])
-        self.keys_present = gauge("root_access_keys_present", "1 if the root user has at least one access key, active or not (Security Hub IAM.4); live: account summary or root audit, whichever is fresher; absent when neither ran.")
-        self.certificates_present = gauge("root_signing_certificates_present", "1 if the root user has at least one signing certificate, active or not; live: account summary or root audit, whichever is fresher; absent when neither ran.")
-        self.credentials = gauge("root_credentials_present", "1 if root has any password, access key, signing certificate or MFA device; 0 for a root without credentials (root audit or account summary).")
-        self.last_login = gauge("root_last_console_login_timestamp", "Unix seconds of root's last console sign-in: latest of the credential report's password_last_used and the newest successful CloudTrail ConsoleLogin; absent when never or unknown.")
-        self.last_login_info = gauge("root_last_console_login_info", "The newest successful root console sign-in seen in CloudTrail; value 1.", ["source_ip", "mfa_used"])
-        self.report_generated = gauge("root_credential_report_generated_timestamp", "Unix seconds when AWS generated the credential report in use (AWS regenerates it at most every 4 hours).")
-        self.info = gauge("root_account_info", "Account details from AWS Organizations discovery; value 1.", ["email", "ou_path", "state", "management"])
-        self.scp_denies_root = gauge("root_scp_denies_root", "1 if the service control policies in effect for this member account deny every action to the root user's own credentials (an exemption for sts:AssumeRoot sessions still counts), else 0; absent for the management account and when SCPs are not enabled (root_policies).")
-        self.scp_denied_actions = gauge("root_scp_denied_root_actions", "Number of action patterns the SCPs in effect surely deny to the root user (ec2:* counts as one); +Inf when every action, or every action but a NotAction list, is denied (root_policies).")
-        self.email_compliant = gauge("root_email_policy_compliant", "1 if the root user's e-mail address matches accounts.root_email.allowed, else 0; absent when no policy is configured (Organizations discovery).")
-        self.logins = CounterMetricFamily("root_console_login_events", f"Root console sign-in events seen in CloudTrail since the exporter started. {BACKGROUND}", labels=ACCOUNT_LABELS + ["outcome", "mfa_used"])
-        self.assumed_root_logins = CounterMetricFamily("root_assumed_root_console_login_events", f"Console sign-ins through sts:AssumeRoot sessions (centrally issued privileged tasks, not the root user's own credentials) seen in CloudTrail since the exporter started; not part of root_console_login_events_total or root_last_console_login_timestamp. {BACKGROUND}", labels=ACCOUNT_LABELS + ["outcome"])
-        self.success = gauge("root_exporter_collection_success", "1 if the last run of that source for that account succeeded; on failure the last good values are kept (stale).", ["source"])
-        self.last_success = gauge("root_exporter_last_success_timestamp", "Unix seconds of the last successful run of that source for that account.", ["source"])
-        self.errors = CounterMetricFamily("root_exporter_collection_errors", f"Failed fetches of that source for that account since the exporter started, by AWS error code (or the exporter's own: DeadlineExceeded, ReportTimeout...; at most 10 codes per source, then Other); discovery counts on the exporter's own account. {BACKGROUND}", labels=ACCOUNT_LABELS + ["source", "code"])
-        self.malformed = CounterMetricFamily("root_exporter_malformed_events", f"Malformed events skipped, by source, since the exporter started. {BACKGROUND}", labels=ACCOUNT_LABELS + ["source"])
-        self.activity = CounterMetricFamily("root_activity_events", f"Root activity events (CIS filter: userIdentity.type Root, no invokedBy, not AwsServiceEvent) seen since the exporter started, by eventName (notable names, else other) and session (root_credentials, or assumed_root for sts:AssumeRoot sessions); the exporter's own audit is not counted. From the root event stream and the console_logins look-up (LookupEvents Username=root). {BACKGROUND}", labels=ACCOUNT_LABELS + ["event_name", "session"])
-        self.last_activity = GaugeMetricFamily("root_last_activity_timestamp", f"Unix seconds of the newest root activity event seen, by session. From the root event stream and the console_logins look-up (LookupEvents Username=root). {BACKGROUND}", labels=ACCOUNT_LABELS + ["session"])
-        self.detection = gauge("root_activity_detection_enabled", "1 if a CloudTrail trail (organization trails included) is logging this account's management events in us-east-1, so root activity can be seen at all (trail_status).")
+        self.mfa_active = gauge(
+            "root_mfa_active",
+            "1 if the root user has an MFA device (account summary or root audit, else credential report).",
+        )
+        self.mfa_hardware = gauge(
+            "root_mfa_hardware",
+            "1 if root MFA is active and includes a FIDO or hardware device (root audit), or no virtual device is assigned to root (ListVirtualMFADevices).",
+        )
+        self.mfa_devices = gauge(
+            "root_mfa_devices", "Number of root MFA devices by kind (root audit via sts:AssumeRoot).", ["kind"]
+        )
+        self.password = gauge(
+            "root_password_enabled",
+            "1 if the root user has a console password (root audit or account summary, else credential report); absent when no source can tell.",
+        )
+        self.key_active = gauge(
+            "root_access_key_active",
+            "1 if that root access key is active (credential report, overruled by the live account summary or root audit).",
+            ["key"],
+        )
+        self.key_used = gauge(
+            "root_access_key_last_used_timestamp",
+            "Unix seconds of the root access key's last use (credential report); absent when never used.",
+            ["key"],
+        )
+        self.key_rotated = gauge(
+            "root_access_key_last_rotated_timestamp",
+            "Unix seconds of the root access key's creation or last rotation (credential report); absent when no key.",
+            ["key"],
+        )
+        self.cert_active = gauge(
+            "root_signing_certificate_active",
+            "1 if that root signing certificate is active (credential report, overruled by the live account summary or root audit).",
+            ["cert"],
+        )
+        self.keys_present = gauge(
+            "root_access_keys_present",
+            "1 if the root user has at least one access key, active or not (Security Hub IAM.4); live: account summary or root audit, whichever is fresher; absent when neither ran.",
+        )
+        self.certificates_present = gauge(
+            "root_signing_certificates_present",
+            "1 if the root user has at least one signing certificate, active or not; live: account summary or root audit, whichever is fresher; absent when neither ran.",
+        )
+        self.credentials = gauge(
+            "root_credentials_present",
+            "1 if root has any password, access key, signing certificate or MFA device; 0 for a root without credentials (root audit or account summary).",
+        )
+        self.last_login = gauge(
+            "root_last_console_login_timestamp",
+            "Unix seconds of root's last console sign-in: latest of the credential report's password_last_used and the newest successful CloudTrail ConsoleLogin; absent when never or unknown.",
+        )
+        self.last_login_info = gauge(
+            "root_last_console_login_info",
+            "The newest successful root console sign-in seen in CloudTrail; value 1.",
+            ["source_ip", "mfa_used"],
+        )
+        self.report_generated = gauge(
+            "root_credential_report_generated_timestamp",
+            "Unix seconds when AWS generated the credential report in use (AWS regenerates it at most every 4 hours).",
+        )
+        self.info = gauge(
+            "root_account_info",
+            "Account details from AWS Organizations discovery; value 1.",
+            ["email", "ou_path", "state", "management"],
+        )
+        self.scp_denies_root = gauge(
+            "root_scp_denies_root",
+            "1 if the service control policies in effect for this member account deny every action to the root user's own credentials (an exemption for sts:AssumeRoot sessions still counts), else 0; absent for the management account and when SCPs are not enabled (root_policies).",
+        )
+        self.scp_denied_actions = gauge(
+            "root_scp_denied_root_actions",
+            "Number of action patterns the SCPs in effect surely deny to the root user (ec2:* counts as one); +Inf when every action, or every action but a NotAction list, is denied (root_policies).",
+        )
+        self.email_compliant = gauge(
+            "root_email_policy_compliant",
+            "1 if the root user's e-mail address matches accounts.root_email.allowed, else 0; absent when no policy is configured (Organizations discovery).",
+        )
+        self.logins = CounterMetricFamily(
+            "root_console_login_events",
+            f"Root console sign-in events seen in CloudTrail since the exporter started. {BACKGROUND}",
+            labels=ACCOUNT_LABELS + ["outcome", "mfa_used"],
+        )
+        self.assumed_root_logins = CounterMetricFamily(
+            "root_assumed_root_console_login_events",
+            f"Console sign-ins through sts:AssumeRoot sessions (centrally issued privileged tasks, not the root user's own credentials) seen in CloudTrail since the exporter started; not part of root_console_login_events_total or root_last_console_login_timestamp. {BACKGROUND}",
+            labels=ACCOUNT_LABELS + ["outcome"],
+        )
+        self.success = gauge(
+            "root_exporter_collection_success",
+            "1 if the last run of that source for that account succeeded; on failure the last good values are kept (stale).",
+            ["source"],
+        )
+        self.last_success = gauge(
+            "root_exporter_last_success_timestamp",
+            "Unix seconds of the last successful run of that source for that account.",
+            ["source"],
+        )
+        self.errors = CounterMetricFamily(
+            "root_exporter_collection_errors",
+            f"Failed fetches of that source for that account since the exporter started, by AWS error code (or the exporter's own: DeadlineExceeded, ReportTimeout...; at most 10 codes per source, then Other); discovery counts on the exporter's own account. {BACKGROUND}",
+            labels=ACCOUNT_LABELS + ["source", "code"],
+        )
+        self.malformed = CounterMetricFamily(
+            "root_exporter_malformed_events",
+            f"Malformed events skipped, by source, since the exporter started. {BACKGROUND}",
+            labels=ACCOUNT_LABELS + ["source"],
+        )
+        self.activity = CounterMetricFamily(
+            "root_activity_events",
+            f"Root activity events (CIS filter: userIdentity.type Root, no invokedBy, not AwsServiceEvent) seen since the exporter started, by eventName (notable names, else other) and session (root_credentials, or assumed_root for sts:AssumeRoot sessions); the exporter's own audit is not counted. From the root event stream and the console_logins look-up (LookupEvents Username=root). {BACKGROUND}",
+            labels=ACCOUNT_LABELS + ["event_name", "session"],
+        )
+        self.last_activity = GaugeMetricFamily(
+            "root_last_activity_timestamp",
+            f"Unix seconds of the newest root activity event seen, by session. From the root event stream and the console_logins look-up (LookupEvents Username=root). {BACKGROUND}",
+            labels=ACCOUNT_LABELS + ["session"],
+        )
+        self.detection = gauge(
+            "root_activity_detection_enabled",
+            "1 if a CloudTrail trail (organization trails included) is logging this account's management events in us-east-1, so root activity can be seen at all (trail_status).",
+        )
 
     def all(self) -> list[Metric]:
         return [value for value in vars(self).values() if isinstance(value, Metric)]
@@ -210,11 +304,16 @@ class RootCollector(Collector):
         status = snapshot.discovery
         if status is None:
             return
-        success = GaugeMetricFamily("root_exporter_discovery_success", "1 if the last discovery of the accounts to collect succeeded (AWS Organizations or the static list, and the exporter's own credentials).")
+        success = GaugeMetricFamily(
+            "root_exporter_discovery_success",
+            "1 if the last discovery of the accounts to collect succeeded (AWS Organizations or the static list, and the exporter's own credentials).",
+        )
         success.add_metric([], float(status.success))
         yield success
         if status.last_success is not None:
-            last = GaugeMetricFamily("root_exporter_discovery_last_success_timestamp", "Unix seconds of the last successful discovery.")
+            last = GaugeMetricFamily(
+                "root_exporter_discovery_last_success_timestamp", "Unix seconds of the last successful discovery."
+            )
             last.add_metric([], status.last_success)
             yield last
 
@@ -223,13 +322,21 @@ class RootCollector(Collector):
         """Organization-wide facts, exported by every shard (under its own ``instance``): the
         alerts join per-account series with them ``on (job, instance)``."""
         index, count = snapshot.shard
-        shard = GaugeMetricFamily("root_exporter_shard_info", "The shard of the organization's accounts this replica collects (index from 0, count of shards; 0 of 1 when unsharded); value 1.", labels=["index", "count"])
+        shard = GaugeMetricFamily(
+            "root_exporter_shard_info",
+            "The shard of the organization's accounts this replica collects (index from 0, count of shards; 0 of 1 when unsharded); value 1.",
+            labels=["index", "count"],
+        )
         shard.add_metric([str(index), str(count)], 1)
         yield shard
         features = snapshot.organization_features
         if features is None:
             return
-        family = GaugeMetricFamily("root_organization_feature_enabled", f"1 if the organization has that centralized root access feature enabled (iam:ListOrganizationsFeatures). {BACKGROUND}", labels=["feature"])
+        family = GaugeMetricFamily(
+            "root_organization_feature_enabled",
+            f"1 if the organization has that centralized root access feature enabled (iam:ListOrganizationsFeatures). {BACKGROUND}",
+            labels=["feature"],
+        )
         family.add_metric(["RootCredentialsManagement"], float(features.root_credentials_management))
         family.add_metric(["RootSessions"], float(features.root_sessions))
         yield family
@@ -240,20 +347,40 @@ class RootCollector(Collector):
         events = snapshot.root_events
         if events.started is None:
             return
+
         def gauge(name: str, help_text: str, value: Optional[float]) -> Iterator[Metric]:
             family = GaugeMetricFamily(name, help_text)
             if value is not None:  # no sample before the first message or heartbeat
                 family.add_metric([], value)
             yield family
 
-        yield from gauge("root_events_started_timestamp", "Unix seconds the root event stream consumer started.", events.started)
-        yield from gauge("root_events_last_message_timestamp", "Unix seconds the root event stream last applied a message.", events.last_message)
-        yield from gauge("root_events_last_heartbeat_timestamp", "Unix seconds (event time) of the newest heartbeat the templates' schedule put on the central bus.", events.last_heartbeat)
-        malformed = CounterMetricFamily("root_events_malformed_messages", "Root event stream messages that could not be read and named no collected account (those count in root_exporter_malformed_events_total), deleted.")
+        yield from gauge(
+            "root_events_started_timestamp", "Unix seconds the root event stream consumer started.", events.started
+        )
+        yield from gauge(
+            "root_events_last_message_timestamp",
+            "Unix seconds the root event stream last applied a message.",
+            events.last_message,
+        )
+        yield from gauge(
+            "root_events_last_heartbeat_timestamp",
+            "Unix seconds (event time) of the newest heartbeat the templates' schedule put on the central bus.",
+            events.last_heartbeat,
+        )
+        malformed = CounterMetricFamily(
+            "root_events_malformed_messages",
+            "Root event stream messages that could not be read and named no collected account (those count in root_exporter_malformed_events_total), deleted.",
+        )
         malformed.add_metric([], events.malformed_messages)
-        foreign = CounterMetricFamily("root_events_foreign_events", "Root event stream events of accounts outside the collected set (another shard, or not collected), deleted.")
+        foreign = CounterMetricFamily(
+            "root_events_foreign_events",
+            "Root event stream events of accounts outside the collected set (another shard, or not collected), deleted.",
+        )
         foreign.add_metric([], events.foreign)
-        delay = HistogramMetricFamily("root_event_delivery_delay_seconds", "Seconds from an event's time to its application by the root event stream.")
+        delay = HistogramMetricFamily(
+            "root_event_delivery_delay_seconds",
+            "Seconds from an event's time to its application by the root event stream.",
+        )
         histogram = events.delay
         if histogram is not None:
             buckets = [(floatToGoString(bound), count) for bound, count in zip(histogram.bounds, histogram.buckets)]
@@ -263,17 +390,31 @@ class RootCollector(Collector):
         yield from (malformed, foreign, delay)
 
     def _exporter(self, snapshot: Snapshot) -> Iterator[Metric]:
-        duration = GaugeMetricFamily("root_exporter_collection_duration_seconds", "Duration of the last full run of that source over every account.", labels=["source"])
+        duration = GaugeMetricFamily(
+            "root_exporter_collection_duration_seconds",
+            "Duration of the last full run of that source over every account.",
+            labels=["source"],
+        )
         for source, seconds in sorted(snapshot.run_durations.items()):
             duration.add_metric([source], seconds)
-        interval = GaugeMetricFamily("root_exporter_collection_interval_seconds", "Configured interval between runs of that source.", labels=["source"])
+        interval = GaugeMetricFamily(
+            "root_exporter_collection_interval_seconds",
+            "Configured interval between runs of that source.",
+            labels=["source"],
+        )
         for source, seconds in sorted(self._intervals.items()):
             interval.add_metric([source], seconds)
-        stale_after = GaugeMetricFamily("root_exporter_collection_stale_after_seconds", "Configured collection.stale_after of that source: values whose last success is older are left out of these metrics (collection success and last success stay).", labels=["source"])
+        stale_after = GaugeMetricFamily(
+            "root_exporter_collection_stale_after_seconds",
+            "Configured collection.stale_after of that source: values whose last success is older are left out of these metrics (collection success and last success stay).",
+            labels=["source"],
+        )
         for source, seconds in sorted(snapshot.stale_after.items()):
             if source in self._intervals:
                 stale_after.add_metric([source], seconds)
-        build = GaugeMetricFamily("root_exporter_build_info", "Build information of aws-root-exporter; value 1.", labels=["version"])
+        build = GaugeMetricFamily(
+            "root_exporter_build_info", "Build information of aws-root-exporter; value 1.", labels=["version"]
+        )
         build.add_metric([__version__], 1)
         yield from (duration, interval, stale_after, build)
 

@@ -106,7 +106,8 @@ class _Block:
 
     def same_states(self, accounts: list[_Rendered]) -> bool:
         return len(accounts) == len(self.states) and all(
-            account.state is state for account, state in zip(accounts, self.states))
+            account.state is state for account, state in zip(accounts, self.states)
+        )
 
     def gzipped(self) -> tuple[bytes, ...]:
         if self.members is None:

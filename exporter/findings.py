@@ -113,11 +113,15 @@ def _without_mfa(s: Subject) -> Optional[str]:
     facts = s.facts
     if facts.mfa_active is not False:
         return None
-    evidence = [name for name, held in (
-        ("password", facts.password_enabled is True),
-        ("active access key", any(k.active is True for k in facts.access_keys)),
-        ("active signing certificate", any(c.active is True for c in facts.certificates)),
-    ) if held]
+    evidence = [
+        name
+        for name, held in (
+            ("password", facts.password_enabled is True),
+            ("active access key", any(k.active is True for k in facts.access_keys)),
+            ("active signing certificate", any(c.active is True for c in facts.certificates)),
+        )
+        if held
+    ]
     if facts.credentials_present is True:
         return "no MFA device; credentials: " + (", ".join(evidence) or "present")
     if facts.credentials_present is None and evidence:
@@ -177,8 +181,12 @@ def _certificate_active(s: Subject) -> Optional[str]:
 
 def _password_centralized(s: Subject) -> Optional[str]:
     features = s.snapshot.organization_features
-    if (s.facts.password_enabled is True and not s.state.account.management
-            and features is not None and features.root_credentials_management):
+    if (
+        s.facts.password_enabled is True
+        and not s.state.account.management
+        and features is not None
+        and features.root_credentials_management
+    ):
         return "console password present; the organization has RootCredentialsManagement enabled"
     return None
 
@@ -211,8 +219,9 @@ def _sign_in_failures(s: Subject) -> Optional[str]:
     return f"{failed} failed sign-in attempt{'s' if failed != 1 else ''} seen" if failed else None
 
 
-def _counted_within_hour(s: Subject, names: Optional[frozenset[str]] = None,
-                         session: Optional[str] = None) -> list[tuple[str, str, int, float]]:
+def _counted_within_hour(
+    s: Subject, names: Optional[frozenset[str]] = None, session: Optional[str] = None
+) -> list[tuple[str, str, int, float]]:
     """(event name, session, count, when counted) of the account's root activity counters that
     grew within the last hour: what ``increase(root_activity_events_total[1h]) > 0`` (or a series
     new within the hour) sees, for the event names and session given."""
@@ -221,8 +230,12 @@ def _counted_within_hour(s: Subject, names: Optional[frozenset[str]] = None,
     found = []
     for key, when in events.counted_at.items():
         owner, name, kind = key
-        if (owner == account and s.now - when < EVENT_WINDOW_SECONDS
-                and (names is None or name in names) and (session is None or kind == session)):
+        if (
+            owner == account
+            and s.now - when < EVENT_WINDOW_SECONDS
+            and (names is None or name in names)
+            and (session is None or kind == session)
+        ):
             found.append((name, kind, events.counts.get(key, 0), when))
     return sorted(found, key=lambda item: (-item[3], item[0], item[1]))
 
@@ -313,67 +326,219 @@ def _data_stale(s: Subject) -> Optional[str]:
 
 
 FINDINGS: tuple[Finding, ...] = (
-    Finding("root_without_mfa", "Root has credentials but no MFA", "critical", "AWSRootCredentialsWithoutMFA",
-            "1.5", "IAM.9", "The root user has a password, access key or signing certificate and no MFA device.",
-            "no-mfa", _without_mfa),
-    Finding("access_key_active", "Active root access key", "critical", "AWSRootAccessKeyActive",
-            "1.4", "IAM.4", "The root user has an active access key; root access keys should not exist.",
-            "active-access-keys", _key_active),
-    Finding("access_key_used_recently", "Root access key used in the last 24h", "critical",
-            "AWSRootAccessKeyUsedRecently", "1.7", None,
-            "A root access key was used within the last 24 hours.", "access-key-used", _key_used_recently),
-    Finding("console_sign_in_recent", "Root signed in to the console in the last 24h", "critical",
-            "AWSRootConsoleSignInRecent", "1.7", None,
-            "Someone used the root credentials to sign in to the AWS console within the last 24 hours.",
-            "signed-in-24h", _sign_in_recent),
-    Finding("root_activity", "Root user used in the last hour", "critical", "AWSRootActivity",
-            "1.7", None, "The root user's own credentials made API calls or signed in within the last hour "
-            "(sts:AssumeRoot sessions and the exporter's own audit are not counted).",
-            "root-activity", _root_activity),
-    Finding("password_recovery", "Root password recovery in the last hour", "critical", "AWSRootPasswordRecovery",
-            None, None, "Someone asked for or completed a root password recovery within the last hour.",
-            "password-recovery", _password_recovery),
-    Finding("mfa_removed", "Root MFA device removed in the last hour", "critical", "AWSRootMFARemoved",
-            None, None, "A root MFA device was deactivated or deleted within the last hour.",
-            "mfa-removed", _mfa_removed),
-    Finding("access_key_created", "Root access key created in the last hour", "critical", "AWSRootAccessKeyCreated",
-            None, None, "The root user created an access key within the last hour.",
-            "access-key-created", _access_key_created),
-    Finding("access_key_present", "Root access key exists", "warning", "AWSRootAccessKeyPresent",
-            "1.4", "IAM.4", "The root user has an access key, active or inactive; it should be deleted.",
-            "access-keys", _keys_present),
-    Finding("console_sign_in_failures", "Failed root sign-in attempts", "warning", "AWSRootConsoleSignInFailures",
-            None, None, "Someone tried and failed to sign in to the console as the root user (counted since the "
-            "exporter started; the alert fires for an hour after each new one).",
-            "failed-sign-ins", _sign_in_failures),
-    Finding("mfa_virtual_only", "Root MFA is virtual only", "warning", "AWSRootMFAVirtualOnly",
-            "1.6", "IAM.6", "Root MFA is an authenticator app only; a FIDO key or hardware device is recommended.",
-            "virtual-mfa", _mfa_virtual_only),
-    Finding("signing_certificate_active", "Active root signing certificate", "warning",
-            "AWSRootSigningCertificateActive", None, None,
-            "The root user has an active X.509 signing certificate.", "signing-certificates", _certificate_active),
-    Finding("password_with_centralized_root_access", "Password under centralized root access",
-            "warning", "AWSRootPasswordWithCentralizedRootAccess", None, None,
-            "The organization manages root credentials centrally, yet this member's root has a console password.",
-            "password-centralized", _password_centralized),
-    Finding("not_restricted_by_scp", "Root not restricted by an SCP", "warning", "AWSRootNotRestrictedBySCP",
-            None, None, "This member's root has credentials and the service control policies in effect do not "
-            "deny it every action.", "not-restricted-by-scp", _not_restricted_by_scp),
-    Finding("email_not_allowed", "Root e-mail address not allowed", "warning", "AWSRootEmailNotAllowed",
-            None, None, "The root user's e-mail address matches none of the patterns in accounts.root_email.allowed.",
-            "email-not-allowed", _email_not_allowed),
-    Finding("activity_detection_off", "Root activity cannot be seen", "warning", "AWSRootActivityDetectionOff",
-            None, None, "No CloudTrail trail logs this account's management events in us-east-1: root sign-ins and "
-            "credential changes there leave no record.", "detection-off", _detection_off),
-    Finding("collection_failing", "Collection failing", "warning", "AWSRootExporterCollectionFailing",
-            None, None, "A source cannot be read for this account; its values are the last good ones, or unknown.",
-            "collection-failing", _collection_failing),
-    Finding("data_stale", "Data stale", "warning", "AWSRootExporterDataStale", None, None,
-            "A source's last success is older than its collection.stale_after (default 3 intervals): its values "
-            "are left out of the metrics and the findings, and listed as last known.", "stale", _data_stale),
-    Finding("credential_report_old", "Credential report older than 8h", "info", "AWSRootCredentialReportOld",
-            None, None, "The credential report in use is older than twice AWS's 4h cycle; per-key values may be out of date.",
-            "report-old", _report_old),
+    Finding(
+        "root_without_mfa",
+        "Root has credentials but no MFA",
+        "critical",
+        "AWSRootCredentialsWithoutMFA",
+        "1.5",
+        "IAM.9",
+        "The root user has a password, access key or signing certificate and no MFA device.",
+        "no-mfa",
+        _without_mfa,
+    ),
+    Finding(
+        "access_key_active",
+        "Active root access key",
+        "critical",
+        "AWSRootAccessKeyActive",
+        "1.4",
+        "IAM.4",
+        "The root user has an active access key; root access keys should not exist.",
+        "active-access-keys",
+        _key_active,
+    ),
+    Finding(
+        "access_key_used_recently",
+        "Root access key used in the last 24h",
+        "critical",
+        "AWSRootAccessKeyUsedRecently",
+        "1.7",
+        None,
+        "A root access key was used within the last 24 hours.",
+        "access-key-used",
+        _key_used_recently,
+    ),
+    Finding(
+        "console_sign_in_recent",
+        "Root signed in to the console in the last 24h",
+        "critical",
+        "AWSRootConsoleSignInRecent",
+        "1.7",
+        None,
+        "Someone used the root credentials to sign in to the AWS console within the last 24 hours.",
+        "signed-in-24h",
+        _sign_in_recent,
+    ),
+    Finding(
+        "root_activity",
+        "Root user used in the last hour",
+        "critical",
+        "AWSRootActivity",
+        "1.7",
+        None,
+        "The root user's own credentials made API calls or signed in within the last hour "
+        "(sts:AssumeRoot sessions and the exporter's own audit are not counted).",
+        "root-activity",
+        _root_activity,
+    ),
+    Finding(
+        "password_recovery",
+        "Root password recovery in the last hour",
+        "critical",
+        "AWSRootPasswordRecovery",
+        None,
+        None,
+        "Someone asked for or completed a root password recovery within the last hour.",
+        "password-recovery",
+        _password_recovery,
+    ),
+    Finding(
+        "mfa_removed",
+        "Root MFA device removed in the last hour",
+        "critical",
+        "AWSRootMFARemoved",
+        None,
+        None,
+        "A root MFA device was deactivated or deleted within the last hour.",
+        "mfa-removed",
+        _mfa_removed,
+    ),
+    Finding(
+        "access_key_created",
+        "Root access key created in the last hour",
+        "critical",
+        "AWSRootAccessKeyCreated",
+        None,
+        None,
+        "The root user created an access key within the last hour.",
+        "access-key-created",
+        _access_key_created,
+    ),
+    Finding(
+        "access_key_present",
+        "Root access key exists",
+        "warning",
+        "AWSRootAccessKeyPresent",
+        "1.4",
+        "IAM.4",
+        "The root user has an access key, active or inactive; it should be deleted.",
+        "access-keys",
+        _keys_present,
+    ),
+    Finding(
+        "console_sign_in_failures",
+        "Failed root sign-in attempts",
+        "warning",
+        "AWSRootConsoleSignInFailures",
+        None,
+        None,
+        "Someone tried and failed to sign in to the console as the root user (counted since the "
+        "exporter started; the alert fires for an hour after each new one).",
+        "failed-sign-ins",
+        _sign_in_failures,
+    ),
+    Finding(
+        "mfa_virtual_only",
+        "Root MFA is virtual only",
+        "warning",
+        "AWSRootMFAVirtualOnly",
+        "1.6",
+        "IAM.6",
+        "Root MFA is an authenticator app only; a FIDO key or hardware device is recommended.",
+        "virtual-mfa",
+        _mfa_virtual_only,
+    ),
+    Finding(
+        "signing_certificate_active",
+        "Active root signing certificate",
+        "warning",
+        "AWSRootSigningCertificateActive",
+        None,
+        None,
+        "The root user has an active X.509 signing certificate.",
+        "signing-certificates",
+        _certificate_active,
+    ),
+    Finding(
+        "password_with_centralized_root_access",
+        "Password under centralized root access",
+        "warning",
+        "AWSRootPasswordWithCentralizedRootAccess",
+        None,
+        None,
+        "The organization manages root credentials centrally, yet this member's root has a console password.",
+        "password-centralized",
+        _password_centralized,
+    ),
+    Finding(
+        "not_restricted_by_scp",
+        "Root not restricted by an SCP",
+        "warning",
+        "AWSRootNotRestrictedBySCP",
+        None,
+        None,
+        "This member's root has credentials and the service control policies in effect do not deny it every action.",
+        "not-restricted-by-scp",
+        _not_restricted_by_scp,
+    ),
+    Finding(
+        "email_not_allowed",
+        "Root e-mail address not allowed",
+        "warning",
+        "AWSRootEmailNotAllowed",
+        None,
+        None,
+        "The root user's e-mail address matches none of the patterns in accounts.root_email.allowed.",
+        "email-not-allowed",
+        _email_not_allowed,
+    ),
+    Finding(
+        "activity_detection_off",
+        "Root activity cannot be seen",
+        "warning",
+        "AWSRootActivityDetectionOff",
+        None,
+        None,
+        "No CloudTrail trail logs this account's management events in us-east-1: root sign-ins and "
+        "credential changes there leave no record.",
+        "detection-off",
+        _detection_off,
+    ),
+    Finding(
+        "collection_failing",
+        "Collection failing",
+        "warning",
+        "AWSRootExporterCollectionFailing",
+        None,
+        None,
+        "A source cannot be read for this account; its values are the last good ones, or unknown.",
+        "collection-failing",
+        _collection_failing,
+    ),
+    Finding(
+        "data_stale",
+        "Data stale",
+        "warning",
+        "AWSRootExporterDataStale",
+        None,
+        None,
+        "A source's last success is older than its collection.stale_after (default 3 intervals): its values "
+        "are left out of the metrics and the findings, and listed as last known.",
+        "stale",
+        _data_stale,
+    ),
+    Finding(
+        "credential_report_old",
+        "Credential report older than 8h",
+        "info",
+        "AWSRootCredentialReportOld",
+        None,
+        None,
+        "The credential report in use is older than twice AWS's 4h cycle; per-key values may be out of date.",
+        "report-old",
+        _report_old,
+    ),
 )
 BY_ID: Mapping[str, Finding] = {finding.id: finding for finding in FINDINGS}
 BY_VIEW: Mapping[str, Finding] = {finding.view: finding for finding in FINDINGS}
@@ -427,7 +592,8 @@ def assess(state: AccountState, snapshot: Snapshot, now: float, intervals: Mappi
     last_known = tuple(
         Hit(hit.finding, f"{hit.detail} (last known, from data last refreshed {refreshed})")
         for hit in _hits(Subject(state, root_facts(state, include_stale=True), snapshot, now, intervals, True))
-        if hit.finding.id not in current)
+        if hit.finding.id not in current
+    )
     return Assessment(state, facts, tuple(hits), last_known)
 
 

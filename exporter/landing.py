@@ -25,8 +25,9 @@ from exporter.findings import FINDINGS, Assessment, Finding, ago, assess_all, di
 from exporter.root_facts import CredentialFacts
 from exporter.sources import console_logins, credential_report, root_policies
 
-TROUBLESHOOTING_URL = ("https://github.com/aws-root-exporter/aws-root-exporter/blob/main/README.md"
-                       "#troubleshooting-credentials")
+TROUBLESHOOTING_URL = (
+    "https://github.com/aws-root-exporter/aws-root-exporter/blob/main/README.md#troubleshooting-credentials"
+)
 RECENT_SECONDS = 24 * 3600
 _NEVER = datetime.min.replace(tzinfo=timezone.utc)
 
@@ -200,10 +201,17 @@ def _slot(item: Assessment, field: str, label: str, slot: CredentialFacts, findi
 def _credentials(item: Assessment) -> str:
     facts = item.facts
     if facts.credentials_present is False:
-        return (_fact("credentials", "Root credentials", "none (compliant)", "good")
-                + _fact("mfa", "MFA", "not needed", "good"))
-    parts = [_fact("credentials", "Root credentials", _yes_no(facts.credentials_present),
-                   "none" if facts.credentials_present is None else "")]
+        return _fact("credentials", "Root credentials", "none (compliant)", "good") + _fact(
+            "mfa", "MFA", "not needed", "good"
+        )
+    parts = [
+        _fact(
+            "credentials",
+            "Root credentials",
+            _yes_no(facts.credentials_present),
+            "none" if facts.credentials_present is None else "",
+        )
+    ]
     if item.has("root_without_mfa"):
         parts.append(_fact("mfa", "MFA", "no", "bad"))
     elif facts.mfa_active is None:
@@ -216,8 +224,11 @@ def _credentials(item: Assessment) -> str:
         parts.append(_fact("mfa", "MFA", "hardware/FIDO", "good"))
     else:
         parts.append(_fact("mfa", "MFA", "yes (kind unknown)", "good"))
-    password_css = "bad" if item.has("password_with_centralized_root_access") else (
-        "none" if facts.password_enabled is None else "")
+    password_css = (
+        "bad"
+        if item.has("password_with_centralized_root_access")
+        else ("none" if facts.password_enabled is None else "")
+    )
     parts.append(_fact("password", "Password", _yes_no(facts.password_enabled), password_css))
     for number, slot in enumerate(facts.access_keys, 1):
         parts.append(_slot(item, f"key_{number}", f"Key {number}", slot, "access_key_active"))
@@ -234,7 +245,9 @@ def _sign_in(item: Assessment, now: float) -> str:
         if any(status.stale_since is not None for status in statuses):
             return '<span class="none">unknown (data stale)</span>'
         failing = any(not status.success for status in statuses)
-        return '<span class="none">unknown (source failing)</span>' if failing else '<span class="none">none seen</span>'
+        return (
+            '<span class="none">unknown (source failing)</span>' if failing else '<span class="none">none seen</span>'
+        )
     age = now - facts.last_console_login.timestamp()
     css = "recent" if age < RECENT_SECONDS else ""
     text = f'<span class="{css}" data-age-seconds="{int(age)}">{_e(ago(age))}</span><br><small>{_e(_date(facts.last_console_login))}</small>'
@@ -252,14 +265,18 @@ def _collection(item: Assessment) -> str:
     failing = failing_sources(sorted(item.state.sources.items()))
     stale = "".join(
         f'<div class="stale-note" data-stale="{_e(name)}">stale since '
-        f'{_e(_date(datetime.fromtimestamp(status.stale_since, timezone.utc)))}: {_e(name)} last succeeded '
-        f'{_e(_date(datetime.fromtimestamp(status.last_success, timezone.utc)))}; its values are not shown as current</div>'
+        f"{_e(_date(datetime.fromtimestamp(status.stale_since, timezone.utc)))}: {_e(name)} last succeeded "
+        f"{_e(_date(datetime.fromtimestamp(status.last_success, timezone.utc)))}; its values are not shown as current</div>"
         for name, status in sorted(item.state.sources.items())
-        if status.stale_since is not None and status.last_success is not None)
+        if status.stale_since is not None and status.last_success is not None
+    )
     if not failing:
         return stale or '<span class="ok">ok</span>'
-    return stale + "".join(f'<div class="bad" data-sources="{_e(names)}">failing: {_e(names)}</div>'
-                           f'<div class="source-error">{_e(error)}</div>' for names, error in failing)
+    return stale + "".join(
+        f'<div class="bad" data-sources="{_e(names)}">failing: {_e(names)}</div>'
+        f'<div class="source-error">{_e(error)}</div>'
+        for names, error in failing
+    )
 
 
 def _findings(item: Assessment) -> str:
@@ -270,12 +287,16 @@ def _findings(item: Assessment) -> str:
         finding = hit.finding
         last_known = hit in item.stale_hits
         controls = f' <span class="controls">{_e(finding.controls)}</span>' if finding.controls else ""
-        badge = ('<span class="sev sev-stale">last known</span>' if last_known
-                 else f'<span class="sev sev-{finding.severity}">{finding.severity}</span>')
+        badge = (
+            '<span class="sev sev-stale">last known</span>'
+            if last_known
+            else f'<span class="sev sev-{finding.severity}">{finding.severity}</span>'
+        )
         marker = ' data-stale="true"' if last_known else ""
         entries.append(
             f'<li data-finding="{_e(finding.id)}" data-severity="{finding.severity}"{marker}>{badge}'
-            f'<strong>{_e(finding.title)}</strong>{controls} <span class="detail">— {_e(hit.detail)}</span></li>')
+            f'<strong>{_e(finding.title)}</strong>{controls} <span class="detail">— {_e(hit.detail)}</span></li>'
+        )
     return f'<ul class="findings">{"".join(entries)}</ul>'
 
 
@@ -296,7 +317,9 @@ def _restricted_by(item: Assessment) -> str:
     if value is None or not value.scps_enabled:
         return ""
     places = root_policies.describe(item.state)
-    label = "Root restricted by" if value.denies_all else ("Root partly restricted by" if places else "Root restricted by")
+    label = (
+        "Root restricted by" if value.denies_all else ("Root partly restricted by" if places else "Root restricted by")
+    )
     text = ", ".join(attachment_text(*place) for place in places) or "no SCP"
     css = "bad" if item.has("not_restricted_by_scp") else ("good" if value.denies_all else "warn")
     return f'<br><small class="{css}" data-field="restricted_by">{_e(label)}: {_e(text)}</small>'
@@ -314,7 +337,8 @@ def _row(item: Assessment, now: float) -> str:
         f'<td data-field="findings">{_findings(item)}</td>'
         f'<td data-field="root">{_credentials(item)}</td>'
         f'<td data-field="last_console_login">{_sign_in(item, now)}</td>'
-        f'<td data-field="collection">{_collection(item)}</td></tr>')
+        f'<td data-field="collection">{_collection(item)}</td></tr>'
+    )
 
 
 def _banner(problem: Optional[str]) -> str:
@@ -328,17 +352,22 @@ def _banner(problem: Optional[str]) -> str:
         "<code>aws sts get-caller-identity</code> succeeds with the same environment, renew an expired SSO session "
         "(<code>aws sso login</code>), and that the principal may call <code>organizations:ListRoots</code>, <code>ListOrganizationalUnitsForParent</code> and <code>ListAccountsForParent</code>. "
         f'See <a href="{TROUBLESHOOTING_URL}">Troubleshooting credentials</a> in the README.</p>'
-        "<p>Until discovery succeeds, accounts below are the last ones seen, or none.</p></section>")
+        "<p>Until discovery succeeds, accounts below are the last ones seen, or none.</p></section>"
+    )
 
 
 def _summary(page: Page) -> str:
     query = page.query
-    tiles = [f'<a href="{_e(query.url(view="all"))}" data-summary="accounts" class="{"current" if query.view.key == "all" else ""}">'
-             f"<b>{len(page.scope)}</b>Accounts</a>"]
+    tiles = [
+        f'<a href="{_e(query.url(view="all"))}" data-summary="accounts" class="{"current" if query.view.key == "all" else ""}">'
+        f"<b>{len(page.scope)}</b>Accounts</a>"
+    ]
     for label, key in SUMMARY:
         n = count(page, key)
         classes = " ".join(c for c in ("bad" if n else "", "current" if query.view.key == key else "") if c)
-        tiles.append(f'<a href="{_e(query.url(view=key))}" data-summary="{key}" class="{classes}"><b>{n}</b>{_e(label)}</a>')
+        tiles.append(
+            f'<a href="{_e(query.url(view=key))}" data-summary="{key}" class="{classes}"><b>{n}</b>{_e(label)}</a>'
+        )
     return f'<div class="summary" id="summary">{"".join(tiles)}</div>'
 
 
@@ -346,14 +375,17 @@ def _filters(page: Page, snapshot) -> str:
     query = page.query
     options = ['<option value="">All OUs</option>'] + [
         f'<option value="{_e(path)}"{" selected" if path == query.ou else ""}>{_e(path)}</option>'
-        for path in ou_paths(snapshot)]
+        for path in ou_paths(snapshot)
+    ]
     view = f'<input type="hidden" name="view" value="{_e(query.view.key)}">' if query.view.key != "all" else ""
-    return (f'<form method="get" action="/" id="filters">{view}'
-            f'<label>OU <select name="ou">{"".join(options)}</select></label>'
-            f'<label>Account <input type="search" name="q" value="{_e(query.q)}" placeholder="name, id or e-mail"></label>'
-            '<button type="submit">Filter</button>'
-            + (f' <a href="{_e(query.url(ou="", q=""))}">Clear filters</a>' if query.ou or query.q else "")
-            + "</form>")
+    return (
+        f'<form method="get" action="/" id="filters">{view}'
+        f'<label>OU <select name="ou">{"".join(options)}</select></label>'
+        f'<label>Account <input type="search" name="q" value="{_e(query.q)}" placeholder="name, id or e-mail"></label>'
+        '<button type="submit">Filter</button>'
+        + (f' <a href="{_e(query.url(ou="", q=""))}">Clear filters</a>' if query.ou or query.q else "")
+        + "</form>"
+    )
 
 
 def _nav(page: Page) -> str:
@@ -362,22 +394,36 @@ def _nav(page: Page) -> str:
     for view in VIEWS:
         current = " current" if view is query.view else ""
         n = len(page.scope) if view.key == "all" else count(page, view.key)
-        links.append(f'<a href="{_e(query.url(view=view.key))}" class="view{current}" data-view="{view.key}">'
-                     f"{_e(view.title)} ({n})</a>")
+        links.append(
+            f'<a href="{_e(query.url(view=view.key))}" class="view{current}" data-view="{view.key}">'
+            f"{_e(view.title)} ({n})</a>"
+        )
     return f'<nav aria-label="views">{"".join(links)}</nav>'
 
 
-def render(snapshot, query: Query = Query(), ready: bool = True, intervals: Mapping[str, float] = {},
-           now: Optional[float] = None) -> str:
+def render(
+    snapshot,
+    query: Query = Query(),
+    ready: bool = True,
+    intervals: Mapping[str, float] = {},
+    now: Optional[float] = None,
+) -> str:
     page = select(snapshot, query, intervals, now)
-    status = "" if ready else ('<p class="notice"><strong>First collection still running</strong>: '
-                               "some values are not in yet.</p>")
+    status = (
+        ""
+        if ready
+        else ('<p class="notice"><strong>First collection still running</strong>: some values are not in yet.</p>')
+    )
     body = "".join(_row(item, page.now) for item in page.rows)
     if not page.rows:
         body = '<tr><td colspan="5">No root users in this view.</td></tr>'
     filtered = f" · OU {_e(query.ou)}" if query.ou else ""
     filtered += f" · matching “{_e(query.q)}”" if query.q else ""
-    described = f'<p class="meta">{_e(query.view.finding.description)} <span class="controls">{_e(query.view.finding.controls)}</span> · alert <code>{_e(query.view.finding.alert)}</code></p>' if query.view.finding else ""
+    described = (
+        f'<p class="meta">{_e(query.view.finding.description)} <span class="controls">{_e(query.view.finding.controls)}</span> · alert <code>{_e(query.view.finding.alert)}</code></p>'
+        if query.view.finding
+        else ""
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>aws-root-exporter</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{_STYLE}</style></head>
@@ -393,19 +439,30 @@ def render(snapshot, query: Query = Query(), ready: bool = True, intervals: Mapp
 """
 
 
-def respond_with(renderer: Callable[..., str], content_type: str, query_string: str, snapshot, ready: bool,
-                 intervals: Mapping[str, float], now: Optional[float] = None) -> tuple[str, str, str]:
+def respond_with(
+    renderer: Callable[..., str],
+    content_type: str,
+    query_string: str,
+    snapshot,
+    ready: bool,
+    intervals: Mapping[str, float],
+    now: Optional[float] = None,
+) -> tuple[str, str, str]:
     """(HTTP status, body, content type): ``renderer``'s answer to the query, or a 404 for an
     unknown view. Shared by ``/`` and ``/api/roots.json``."""
     try:
         query = Query.parse(query_string)
     except UnknownView as error:
-        return ("404 Not Found", f"Unknown view {str(error)!r}. Views: {', '.join(VIEW_BY_KEY)}.\n",
-                "text/plain; charset=utf-8")
+        return (
+            "404 Not Found",
+            f"Unknown view {str(error)!r}. Views: {', '.join(VIEW_BY_KEY)}.\n",
+            "text/plain; charset=utf-8",
+        )
     return "200 OK", renderer(snapshot, query, ready, intervals, now), content_type
 
 
-def respond(query_string: str, snapshot, ready: bool, intervals: Mapping[str, float],
-            now: Optional[float] = None) -> tuple[str, str, str]:
+def respond(
+    query_string: str, snapshot, ready: bool, intervals: Mapping[str, float], now: Optional[float] = None
+) -> tuple[str, str, str]:
     """(HTTP status, body, content type) for ``/``."""
     return respond_with(render, "text/html; charset=utf-8", query_string, snapshot, ready, intervals, now)

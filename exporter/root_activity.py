@@ -43,21 +43,43 @@ OTHER = "other"
 # The eventName values kept as they are; every other name becomes "other", so the label stays
 # bounded whatever CloudTrail sends. Sign-in events (signin.amazonaws.com), root credential
 # changes (iam.amazonaws.com) and account settings only root (or the account API) may change.
-NOTABLE_EVENTS = frozenset({
-    # console sign-in and password
-    "ConsoleLogin", "CheckMfa", "PasswordRecoveryRequested", "PasswordRecoveryCompleted", "ChangePassword",
-    # MFA devices
-    "CreateVirtualMFADevice", "EnableMFADevice", "DeactivateMFADevice", "DeleteVirtualMFADevice",
-    "ResyncMFADevice",
-    # access keys and signing certificates
-    "CreateAccessKey", "UpdateAccessKey", "DeleteAccessKey",
-    "UploadSigningCertificate", "UpdateSigningCertificate", "DeleteSigningCertificate",
-    # login profile (console password) via IAM and root-task sessions
-    "CreateLoginProfile", "UpdateLoginProfile", "DeleteLoginProfile",
-    # the account itself
-    "CloseAccount", "PutContactInformation", "PutAlternateContact", "DeleteAlternateContact",
-    "PutAccountName", "StartPrimaryEmailUpdate", "AcceptPrimaryEmailUpdate", "EnableRegion", "DisableRegion",
-})
+NOTABLE_EVENTS = frozenset(
+    {
+        # console sign-in and password
+        "ConsoleLogin",
+        "CheckMfa",
+        "PasswordRecoveryRequested",
+        "PasswordRecoveryCompleted",
+        "ChangePassword",
+        # MFA devices
+        "CreateVirtualMFADevice",
+        "EnableMFADevice",
+        "DeactivateMFADevice",
+        "DeleteVirtualMFADevice",
+        "ResyncMFADevice",
+        # access keys and signing certificates
+        "CreateAccessKey",
+        "UpdateAccessKey",
+        "DeleteAccessKey",
+        "UploadSigningCertificate",
+        "UpdateSigningCertificate",
+        "DeleteSigningCertificate",
+        # login profile (console password) via IAM and root-task sessions
+        "CreateLoginProfile",
+        "UpdateLoginProfile",
+        "DeleteLoginProfile",
+        # the account itself
+        "CloseAccount",
+        "PutContactInformation",
+        "PutAlternateContact",
+        "DeleteAlternateContact",
+        "PutAccountName",
+        "StartPrimaryEmailUpdate",
+        "AcceptPrimaryEmailUpdate",
+        "EnableRegion",
+        "DisableRegion",
+    }
+)
 
 ASSUME_ROOT_SECONDS = 900  # the longest session AssumeRoot issues
 CLOCK_SKEW = 60.0  # seconds a record's time may lie past its session's end
@@ -216,8 +238,9 @@ def _prune_keys(keys: Mapping[str, float], now: float, cap: int = MAX_KEYS) -> d
 # ---------------------------------------------------------------- classification
 
 
-def classify(record: Mapping[str, Any], assumed_root_keys: Mapping[str, float],
-             own: SessionKeys = OWN_AUDIT_SESSIONS) -> Optional[RootActivity]:
+def classify(
+    record: Mapping[str, Any], assumed_root_keys: Mapping[str, float], own: SessionKeys = OWN_AUDIT_SESSIONS
+) -> Optional[RootActivity]:
     """The root activity in ``record``; None when it is not root activity or is the exporter's own audit.
 
     ``assumed_root_keys`` maps access keys that ``AssumeRoot`` issued (seen on the stream) to their
@@ -235,8 +258,13 @@ def classify(record: Mapping[str, Any], assumed_root_keys: Mapping[str, float],
         return None
     expires = assumed_root_keys.get(key) if key else None
     assumed = (expires is not None and when <= expires + CLOCK_SKEW) or _assumed_root_marker(identity)
-    return RootActivity(event_id=event_id, account_id=account, event_name=event_label(name),
-                        session=ASSUMED_ROOT if assumed else ROOT_CREDENTIALS, time=when)
+    return RootActivity(
+        event_id=event_id,
+        account_id=account,
+        event_name=event_label(name),
+        session=ASSUMED_ROOT if assumed else ROOT_CREDENTIALS,
+        time=when,
+    )
 
 
 def assume_root_issued(record: Mapping[str, Any]) -> Optional[AssumeRootIssued]:
@@ -260,9 +288,12 @@ def assume_root_issued(record: Mapping[str, Any]) -> Optional[AssumeRootIssued]:
     duration = request.get("durationSeconds", ASSUME_ROOT_SECONDS)
     if not isinstance(duration, (int, float)) or isinstance(duration, bool) or not 0 < duration <= ASSUME_ROOT_SECONDS:
         duration = ASSUME_ROOT_SECONDS
-    return AssumeRootIssued(event_id=event_id, access_key_id=key,
-                            target_account=account_id(target, "requestParameters.targetPrincipal"),
-                            expires=when + duration)
+    return AssumeRootIssued(
+        event_id=event_id,
+        access_key_id=key,
+        target_account=account_id(target, "requestParameters.targetPrincipal"),
+        expires=when + duration,
+    )
 
 
 # ---------------------------------------------------------------- recording in the snapshot
@@ -323,12 +354,19 @@ class RootEventsBuilder:
             seen = {i: t for t, i in kept}
         keys = _prune_keys(self.keys, now)
         return RootEvents(
-            counts=MappingProxyType(self.counts), last_activity=MappingProxyType(self.last_activity),
+            counts=MappingProxyType(self.counts),
+            last_activity=MappingProxyType(self.last_activity),
             counted_at=MappingProxyType(self.counted_at),
-            seen=MappingProxyType(seen), assumed_root_keys=MappingProxyType(keys),
-            malformed=MappingProxyType(self.malformed), malformed_messages=self.malformed_messages,
-            foreign=self.foreign, last_message=self.last_message, last_heartbeat=self.last_heartbeat,
-            started=self._base.started, delay=self.delay)
+            seen=MappingProxyType(seen),
+            assumed_root_keys=MappingProxyType(keys),
+            malformed=MappingProxyType(self.malformed),
+            malformed_messages=self.malformed_messages,
+            foreign=self.foreign,
+            last_message=self.last_message,
+            last_heartbeat=self.last_heartbeat,
+            started=self._base.started,
+            delay=self.delay,
+        )
 
 
 def with_stream_started(snapshot: Snapshot, now: float) -> Snapshot:

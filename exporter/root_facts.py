@@ -13,8 +13,15 @@ from datetime import datetime
 from typing import Mapping, Optional
 
 from exporter.sources import account_summary, console_logins, credential_report, mfa_devices, root_audit
-from exporter.state import (AccountState, AccountSummary, ConsoleLoginEvent, ConsoleLogins, CredentialReport,
-                            RootAudit, VirtualMfa)
+from exporter.state import (
+    AccountState,
+    AccountSummary,
+    ConsoleLoginEvent,
+    ConsoleLogins,
+    CredentialReport,
+    RootAudit,
+    VirtualMfa,
+)
 
 MFA_KINDS = ("virtual", "fido", "hardware")
 
@@ -58,8 +65,9 @@ def _latest(*values: Optional[datetime]) -> Optional[datetime]:
     return max(present) if present else None
 
 
-def _slots(live_active: Optional[tuple[bool, ...]], live_present: Optional[bool],
-           reported: Optional[tuple]) -> tuple[CredentialFacts, CredentialFacts]:
+def _slots(
+    live_active: Optional[tuple[bool, ...]], live_present: Optional[bool], reported: Optional[tuple]
+) -> tuple[CredentialFacts, CredentialFacts]:
     """Two key or certificate slots from the report, corrected by a live source.
 
     ``live_active`` (root audit, one status per credential, oldest first) is the truth. Else
@@ -69,6 +77,7 @@ def _slots(live_active: Optional[tuple[bool, ...]], live_present: Optional[bool]
     credential at all, one was created since and fills slot 1 as active (AWS creates them
     active), and whether a second exists is unknown.
     """
+
     def from_report(index: int) -> CredentialFacts:
         assert reported is not None  # called only when the report has the slot
         slot = reported[index]
@@ -109,8 +118,11 @@ def root_facts(state: AccountState, include_stale: bool = False) -> RootFacts:
     logins: Optional[ConsoleLogins] = value(console_logins.NAME)
 
     # The live sources: the root audit when it is the fresher of the two, else the summary.
-    live_audit = audit if audit is not None and (
-        summary is None or _fresher(state, root_audit.NAME, account_summary.NAME)) else None
+    live_audit = (
+        audit
+        if audit is not None and (summary is None or _fresher(state, root_audit.NAME, account_summary.NAME))
+        else None
+    )
 
     if live_audit is not None:
         mfa_active: Optional[bool] = bool(live_audit.mfa_devices)
@@ -143,10 +155,14 @@ def root_facts(state: AccountState, include_stale: bool = False) -> RootFacts:
 
     live_keys = live_audit.access_keys_active if live_audit is not None else None
     live_certs = live_audit.signing_certificates_active if live_audit is not None else None
-    keys = _slots(live_keys, bool(summary.access_keys_present) if summary else None,
-                  report.access_keys if report else None)
-    certificates = _slots(live_certs, bool(summary.signing_certificates_present) if summary else None,
-                          report.certificates if report else None)
+    keys = _slots(
+        live_keys, bool(summary.access_keys_present) if summary else None, report.access_keys if report else None
+    )
+    certificates = _slots(
+        live_certs,
+        bool(summary.signing_certificates_present) if summary else None,
+        report.certificates if report else None,
+    )
 
     if live_audit is not None:
         keys_present: Optional[bool] = bool(live_audit.access_keys_active)
@@ -158,11 +174,16 @@ def root_facts(state: AccountState, include_stale: bool = False) -> RootFacts:
         keys_present = certificates_present = None
 
     if live_audit is not None:
-        present: Optional[bool] = bool(live_audit.password or live_audit.access_keys_active
-                                       or live_audit.signing_certificates_active or live_audit.mfa_devices)
+        present: Optional[bool] = bool(
+            live_audit.password
+            or live_audit.access_keys_active
+            or live_audit.signing_certificates_active
+            or live_audit.mfa_devices
+        )
     elif summary is not None:
-        evidence = (summary.mfa_enabled or summary.access_keys_present
-                    or summary.signing_certificates_present or bool(password))
+        evidence = (
+            summary.mfa_enabled or summary.access_keys_present or summary.signing_certificates_present or bool(password)
+        )
         present = True if evidence else (False if password is False else None)
     else:
         present = None

@@ -26,8 +26,16 @@ from apscheduler.triggers.interval import IntervalTrigger
 from exporter.aws.errors import SourceError, describe_error, error_code, metric_code, remedy
 from exporter.config import format_duration
 from exporter.shards import in_shard, stagger_fraction
-from exporter.snapshot import (SnapshotStore, with_accounts, with_discovery, with_features, with_result,
-                               with_run_finished, with_staleness, without_source)
+from exporter.snapshot import (
+    SnapshotStore,
+    with_accounts,
+    with_discovery,
+    with_features,
+    with_result,
+    with_run_finished,
+    with_staleness,
+    without_source,
+)
 from exporter.sources import discovery, org_features
 from exporter.sources.base import AccountSource, Context
 from exporter.state import Account
@@ -73,8 +81,14 @@ class Collection:
         except Exception as error:  # noqa: BLE001 - keep the accounts we had; retried with backoff
             hint = remedy(error)
             description = self._failed(discovery.NAME, None, error, hint)
-            self.store.update(with_discovery, self.context.clock(), error=description,
-                              home_account_id=self._home_or_none(), hint=hint, code=metric_code(error))
+            self.store.update(
+                with_discovery,
+                self.context.clock(),
+                error=description,
+                home_account_id=self._home_or_none(),
+                hint=hint,
+                code=metric_code(error),
+            )
             ok = False
         else:
             collection = self.context.config.collection
@@ -84,12 +98,17 @@ class Collection:
             # Credentials of accounts that left would otherwise stay for the life of the process.
             self.context.access.retain({account.id for account in accounts})
             features_started = time.monotonic()
-            features, features_error = org_features.fetch(self.context.access,
-                                                          self.store.current.organization_features)
+            features, features_error = org_features.fetch(self.context.access, self.store.current.organization_features)
             features_duration = time.monotonic() - features_started
             now = self.context.clock()
-            self.store.update(lambda snapshot: with_discovery(with_features(with_accounts(
-                replace(snapshot, shard=shard), accounts, home), now, features, features_error), now))
+            self.store.update(
+                lambda snapshot: with_discovery(
+                    with_features(
+                        with_accounts(replace(snapshot, shard=shard), accounts, home), now, features, features_error
+                    ),
+                    now,
+                )
+            )
             self.store.update(with_run_finished, org_features.NAME, features_duration)
             fields: dict[str, Any] = {"source": discovery.NAME, "accounts": len(accounts)}
             if shard[1] > 1:
@@ -139,14 +158,28 @@ class Collection:
             spread = 0.0
             if interval is not None and source.name in snapshot.completed_sources:
                 spread = stagger_spread(interval, deadline)
-            run = _SourceRun(self, source, accounts, deadline,
-                             max(1, min(config.collection.concurrency, len(accounts))), fetch, spread)
+            run = _SourceRun(
+                self,
+                source,
+                accounts,
+                deadline,
+                max(1, min(config.collection.concurrency, len(accounts))),
+                fetch,
+                spread,
+            )
             failed = run.wait(self.progress_every)
         duration = time.monotonic() - started
         self.store.update(with_run_finished, source.name, duration)
         self.mark_stale()
-        log.info("source run finished", extra={"source": source.name, "accounts": len(accounts),
-                                               "failed": failed, "duration_seconds": round(duration, 3)})
+        log.info(
+            "source run finished",
+            extra={
+                "source": source.name,
+                "accounts": len(accounts),
+                "failed": failed,
+                "duration_seconds": round(duration, 3),
+            },
+        )
         return failed == 0
 
     def _prepared(self, source: AccountSource, accounts: Sequence[Account]) -> Optional[Fetch]:
@@ -177,16 +210,20 @@ class Collection:
     def record(self, source: AccountSource, account: Account, value: Any, error: Optional[BaseException]) -> bool:
         if error is not None:
             description = self._failed(source.name, account, error)
-            self.store.update(with_result, account.id, source.name, self.context.clock(), error=description,
-                              code=metric_code(error))
+            self.store.update(
+                with_result, account.id, source.name, self.context.clock(), error=description, code=metric_code(error)
+            )
             return False
         now = self.context.clock()
         if source.merge is None:
             self.store.update(with_result, account.id, source.name, now, value=value)
         else:
             merge = source.merge
-            self.store.update(lambda snapshot: merge(with_result(snapshot, account.id, source.name, now, value=value),
-                                                     account, value, now))
+            self.store.update(
+                lambda snapshot: merge(
+                    with_result(snapshot, account.id, source.name, now, value=value), account, value, now
+                )
+            )
         return True
 
     def _home_or_none(self) -> Optional[str]:
@@ -218,15 +255,27 @@ class Collection:
 class _SourceRun:
     """One run of a source over its accounts, bounded per account by ``deadline`` seconds."""
 
-    def __init__(self, collection: Collection, source: AccountSource, accounts: Sequence[Account],
-                 deadline: float, workers: int, fetch: Fetch, spread: float = 0.0):
+    def __init__(
+        self,
+        collection: Collection,
+        source: AccountSource,
+        accounts: Sequence[Account],
+        deadline: float,
+        workers: int,
+        fetch: Fetch,
+        spread: float = 0.0,
+    ):
         self._collection = collection
         self._source = source
         self._fetch = fetch
         begin = time.monotonic()
         # (monotonic time not to start before, account), earliest first; all at once without a spread.
-        self._pending = deque(sorted(((begin + spread * stagger_fraction(account.id), account) for account in accounts),
-                                     key=lambda item: item[0]))
+        self._pending = deque(
+            sorted(
+                ((begin + spread * stagger_fraction(account.id), account) for account in accounts),
+                key=lambda item: item[0],
+            )
+        )
         self._total = len(accounts)
         self._deadline = deadline
         self._workers = workers
@@ -241,8 +290,7 @@ class _SourceRun:
         next_progress = started + progress_every
         with self._done:
             while self._pending or self._running:
-                while (self._pending and len(self._running) < self._workers
-                       and self._pending[0][0] <= time.monotonic()):
+                while self._pending and len(self._running) < self._workers and self._pending[0][0] <= time.monotonic():
                     self._start(self._pending.popleft()[1])
                 now = time.monotonic()
                 for account, begun in list(self._running.values()):
@@ -264,8 +312,9 @@ class _SourceRun:
         self._running[account.id] = (account, time.monotonic())
         # A daemon thread per account rather than a pool: a hung call must neither hold a pool
         # slot nor keep the process from exiting.
-        threading.Thread(target=self._work, args=(account,), daemon=True,
-                         name=f"{self._source.name}-{account.id}").start()
+        threading.Thread(
+            target=self._work, args=(account,), daemon=True, name=f"{self._source.name}-{account.id}"
+        ).start()
 
     def _work(self, account: Account) -> None:
         value, error = self._collection.fetch_one(self._source, account, self._fetch)
@@ -282,16 +331,27 @@ class _SourceRun:
         self._settled.add(account.id)
         del self._running[account.id]
         self._failed += 1
-        error = SourceError("DeadlineExceeded", f"{self._source.name} took longer than its deadline of "
-                                                f"{format_duration(self._deadline)} for this account; abandoned "
-                                                "until the next run (collection.deadlines)")
+        error = SourceError(
+            "DeadlineExceeded",
+            f"{self._source.name} took longer than its deadline of "
+            f"{format_duration(self._deadline)} for this account; abandoned "
+            "until the next run (collection.deadlines)",
+        )
         self._collection.record(self._source, account, None, error)
 
     def _log_progress(self, elapsed: float) -> None:
-        log.info("source run in progress", extra={
-            "source": self._source.name, "accounts": self._total,
-            "done": self._total - len(self._pending) - len(self._running), "waiting": len(self._pending),
-            "running": len(self._running), "failed": self._failed, "elapsed_seconds": round(elapsed, 1)})
+        log.info(
+            "source run in progress",
+            extra={
+                "source": self._source.name,
+                "accounts": self._total,
+                "done": self._total - len(self._pending) - len(self._running),
+                "waiting": len(self._pending),
+                "running": len(self._running),
+                "failed": self._failed,
+                "elapsed_seconds": round(elapsed, 1),
+            },
+        )
 
 
 class Scheduler:
@@ -305,8 +365,13 @@ class Scheduler:
     on being collected.
     """
 
-    def __init__(self, collection: Collection, intervals: Mapping[str, float],
-                 retry_initial: float = RETRY_INITIAL, retry_max: float = RETRY_MAX):
+    def __init__(
+        self,
+        collection: Collection,
+        intervals: Mapping[str, float],
+        retry_initial: float = RETRY_INITIAL,
+        retry_max: float = RETRY_MAX,
+    ):
         self._collection = collection
         self._intervals = intervals
         self._retry_initial = retry_initial
@@ -321,16 +386,28 @@ class Scheduler:
         )
 
     def start(self) -> None:
-        self._scheduler.add_job(self._discovery_job, IntervalTrigger(seconds=self._intervals[discovery.NAME]),
-                                id=discovery.NAME, name=discovery.NAME, next_run_time=_now())
+        self._scheduler.add_job(
+            self._discovery_job,
+            IntervalTrigger(seconds=self._intervals[discovery.NAME]),
+            id=discovery.NAME,
+            name=discovery.NAME,
+            next_run_time=_now(),
+        )
         stale_after = self._collection.context.config.collection.stale_after.values()
         every = max(1.0, min(STALENESS_EVERY, min(stale_after, default=STALENESS_EVERY * 10) / 10))
-        self._scheduler.add_job(self._collection.mark_stale, IntervalTrigger(seconds=every),
-                                id=STALENESS_JOB, name=STALENESS_JOB)
+        self._scheduler.add_job(
+            self._collection.mark_stale, IntervalTrigger(seconds=every), id=STALENESS_JOB, name=STALENESS_JOB
+        )
         for source in self._collection.sources:
             # Paused (no next run time) until discovery first succeeds.
-            self._scheduler.add_job(self._collection.run_source, IntervalTrigger(seconds=self._intervals[source.name]),
-                                    args=[source, self._intervals[source.name]], id=source.name, name=source.name, next_run_time=None)
+            self._scheduler.add_job(
+                self._collection.run_source,
+                IntervalTrigger(seconds=self._intervals[source.name]),
+                args=[source, self._intervals[source.name]],
+                id=source.name,
+                name=source.name,
+                next_run_time=None,
+            )
         self._scheduler.start()
 
     def _discovery_job(self) -> None:
@@ -359,8 +436,13 @@ class Scheduler:
         if status is not None and status.hint:
             fields["hint"] = status.hint
         log.warning("discovery failed; retrying", extra=fields)
-        self._scheduler.add_job(self._discovery_job, DateTrigger(_now() + timedelta(seconds=delay)),
-                                id=RETRY_JOB, name=RETRY_JOB, replace_existing=True)
+        self._scheduler.add_job(
+            self._discovery_job,
+            DateTrigger(_now() + timedelta(seconds=delay)),
+            id=RETRY_JOB,
+            name=RETRY_JOB,
+            replace_existing=True,
+        )
 
     def stop(self) -> None:
         """Stop scheduling; runs in progress are abandoned (their threads do not block exit)."""

@@ -154,8 +154,12 @@ _PRINCIPAL_ARN = "aws:principalarn"
 _ASSUMED_ROOT = "aws:assumedroot"
 _ARN_OPS = {"arnlike", "arnequals"}
 _STRING_OPS = {"stringlike": True, "stringequals": False}  # value: wildcards allowed
-_NEGATED = {"arnnotlike": "arnlike", "arnnotequals": "arnequals",
-            "stringnotlike": "stringlike", "stringnotequals": "stringequals"}
+_NEGATED = {
+    "arnnotlike": "arnlike",
+    "arnnotequals": "arnequals",
+    "stringnotlike": "stringlike",
+    "stringnotequals": "stringequals",
+}
 
 
 def _conditions_hold(condition: Any, root_arn: str) -> Optional[bool]:

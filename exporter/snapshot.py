@@ -20,8 +20,13 @@ from exporter.state import Account, AccountState, OrganizationFeatures, Snapshot
 MAX_ERROR_CODES = 10
 
 
-def next_status(previous: Optional[SourceStatus], now: float, value: Any = None,
-                error: Optional[str] = None, hint: Optional[str] = None) -> SourceStatus:
+def next_status(
+    previous: Optional[SourceStatus],
+    now: float,
+    value: Any = None,
+    error: Optional[str] = None,
+    hint: Optional[str] = None,
+) -> SourceStatus:
     """The status after one run: a success replaces the value; a failure keeps the last good one."""
     if error is None:
         return SourceStatus(value=value, success=True, last_success=now, last_attempt=now)
@@ -55,8 +60,15 @@ def _count_under(known: Iterable[str], code: Optional[str]) -> str:
     return code
 
 
-def with_result(snapshot: Snapshot, account_id: str, source: str, now: float, value: Any = None,
-                error: Optional[str] = None, code: Optional[str] = None) -> Snapshot:
+def with_result(
+    snapshot: Snapshot,
+    account_id: str,
+    source: str,
+    now: float,
+    value: Any = None,
+    error: Optional[str] = None,
+    code: Optional[str] = None,
+) -> Snapshot:
     """Record one source's outcome for one account; a failure is counted under ``code``. An
     account that left meanwhile is ignored."""
     state = snapshot.accounts.get(account_id)
@@ -126,32 +138,48 @@ def with_staleness(snapshot: Snapshot, now: float, stale_after: Mapping[str, flo
 def with_run_finished(snapshot: Snapshot, source: str, duration: float) -> Snapshot:
     durations = snapshot.run_durations.copy()  # type: ignore[attr-defined]
     durations[source] = duration
-    return replace(snapshot, run_durations=MappingProxyType(durations),
-                   completed_sources=snapshot.completed_sources | {source})
+    return replace(
+        snapshot, run_durations=MappingProxyType(durations), completed_sources=snapshot.completed_sources | {source}
+    )
 
 
-def with_discovery(snapshot: Snapshot, now: float, error: Optional[str] = None,
-                   home_account_id: Optional[str] = None, hint: Optional[str] = None,
-                   code: Optional[str] = None) -> Snapshot:
+def with_discovery(
+    snapshot: Snapshot,
+    now: float,
+    error: Optional[str] = None,
+    home_account_id: Optional[str] = None,
+    hint: Optional[str] = None,
+    code: Optional[str] = None,
+) -> Snapshot:
     """Record a discovery run; on failure ``hint`` says what to do (the landing page's banner)
     and the failure is counted under ``code``."""
     errors = snapshot.discovery_errors
     if error is not None:
         key = _count_under(errors, code)
         errors = MappingProxyType({**errors, key: errors.get(key, 0) + 1})
-    return replace(snapshot, discovery=next_status(snapshot.discovery, now, error=error, hint=hint),
-                   home_account_id=snapshot.home_account_id or home_account_id, discovery_errors=errors)
+    return replace(
+        snapshot,
+        discovery=next_status(snapshot.discovery, now, error=error, hint=hint),
+        home_account_id=snapshot.home_account_id or home_account_id,
+        discovery_errors=errors,
+    )
 
 
-def with_features(snapshot: Snapshot, now: float, features: Optional[OrganizationFeatures],
-                  error: Optional[str] = None) -> Snapshot:
+def with_features(
+    snapshot: Snapshot, now: float, features: Optional[OrganizationFeatures], error: Optional[str] = None
+) -> Snapshot:
     """Record a run of org_features; on a failure ``features`` is what to keep (None: forget)."""
     previous = snapshot.org_features
     if error is None:
         status = next_status(previous, now, features)
     else:
-        status = SourceStatus(value=features, success=False, last_attempt=now, error=error,
-                              last_success=previous.last_success if previous else None)
+        status = SourceStatus(
+            value=features,
+            success=False,
+            last_attempt=now,
+            error=error,
+            last_success=previous.last_success if previous else None,
+        )
     return replace(snapshot, org_features=status)
 
 

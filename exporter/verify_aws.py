@@ -49,8 +49,10 @@ def _caller(access: AwsAccess, out: Callable[[str], None]) -> Optional[Account]:
         home_id = access.home_account_id
         arn = access.client(Account(id=home_id, name=""), "sts").get_caller_identity()["Arn"]
     except Exception as error:  # noqa: BLE001 - reported, by name
-        out(f"aws: FAIL sts:GetCallerIdentity: {describe_error(error)}; the exporter has no usable AWS "
-            "credentials (environment, profile, task or pod role)")
+        out(
+            f"aws: FAIL sts:GetCallerIdentity: {describe_error(error)}; the exporter has no usable AWS "
+            "credentials (environment, profile, task or pod role)"
+        )
         return None
     out(f"aws: ok sts:GetCallerIdentity: {arn} (account {home_id})")
     return Account(id=home_id, name="")
@@ -62,17 +64,22 @@ def _list_accounts(access: AwsAccess, home: Account, out: Callable[[str], None])
     except Exception as error:  # noqa: BLE001 - reported, by name
         code = error_code(error)
         if code in DENIED:
-            why = (f"missing permission organizations:ListAccounts for the exporter's principal "
-                   f"(granted by {EXPORTER_TEMPLATE}); it must run in the management account or a "
-                   "delegated administrator account of Organizations")
+            why = (
+                f"missing permission organizations:ListAccounts for the exporter's principal "
+                f"(granted by {EXPORTER_TEMPLATE}); it must run in the management account or a "
+                "delegated administrator account of Organizations"
+            )
         elif code == "AWSOrganizationsNotInUseException":
             why = "this account is not in an organization: use accounts.discovery: static"
         else:
             why = "discovery would fail"
         out(f"aws: FAIL organizations:ListAccounts: {describe_error(error)}; {why}")
         return None
-    accounts = [Account(id=raw["Id"], name=raw.get("Name", "")) for raw in page.get("Accounts", [])
-                if str(raw.get("State") or raw.get("Status")) == "ACTIVE"]
+    accounts = [
+        Account(id=raw["Id"], name=raw.get("Name", ""))
+        for raw in page.get("Accounts", [])
+        if str(raw.get("State") or raw.get("Status")) == "ACTIVE"
+    ]
     more = " (more pages)" if page.get("NextToken") else ""
     out(f"aws: ok organizations:ListAccounts: {len(accounts)} active accounts on the first page{more}")
     return accounts
@@ -87,9 +94,11 @@ def _assume_member(access: AwsAccess, member: Account, out: Callable[[str], None
     except Exception as error:  # noqa: BLE001 - reported, by name
         code = error_code(error)
         if code in DENIED:
-            why = (f"missing permission sts:AssumeRole on {role}: the exporter's policy must allow it "
-                   f"({EXPORTER_TEMPLATE}), and the role must exist in account {member.id} and trust the "
-                   f"exporter's role, with the same ExternalId as accounts.external_id ({MEMBER_TEMPLATE})")
+            why = (
+                f"missing permission sts:AssumeRole on {role}: the exporter's policy must allow it "
+                f"({EXPORTER_TEMPLATE}), and the role must exist in account {member.id} and trust the "
+                f"exporter's role, with the same ExternalId as accounts.external_id ({MEMBER_TEMPLATE})"
+            )
         else:
             why = f"the member role {role} cannot be assumed"
         out(f"aws: FAIL sts:AssumeRole into {member.id} ({member.name}): {describe_error(error)}; {why}")

@@ -82,8 +82,13 @@ class ExpositionCache:
 class ExporterApp:
     """The WSGI application. ``ready()`` says whether every source has run once."""
 
-    def __init__(self, snapshot: Callable[[], Snapshot], intervals: Mapping[str, float], ready: Callable[[], bool],
-                 reload: Optional[Callable[[], tuple[bool, str]]] = None):
+    def __init__(
+        self,
+        snapshot: Callable[[], Snapshot],
+        intervals: Mapping[str, float],
+        ready: Callable[[], bool],
+        reload: Optional[Callable[[], tuple[bool, str]]] = None,
+    ):
         self._cache = ExpositionCache(intervals)
         self._intervals = dict(intervals)
         self._snapshot = snapshot
@@ -109,8 +114,9 @@ class ExporterApp:
             return self._metrics(environ, start_response)
         if path in ("/", "/api/roots.json"):
             respond = landing.respond if path == "/" else api.respond
-            status, page, content_type = respond(environ.get("QUERY_STRING", ""), self._snapshot(), self._ready(),
-                                                 self._intervals)
+            status, page, content_type = respond(
+                environ.get("QUERY_STRING", ""), self._snapshot(), self._ready(), self._intervals
+            )
             return _reply(start_response, status, page, content_type)
         if path == "/-/healthy":
             return _reply(start_response, "200 OK", "Healthy.\n")
@@ -123,7 +129,11 @@ class ExporterApp:
         if path == "/-/ready":
             if self._ready():
                 return _reply(start_response, "200 OK", "Ready.\n")
-            return _reply(start_response, "503 Service Unavailable", "Not ready: discovery has not succeeded yet, or the first run of a source is still going on.\n")
+            return _reply(
+                start_response,
+                "503 Service Unavailable",
+                "Not ready: discovery has not succeeded yet, or the first run of a source is still going on.\n",
+            )
         return _reply(start_response, "404 Not Found", "Not found. See / and /metrics.\n")
 
 
@@ -158,8 +168,9 @@ def _reply(start_response: Callable, status: str, body: str, content_type: str =
     return [data]
 
 
-def serve(app: ExporterApp, address: str, web_config: Optional[WebConfig] = None,
-          limits: Limits = Limits()) -> tuple[HardenedServer, threading.Thread]:
+def serve(
+    app: ExporterApp, address: str, web_config: Optional[WebConfig] = None, limits: Limits = Limits()
+) -> tuple[HardenedServer, threading.Thread]:
     """Start serving ``app`` on ``address`` in a daemon thread; returns the server and thread.
     The transport (TLS, auth, limits, methods) is ``exporter.http.server``'s."""
     host, port = parse_listen_address(address)

@@ -79,8 +79,10 @@ def template_role(path: Path) -> dict[str, Any]:
 def template_identity_policy(path: Path) -> dict[str, Any]:
     """The role's inline policies as one document (every conditional statement included)."""
     role = template_role(path)
-    return {"Version": "2012-10-17",
-            "Statement": [s for policy in role["Policies"] for s in statements(policy["PolicyDocument"])]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [s for policy in role["Policies"] for s in statements(policy["PolicyDocument"])],
+    }
 
 
 def granted(document: dict[str, Any]) -> dict[str, set[str]]:

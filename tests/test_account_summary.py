@@ -41,8 +41,9 @@ def test_root_without_any_credentials():
     assert parsed.signing_certificates_present is False
 
 
-@pytest.mark.parametrize("missing", ["AccountMFAEnabled", "AccountAccessKeysPresent",
-                                     "AccountSigningCertificatesPresent"])
+@pytest.mark.parametrize(
+    "missing", ["AccountMFAEnabled", "AccountAccessKeysPresent", "AccountSigningCertificatesPresent"]
+)
 def test_missing_root_key_is_a_source_error_naming_it(missing):
     mangled = summary_map("account-summary-with-password.json")
     del mangled[missing]

@@ -104,7 +104,7 @@ def test_promtool_check_prometheus_config(tmp_path):
 def test_prometheus_config_scrapes_the_exporter():
     config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert "aws-root-exporter" in jobs, "the rules select on job=\"aws-root-exporter\""
+    assert "aws-root-exporter" in jobs, 'the rules select on job="aws-root-exporter"'
     targets = [t for static in jobs["aws-root-exporter"]["static_configs"] for t in static["targets"]]
     assert targets == ["localhost:10042"]
     am_targets = [t for am in config["alerting"]["alertmanagers"] for s in am["static_configs"] for t in s["targets"]]
@@ -118,9 +118,18 @@ def test_amtool_check_alertmanager_config():
 
 @pytest.mark.parametrize("severity, receiver", [("critical", "pager"), ("warning", "tickets"), ("info", "tickets")])
 def test_alertmanager_routes_by_severity(severity, receiver):
-    result = run([tool("amtool", "prometheus-alertmanager"), "config", "routes", "test",
-                  f"--config.file={ALERTMANAGER_CONFIG}", "alertname=AWSRootAccessKeyActive",
-                  "account_id=333333333333", f"severity={severity}"])
+    result = run(
+        [
+            tool("amtool", "prometheus-alertmanager"),
+            "config",
+            "routes",
+            "test",
+            f"--config.file={ALERTMANAGER_CONFIG}",
+            "alertname=AWSRootAccessKeyActive",
+            "account_id=333333333333",
+            f"severity={severity}",
+        ]
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.split() == [receiver]
 
@@ -157,7 +166,7 @@ def test_alert_has_severity_and_annotations(rule):
 def test_runbook_url_leads_to_a_section(rule):
     url = rule["annotations"]["runbook_url"]
     assert url.startswith(RUNBOOK_BASE), url
-    anchor = url[len(RUNBOOK_BASE):]
+    anchor = url[len(RUNBOOK_BASE) :]
     assert anchor == rule["alert"].lower(), "anchors are the alert name in lower case"
     assert anchor in runbook_anchors(), f"docs/runbooks.md has no section #{anchor}"
 
@@ -190,13 +199,16 @@ def test_alert_is_covered_by_promtool_tests(rule):
         for expected in case["exp_alerts"]:
             assert expected.get("exp_labels", {}).get("severity") == rule["labels"]["severity"]
             assert set(expected.get("exp_annotations", {})) == {"summary", "description", "runbook_url"}, (
-                f"{case['file']} / {case['group']}: check every annotation")
+                f"{case['file']} / {case['group']}: check every annotation"
+            )
     if "for" in rule:
         hold = parse_duration(rule["for"])
         assert any(
-            q["file"] == f["file"] and q["group"] == f["group"]
+            q["file"] == f["file"]
+            and q["group"] == f["group"]
             and 0 < parse_duration(f["eval_time"]) - parse_duration(q["eval_time"]) < hold
-            for q in quiet for f in firing
+            for q in quiet
+            for f in firing
         ), f"no promtool test shows {rule['alert']} quiet during its for: {rule['for']} before firing"
 
 
@@ -210,10 +222,11 @@ def test_readme_lists_every_alert():
         return
     text = README.read_text()
     section = re.search(r"^(#{1,6})\s+Alerts\b.*?$(.*?)(?=^\1\s|\Z)", text, flags=re.MULTILINE | re.DOTALL)
-    assert section, "README.md has no \"Alerts\" section listing the alerts of prometheus/alerts.yml"
+    assert section, 'README.md has no "Alerts" section listing the alerts of prometheus/alerts.yml'
     lines = section.group(2).splitlines()
     for rule in ALERT_RULES:
         rows = [line for line in lines if re.search(rf"\b{rule['alert']}\b", line)]
         assert rows, f"README's Alerts section does not list {rule['alert']}"
         assert any(rule["labels"]["severity"] in row for row in rows), (
-            f"README's Alerts section does not give {rule['alert']}'s severity {rule['labels']['severity']}")
+            f"README's Alerts section does not give {rule['alert']}'s severity {rule['labels']['severity']}"
+        )

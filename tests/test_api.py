@@ -18,16 +18,24 @@ def document(query_string: str = "", snap=SNAPSHOT) -> dict:
     return json.loads(body)
 
 
-@pytest.mark.parametrize("query", ["", "view=no-mfa", "view=console", "ou=Root/Workloads", "q=prod",
-                                   "view=attention&ou=Root/Workloads/Dev"])
+@pytest.mark.parametrize(
+    "query", ["", "view=no-mfa", "view=console", "ou=Root/Workloads", "q=prod", "view=attention&ou=Root/Workloads/Dev"]
+)
 def test_same_rows_in_the_same_order_as_the_page(query):
     assert [row["account"]["id"] for row in document(query)["accounts"]] == ids(page(query))
 
 
 def test_summary_matches_the_page():
-    assert document()["summary"] == {"accounts": 7, "no-mfa": 1, "access-keys": 1, "signed-in-24h": 1,
-                                     "failed-sign-ins": 1, "root-activity": 0, "not-restricted-by-scp": 0,
-                                     "collection-failing": 1}
+    assert document()["summary"] == {
+        "accounts": 7,
+        "no-mfa": 1,
+        "access-keys": 1,
+        "signed-in-24h": 1,
+        "failed-sign-ins": 1,
+        "root-activity": 0,
+        "not-restricted-by-scp": 0,
+        "collection-failing": 1,
+    }
 
 
 def test_a_row_carries_findings_with_controls_facts_and_source_errors():
@@ -35,8 +43,13 @@ def test_a_row_carries_findings_with_controls_facts_and_source_errors():
     payments = rows["333333333333"]
     assert payments["worst_severity"] == "critical"
     without_mfa = next(f for f in payments["findings"] if f["id"] == "root_without_mfa")
-    assert without_mfa == {**without_mfa, "severity": "critical", "alert": "AWSRootCredentialsWithoutMFA",
-                           "cis_control": "1.5", "securityhub_control": "IAM.9"}
+    assert without_mfa == {
+        **without_mfa,
+        "severity": "critical",
+        "alert": "AWSRootCredentialsWithoutMFA",
+        "cis_control": "1.5",
+        "securityhub_control": "IAM.9",
+    }
     assert without_mfa["detail"].startswith("no MFA device")
     assert payments["facts"]["mfa_active"] is False
     assert payments["facts"]["access_keys"][0]["active"] is True
@@ -56,18 +69,29 @@ def test_catalogue_of_findings_and_discovery_problem():
 def test_served_by_the_app_and_unknown_view_is_404():
     app = ExporterApp(lambda: SNAPSHOT, INTERVALS, lambda: True)
     replies = []
-    body = b"".join(app({"PATH_INFO": "/api/roots.json", "QUERY_STRING": "q=staging"},
-                        lambda status, headers: replies.append((status, dict(headers)))))
+    body = b"".join(
+        app(
+            {"PATH_INFO": "/api/roots.json", "QUERY_STRING": "q=staging"},
+            lambda status, headers: replies.append((status, dict(headers))),
+        )
+    )
     assert replies[0][0] == "200 OK" and replies[0][1]["Content-Type"] == "application/json"
     assert [row["account"]["name"] for row in json.loads(body)["accounts"]] == ["staging"]
-    app({"PATH_INFO": "/api/roots.json", "QUERY_STRING": "view=unknown"}, lambda status, headers: replies.append((status, headers)))
+    app(
+        {"PATH_INFO": "/api/roots.json", "QUERY_STRING": "view=unknown"},
+        lambda status, headers: replies.append((status, headers)),
+    )
     assert replies[1][0] == "404 Not Found"
 
 
 def test_stale_sources_say_since_when_and_their_findings_are_last_known():
     from exporter.snapshot import with_staleness
-    old = account("777777777777", "dormant", account_summary=failed(DENIED, summary(mfa=False, keys=1),
-                                                                    last_success=NOW - 3 * 3600))
+
+    old = account(
+        "777777777777",
+        "dormant",
+        account_summary=failed(DENIED, summary(mfa=False, keys=1), last_success=NOW - 3 * 3600),
+    )
     snap = with_staleness(snapshot(old), NOW, {"account_summary": 900.0})
     row = document(snap=snap)["accounts"][0]
     assert row["sources"]["account_summary"]["stale_since"] == "2027-01-15T05:15:00Z"
@@ -80,9 +104,19 @@ def test_a_row_says_which_scp_restricts_root():
     from tests.test_landing import _policies_snapshot
 
     rows = {row["account"]["id"]: row for row in document(snap=_policies_snapshot())["accounts"]}
-    assert rows["444444444444"]["root_policies"] == {"scps_enabled": True, "denies_all": True, "restricted_by": [
-        {"policy_name": "DenyRootUser", "policy_id": "p-1", "target_name": "Prod", "target_type": "ORGANIZATIONAL_UNIT"},
-        {"policy_name": "DenyRootEverywhere", "policy_id": "p-3", "target_name": "Root", "target_type": "ROOT"}]}
+    assert rows["444444444444"]["root_policies"] == {
+        "scps_enabled": True,
+        "denies_all": True,
+        "restricted_by": [
+            {
+                "policy_name": "DenyRootUser",
+                "policy_id": "p-1",
+                "target_name": "Prod",
+                "target_type": "ORGANIZATIONAL_UNIT",
+            },
+            {"policy_name": "DenyRootEverywhere", "policy_id": "p-3", "target_name": "Root", "target_type": "ROOT"},
+        ],
+    }
     assert rows["777777777777"]["root_policies"] == {"scps_enabled": True, "denies_all": False, "restricted_by": []}
     assert rows["123456789012"]["root_policies"] is None
     assert "not_restricted_by_scp" in [f["id"] for f in rows["777777777777"]["findings"]]

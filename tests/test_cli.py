@@ -29,25 +29,41 @@ CONFIGS = REPO / "tests" / "configs"
 OK_CONFIGS = sorted(CONFIGS.glob("*.ok.yaml"))
 BAD_CONFIGS = sorted(CONFIGS.glob("*.bad.yaml"))
 # Where nothing listens: a command that must not call AWS fails loudly if it tries.
-NO_AWS = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "none", "AWS_SECRET_ACCESS_KEY": "none",
-          "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
-          "AWS_EC2_METADATA_DISABLED": "true"}
+NO_AWS = {
+    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+    "AWS_ACCESS_KEY_ID": "none",
+    "AWS_SECRET_ACCESS_KEY": "none",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
 
 MEMBERS = {  # id -> (name, OU, root)
     "310000000001": ("web", "Workloads", FakeRoot.with_password("virtual")),
     "310000000002": ("logs", "Security", FakeRoot.without_credentials()),
-    "310000000003": ("batch", "", FakeRoot(password=True, access_keys=[FakeAccessKey()],
-                                           certificates=[FakeCertificate()])),
+    "310000000003": (
+        "batch",
+        "",
+        FakeRoot(password=True, access_keys=[FakeAccessKey()], certificates=[FakeCertificate()]),
+    ),
 }
 MEMBER_ROLE_SOURCES = ("account_summary", "credential_report", "mfa_devices", "console_logins", "trail_status")
 
 
-def run(args: list[str], env: Optional[dict[str, str]] = None, timeout: float = 60,
-        command: Optional[list[str]] = None) -> subprocess.CompletedProcess:
+def run(
+    args: list[str], env: Optional[dict[str, str]] = None, timeout: float = 60, command: Optional[list[str]] = None
+) -> subprocess.CompletedProcess:
     """The exporter command with ``args``, in the repository, with the environment plus ``env``."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run((command or exporter_command()) + args, capture_output=True, text=True,
-                          env=full_env, timeout=timeout, cwd=REPO, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        (command or exporter_command()) + args,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -108,10 +124,16 @@ def test_once_logs_the_findings_and_keeps_stdout_an_exposition(fake: FakeAws, co
     records = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
     findings = [r for r in records if "finding" in r]
     batch = {r["finding"]: r for r in findings if r["account_id"] == "310000000003"}
-    assert batch["root_without_mfa"] == {**batch["root_without_mfa"], "level": "warn", "severity": "critical",
-                                         "msg": "Root has credentials but no MFA", "account_name": "batch",
-                                         "alert": "AWSRootCredentialsWithoutMFA", "cis_control": "1.5",
-                                         "securityhub_control": "IAM.9"}
+    assert batch["root_without_mfa"] == {
+        **batch["root_without_mfa"],
+        "level": "warn",
+        "severity": "critical",
+        "msg": "Root has credentials but no MFA",
+        "account_name": "batch",
+        "alert": "AWSRootCredentialsWithoutMFA",
+        "cis_control": "1.5",
+        "securityhub_control": "IAM.9",
+    }
     assert batch["access_key_present"]["alert"] == "AWSRootAccessKeyPresent"
     assert not [r for r in findings if r["account_id"] == "310000000002"]  # no root credentials: compliant
     (counts,) = [r for r in records if r["msg"] == "findings"]
@@ -121,15 +143,35 @@ def test_once_logs_the_findings_and_keeps_stdout_an_exposition(fake: FakeAws, co
 
 def test_switched_off_collectors_neither_run_nor_report(fake: FakeAws, config: Path):
     fake.clear_calls()
-    result = run(["--config.file", str(config), "--once", "--no-collector.console_logins",
-                  "--no-collector.root_audit", "--no-collector.root_policies"], env=fake.env())
+    result = run(
+        [
+            "--config.file",
+            str(config),
+            "--once",
+            "--no-collector.console_logins",
+            "--no-collector.root_audit",
+            "--no-collector.root_policies",
+        ],
+        env=fake.env(),
+    )
     assert result.returncode == 0, result.stderr
     metrics = parse(result.stdout)
     reported = {source for sources in success_by_account(metrics).values() for source in sources}
-    assert reported == {"discovery", "org_features", "account_summary", "credential_report", "mfa_devices",
-                        "trail_status"}
+    assert reported == {
+        "discovery",
+        "org_features",
+        "account_summary",
+        "credential_report",
+        "mfa_devices",
+        "trail_status",
+    }
     assert metrics.label_values("root_exporter_collection_interval_seconds", "source") == {
-        "discovery", "account_summary", "credential_report", "mfa_devices", "trail_status"}
+        "discovery",
+        "account_summary",
+        "credential_report",
+        "mfa_devices",
+        "trail_status",
+    }
     assert fake.calls_to("LookupEvents") == [] and fake.calls_to("AssumeRoot") == []
     assert fake.calls_to("ListPolicies") == []
 
@@ -203,7 +245,8 @@ def test_verify_config_accepts_good_files_and_says_what_it_would_collect(path: P
     intervals = {**_default_intervals(), **((data.get("collection") or {}).get("intervals") or {})}
     for source, interval in intervals.items():
         assert re.search(rf"^\s*{source}\b.*\b{re.escape(str(interval))}$", result.stdout, re.MULTILINE), (
-            f"{source} every {interval} not in:\n{result.stdout}")
+            f"{source} every {interval} not in:\n{result.stdout}"
+        )
     if accounts.get("external_id"):
         assert accounts["external_id"] not in result.stdout + result.stderr
 
@@ -233,15 +276,18 @@ def test_a_missing_config_file_exits_2_naming_the_path(tmp_path: Path, mode: lis
 
 @pytest.mark.parametrize("address", ["localhost", ":99999", "127.0.0.1:http", ""])
 def test_a_bad_listen_address_exits_2(address: str):
-    result = run(["--config.file", str(CONFIGS / "empty.ok.yaml"), "--web.listen-address", address],
-                 env=NO_AWS, timeout=30)
+    result = run(
+        ["--config.file", str(CONFIGS / "empty.ok.yaml"), "--web.listen-address", address], env=NO_AWS, timeout=30
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "--web.listen-address" in result.stderr
 
 
-@pytest.mark.parametrize("args", [["--collector.bogus"], ["--log.format", "xml"], ["--log.level", "loud"],
-                                  ["--once", "--verify-config"]],
-                         ids=["unknown-flag", "log-format", "log-level", "once-and-verify"])
+@pytest.mark.parametrize(
+    "args",
+    [["--collector.bogus"], ["--log.format", "xml"], ["--log.level", "loud"], ["--once", "--verify-config"]],
+    ids=["unknown-flag", "log-format", "log-level", "once-and-verify"],
+)
 def test_usage_errors_exit_2(args: list[str]):
     result = run(["--config.file", str(CONFIGS / "empty.ok.yaml"), *args], env=NO_AWS, timeout=30)
     assert result.returncode == 2, result.stdout + result.stderr
@@ -257,24 +303,36 @@ def test_python_dash_m_exporter_version():
 def test_demo_ignores_the_default_config_file_but_not_an_explicit_one(tmp_path):
     # A config.yaml tailored to a real organization sits in the working directory.
     (tmp_path / "config.yaml").write_text(
-        'accounts:\n  discovery: static\n  static:\n    - id: "111122223333"\n      name: real-prod\n')
-    plain = subprocess.run(exporter_command() + ["--verify-config"], cwd=tmp_path, capture_output=True,
-                           text=True, timeout=60)
+        'accounts:\n  discovery: static\n  static:\n    - id: "111122223333"\n      name: real-prod\n'
+    )
+    plain = subprocess.run(
+        exporter_command() + ["--verify-config"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert plain.returncode == 0 and "discovery: static" in plain.stdout
-    demo = subprocess.run(exporter_command() + ["--demo", "--verify-config"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=60)
+    demo = subprocess.run(
+        exporter_command() + ["--demo", "--verify-config"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert demo.returncode == 0, demo.stderr
     assert "discovery: organizations" in demo.stdout and "real-prod" not in demo.stdout
-    explicit = subprocess.run(exporter_command() + ["--demo", "--verify-config", "--config.file", "config.yaml"],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    explicit = subprocess.run(
+        exporter_command() + ["--demo", "--verify-config", "--config.file", "config.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert explicit.returncode == 0 and "discovery: static" in explicit.stdout
 
 
 def test_demo_works_despite_the_users_own_aws_settings(tmp_path):
     # A developer's shell often names a profile and carries a session token; the demo must still
     # reach its fake organization and collect every source.
-    env = {"AWS_PROFILE": "production-admin", "AWS_SESSION_TOKEN": "users-own-token",
-           "AWS_ACCESS_KEY_ID": "AKIAUSERSOWNKEY00000", "AWS_SECRET_ACCESS_KEY": "users-own-secret"}
+    env = {
+        "AWS_PROFILE": "production-admin",
+        "AWS_SESSION_TOKEN": "users-own-token",
+        "AWS_ACCESS_KEY_ID": "AKIAUSERSOWNKEY00000",
+        "AWS_SECRET_ACCESS_KEY": "users-own-secret",
+    }
     result = run(["--demo", "--once"], env=env, timeout=120)
     metrics = parse(result.stdout)
     assert len(metrics.label_values("root_account_info", "account_id")) == 10, result.stderr

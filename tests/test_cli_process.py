@@ -38,8 +38,9 @@ def config(tmp_path: Path) -> Path:
 
 def test_not_ready_and_says_why_while_aws_cannot_be_reached(config: Path):
     endpoint = f"http://127.0.0.1:{free_port()}"
-    running = start_exporter(["--config.file", str(config)], env={**NO_AWS, "AWS_ENDPOINT_URL": endpoint},
-                             wait_ready=False)
+    running = start_exporter(
+        ["--config.file", str(config)], env={**NO_AWS, "AWS_ENDPOINT_URL": endpoint}, wait_ready=False
+    )
     try:
         wait_for(lambda: "retrying" in running.log(), 20, "a failed discovery")
         time.sleep(1)  # every source would have finished a (vacuous) run by now
@@ -50,7 +51,7 @@ def test_not_ready_and_says_why_while_aws_cannot_be_reached(config: Path):
         assert 'account_id=""' not in body and 'account_name=""' not in body
         log = running.log()
         assert "EndpointConnectionError" in log and endpoint in log
-        assert 'Troubleshooting credentials' in log and "retry_in_seconds=5" in log
+        assert "Troubleshooting credentials" in log and "retry_in_seconds=5" in log
     finally:
         assert running.stop() == 0, running.log()[-3000:]
 
@@ -76,8 +77,11 @@ def test_sigterm_with_a_call_in_flight_stops_within_seconds_with_exit_0(fake: Fa
     fake.clear_calls()
     running = start_exporter(["--config.file", str(config)], env=fake.env(), wait_ready=False)
     try:
-        wait_for(lambda: [c for c in fake.calls_to("AssumeRole") if MEMBER in c.params.get("RoleArn", "")], 30,
-                 "a call for the hung member")
+        wait_for(
+            lambda: [c for c in fake.calls_to("AssumeRole") if MEMBER in c.params.get("RoleArn", "")],
+            30,
+            "a call for the hung member",
+        )
         sent = time.monotonic()
         running.process.send_signal(signal.SIGTERM)
         try:
@@ -110,8 +114,7 @@ def test_demo_without_the_fake_installed_says_how_to_install_it_and_exits_2(tmp_
     # A directory first on the path where `import moto` fails as it does when moto is not installed.
     hidden = tmp_path / "hide-moto"
     (hidden / "moto").mkdir(parents=True)
-    (hidden / "moto" / "__init__.py").write_text(
-        "raise ModuleNotFoundError(\"No module named 'moto'\", name='moto')\n")
+    (hidden / "moto" / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'moto'\", name='moto')\n")
     result = run(["--demo"], env={"PYTHONPATH": str(hidden)}, timeout=60)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
@@ -122,18 +125,26 @@ def test_demo_without_the_fake_installed_says_how_to_install_it_and_exits_2(tmp_
 def test_sighup_applies_a_valid_changed_file_without_a_restart(fake: FakeAws, config: Path):
     running = start_exporter(["--config.file", str(config)], env=fake.env())
     try:
+
         def metrics():
             return parse(http_get(running.url + "/metrics")[1])
 
         assert metrics().value("root_exporter_collection_interval_seconds", source="account_summary") == 300.0
         assert MEMBER in metrics().label_values("root_account_info", "account_id")
-        config.write_text(config.read_text() + "  intervals:\n    account_summary: 20s\n"
-                          f"accounts:\n  exclude: [\"{MEMBER}\"]\n")
+        config.write_text(
+            config.read_text() + f'  intervals:\n    account_summary: 20s\naccounts:\n  exclude: ["{MEMBER}"]\n'
+        )
         running.process.send_signal(signal.SIGHUP)
-        wait_for(lambda: metrics().value("root_exporter_collection_interval_seconds", source="account_summary")
-                 == 20.0, 15, "the new interval in /metrics")
-        wait_for(lambda: MEMBER not in metrics().label_values("root_account_info", "account_id"), 15,
-                 "the excluded member to leave /metrics")
+        wait_for(
+            lambda: metrics().value("root_exporter_collection_interval_seconds", source="account_summary") == 20.0,
+            15,
+            "the new interval in /metrics",
+        )
+        wait_for(
+            lambda: MEMBER not in metrics().label_values("root_account_info", "account_id"),
+            15,
+            "the excluded member to leave /metrics",
+        )
         assert running.process.poll() is None
         assert http_get(running.url + "/-/ready")[0] == 200
         assert "configuration reloaded" in running.log()
@@ -144,6 +155,7 @@ def test_sighup_applies_a_valid_changed_file_without_a_restart(fake: FakeAws, co
 def _request(url: str, method: str) -> tuple[int, str]:
     import urllib.error
     import urllib.request
+
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method=method, data=b""), timeout=30) as response:
             return response.status, response.read().decode()
@@ -163,9 +175,11 @@ def test_post_reload_is_not_served_without_the_lifecycle_flag(fake: FakeAws, con
 def test_post_reload_with_the_lifecycle_flag_applies_or_refuses_the_file(fake: FakeAws, config: Path):
     running = start_exporter(["--config.file", str(config), "--web.enable-lifecycle"], env=fake.env())
     try:
+
         def interval():
-            return parse(http_get(running.url + "/metrics")[1]).value("root_exporter_collection_interval_seconds",
-                                                                      source="account_summary")
+            return parse(http_get(running.url + "/metrics")[1]).value(
+                "root_exporter_collection_interval_seconds", source="account_summary"
+            )
 
         assert _request(running.url + "/-/reload", "GET")[0] == 405
         assert _request(running.url + "/-/reload", "POST") == (200, "configuration unchanged\n")

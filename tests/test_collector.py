@@ -13,9 +13,21 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.collector import RootCollector
-from exporter.state import (Account, AccountState, AccountSummary, ConsoleLoginEvent, ConsoleLogins,
-                            CredentialReport, OrganizationFeatures, ReportAccessKey, ReportCertificate,
-                            RootAudit, Snapshot, SourceStatus, VirtualMfa)
+from exporter.state import (
+    Account,
+    AccountState,
+    AccountSummary,
+    ConsoleLoginEvent,
+    ConsoleLogins,
+    CredentialReport,
+    OrganizationFeatures,
+    ReportAccessKey,
+    ReportCertificate,
+    RootAudit,
+    Snapshot,
+    SourceStatus,
+    VirtualMfa,
+)
 
 T0 = 1_800_000_000.0  # Unix seconds of the runs below
 
@@ -29,16 +41,38 @@ def ok(value, at: float = T0) -> SourceStatus:
 
 
 def failed(value, last_success, at: float = T0) -> SourceStatus:
-    return SourceStatus(value=value, success=False, last_success=last_success, last_attempt=at,
-                        error="Throttling (GetAccountSummary): Rate exceeded")
+    return SourceStatus(
+        value=value,
+        success=False,
+        last_success=last_success,
+        last_attempt=at,
+        error="Throttling (GetAccountSummary): Rate exceeded",
+    )
 
 
-MGMT = Account(id="111111111111", name="management", email="aws+mgmt@example.com", ou_path="Root",
-               ou_ids=("r-ab12",), state="ACTIVE", management=True)
-PROD = Account(id="222222222222", name="prod", email="aws+prod@example.com", ou_path="Root/Workloads/Prod",
-               ou_ids=("r-ab12", "ou-ab12-workload", "ou-ab12-prod0001"))
-NOCREDS = Account(id="333333333333", name="sandbox", email="aws+sandbox@example.com", ou_path="Root/Sandbox",
-                  ou_ids=("r-ab12", "ou-ab12-sandbox1"))
+MGMT = Account(
+    id="111111111111",
+    name="management",
+    email="aws+mgmt@example.com",
+    ou_path="Root",
+    ou_ids=("r-ab12",),
+    state="ACTIVE",
+    management=True,
+)
+PROD = Account(
+    id="222222222222",
+    name="prod",
+    email="aws+prod@example.com",
+    ou_path="Root/Workloads/Prod",
+    ou_ids=("r-ab12", "ou-ab12-workload", "ou-ab12-prod0001"),
+)
+NOCREDS = Account(
+    id="333333333333",
+    name="sandbox",
+    email="aws+sandbox@example.com",
+    ou_path="Root/Sandbox",
+    ou_ids=("r-ab12", "ou-ab12-sandbox1"),
+)
 FLAKY = Account(id="444444444444", name="flaky", email="aws+flaky@example.com", ou_path="Root")
 NEW = Account(id="555555555555", name="new", email="aws+new@example.com", ou_path="Root")
 
@@ -49,34 +83,62 @@ REPORT_LOGIN = utc(2026, 11, 20, 7, 45, 13)
 CLOUDTRAIL_LOGIN = utc(2026, 11, 27, 9, 30)
 
 PROD_REPORT = CredentialReport(
-    generated=REPORT_GENERATED, password_enabled=None, password_last_used=REPORT_LOGIN, mfa_active=True,
+    generated=REPORT_GENERATED,
+    password_enabled=None,
+    password_last_used=REPORT_LOGIN,
+    mfa_active=True,
     access_keys=(ReportAccessKey(True, KEY1_ROTATED, KEY1_USED), ReportAccessKey(False, None, None)),
-    certificates=(ReportCertificate(True, utc(2023, 6, 1, 12)), ReportCertificate(False, None)))
+    certificates=(ReportCertificate(True, utc(2023, 6, 1, 12)), ReportCertificate(False, None)),
+)
 PROD_LOGINS = ConsoleLogins(
     counts=MappingProxyType({(True, True): 3, (False, False): 2}),
     newest_success=ConsoleLoginEvent("ev-3", CLOUDTRAIL_LOGIN, True, True, "198.51.100.7"),
-    malformed=1, seen=MappingProxyType({"ev-3": CLOUDTRAIL_LOGIN.timestamp()}), resume_from=CLOUDTRAIL_LOGIN)
+    malformed=1,
+    seen=MappingProxyType({"ev-3": CLOUDTRAIL_LOGIN.timestamp()}),
+    resume_from=CLOUDTRAIL_LOGIN,
+)
 
 
 def snapshot() -> Snapshot:
     states = {
-        MGMT.id: AccountState(MGMT, MappingProxyType({
-            "account_summary": ok(AccountSummary(True, 0, 0, True)),
-            "mfa_devices": ok(VirtualMfa(root_has_virtual=True)),
-        })),
-        PROD.id: AccountState(PROD, MappingProxyType({
-            "account_summary": ok(AccountSummary(True, 1, 1, True)),
-            "credential_report": ok(PROD_REPORT, at=T0 - 1800),
-            "mfa_devices": ok(VirtualMfa(root_has_virtual=False)),
-            "console_logins": ok(PROD_LOGINS),
-        })),
-        NOCREDS.id: AccountState(NOCREDS, MappingProxyType({
-            "root_audit": ok(RootAudit(password=False, access_keys_active=(), signing_certificates_active=(),
-                                       mfa_devices=())),
-        })),
-        FLAKY.id: AccountState(FLAKY, MappingProxyType({
-            "account_summary": failed(AccountSummary(False, 0, 0, True), last_success=T0 - 3600),
-        })),
+        MGMT.id: AccountState(
+            MGMT,
+            MappingProxyType(
+                {
+                    "account_summary": ok(AccountSummary(True, 0, 0, True)),
+                    "mfa_devices": ok(VirtualMfa(root_has_virtual=True)),
+                }
+            ),
+        ),
+        PROD.id: AccountState(
+            PROD,
+            MappingProxyType(
+                {
+                    "account_summary": ok(AccountSummary(True, 1, 1, True)),
+                    "credential_report": ok(PROD_REPORT, at=T0 - 1800),
+                    "mfa_devices": ok(VirtualMfa(root_has_virtual=False)),
+                    "console_logins": ok(PROD_LOGINS),
+                }
+            ),
+        ),
+        NOCREDS.id: AccountState(
+            NOCREDS,
+            MappingProxyType(
+                {
+                    "root_audit": ok(
+                        RootAudit(password=False, access_keys_active=(), signing_certificates_active=(), mfa_devices=())
+                    ),
+                }
+            ),
+        ),
+        FLAKY.id: AccountState(
+            FLAKY,
+            MappingProxyType(
+                {
+                    "account_summary": failed(AccountSummary(False, 0, 0, True), last_success=T0 - 3600),
+                }
+            ),
+        ),
         NEW.id: AccountState(NEW),
     }
     return Snapshot(
@@ -164,25 +226,48 @@ def test_console_logins(registry):
 
 
 def test_credential_report_generated(registry):
-    assert registry.get_sample_value("root_credential_report_generated_timestamp", of(PROD)) \
+    assert (
+        registry.get_sample_value("root_credential_report_generated_timestamp", of(PROD))
         == REPORT_GENERATED.timestamp()
+    )
     assert registry.get_sample_value("root_credential_report_generated_timestamp", of(MGMT)) is None
 
 
 def test_account_info(registry):
     value = registry.get_sample_value
-    assert value("root_account_info", of(MGMT, email="aws+mgmt@example.com", ou_path="Root", state="ACTIVE",
-                                         management="true")) == 1
-    assert value("root_account_info", of(PROD, email="aws+prod@example.com", ou_path="Root/Workloads/Prod",
-                                         state="ACTIVE", management="false")) == 1
+    assert (
+        value(
+            "root_account_info",
+            of(MGMT, email="aws+mgmt@example.com", ou_path="Root", state="ACTIVE", management="true"),
+        )
+        == 1
+    )
+    assert (
+        value(
+            "root_account_info",
+            of(PROD, email="aws+prod@example.com", ou_path="Root/Workloads/Prod", state="ACTIVE", management="false"),
+        )
+        == 1
+    )
 
 
 def test_account_without_any_result_has_info_and_nothing_guessed(registry):
     value = registry.get_sample_value
-    assert value("root_account_info", of(NEW, email="aws+new@example.com", ou_path="Root", state="ACTIVE",
-                                         management="false")) == 1
-    for name in ("root_mfa_active", "root_mfa_hardware", "root_password_enabled", "root_credentials_present",
-                 "root_last_console_login_timestamp", "root_credential_report_generated_timestamp"):
+    assert (
+        value(
+            "root_account_info",
+            of(NEW, email="aws+new@example.com", ou_path="Root", state="ACTIVE", management="false"),
+        )
+        == 1
+    )
+    for name in (
+        "root_mfa_active",
+        "root_mfa_hardware",
+        "root_password_enabled",
+        "root_credentials_present",
+        "root_last_console_login_timestamp",
+        "root_credential_report_generated_timestamp",
+    ):
         assert value(name, of(NEW)) is None, name
     for key in ("1", "2"):
         assert value("root_access_key_active", of(NEW, key=key)) is None
@@ -235,11 +320,14 @@ def test_discovery_failing_before_the_home_account_is_known_has_no_empty_account
 
 def test_discovery_of_a_home_account_not_collected_has_no_empty_account_name():
     # The home account is known but excluded from collection (include/exclude or a static list).
-    snap = Snapshot(accounts=MappingProxyType({PROD.id: AccountState(PROD)}), home_account_id=MGMT.id,
-                    discovery=ok(None, at=T0))
+    snap = Snapshot(
+        accounts=MappingProxyType({PROD.id: AccountState(PROD)}), home_account_id=MGMT.id, discovery=ok(None, at=T0)
+    )
     samples = _samples(snap)
     assert [s for s in samples if s.labels.get("account_name") == ""] == []
     assert [s.value for s in samples if s.name == "root_exporter_discovery_success"] == [1.0]
+
+
 def test_org_features_status_on_the_home_account_like_every_source(registry):
     value = registry.get_sample_value
     assert value("root_exporter_collection_success", of(MGMT, source="org_features")) == 1
@@ -269,7 +357,11 @@ def test_empty_snapshot_has_only_exporter_metrics():
     registry = CollectorRegistry()
     registry.register(RootCollector(Snapshot, INTERVALS))
     names = {sample.name for family in registry.collect() for sample in family.samples}
-    assert names == {"root_exporter_collection_interval_seconds", "root_exporter_build_info", "root_exporter_shard_info"}
+    assert names == {
+        "root_exporter_collection_interval_seconds",
+        "root_exporter_build_info",
+        "root_exporter_shard_info",
+    }
 
 
 def test_exposition_is_valid_and_help_says_background():
@@ -306,12 +398,17 @@ def test_collect_never_touches_aws(monkeypatch):
 
 def test_stale_values_leave_metrics_but_collection_status_and_counters_stay():
     from exporter.snapshot import with_staleness
-    stale_summary = failed(AccountSummary(mfa_enabled=False, access_keys_present=1, signing_certificates_present=0,
-                                          password_present=True), last_success=T0 - 1000)
-    state = AccountState(FLAKY, MappingProxyType({"account_summary": stale_summary,
-                                                  "console_logins": ok(PROD_LOGINS, at=T0 - 1000)}))
-    snap = with_staleness(Snapshot(accounts=MappingProxyType({FLAKY.id: state})), T0,
-                          {"account_summary": 900.0, "console_logins": 900.0})
+
+    stale_summary = failed(
+        AccountSummary(mfa_enabled=False, access_keys_present=1, signing_certificates_present=0, password_present=True),
+        last_success=T0 - 1000,
+    )
+    state = AccountState(
+        FLAKY, MappingProxyType({"account_summary": stale_summary, "console_logins": ok(PROD_LOGINS, at=T0 - 1000)})
+    )
+    snap = with_staleness(
+        Snapshot(accounts=MappingProxyType({FLAKY.id: state})), T0, {"account_summary": 900.0, "console_logins": 900.0}
+    )
     registry = CollectorRegistry()
     registry.register(RootCollector(lambda: snap, INTERVALS))
     value = registry.get_sample_value
@@ -322,6 +419,8 @@ def test_stale_values_leave_metrics_but_collection_status_and_counters_stay():
     assert value("root_exporter_last_success_timestamp", of(FLAKY, source="account_summary")) == T0 - 1000
     # Counters count what was seen; they stay (dropping them would make their return look new).
     assert value("root_console_login_events_total", of(FLAKY, outcome="success", mfa_used="true")) == 3
-    assert value("root_account_info", of(FLAKY, email=FLAKY.email, ou_path="Root", state="ACTIVE",
-                                         management="false")) == 1
+    assert (
+        value("root_account_info", of(FLAKY, email=FLAKY.email, ou_path="Root", state="ACTIVE", management="false"))
+        == 1
+    )
     assert value("root_exporter_collection_stale_after_seconds", {"source": "account_summary"}) == 900

@@ -128,8 +128,9 @@ def test_exporter_port_is_the_same_everywhere(compose, dockerfile):
     assert f"127.0.0.1:{EXPORTER_PORT}/-/healthy" in healthcheck
     cli = REPO / "exporter" / "cli.py"
     assert cli.exists(), "exporter/cli.py is missing"
-    assert re.search(rf"""["']:{EXPORTER_PORT}["']""", cli.read_text()), \
+    assert re.search(rf"""["']:{EXPORTER_PORT}["']""", cli.read_text()), (
         f"the exporter's default listen address is not :{EXPORTER_PORT}"
+    )
 
 
 def test_exporter_runs_the_demo_with_the_image_config(compose, dockerfile):
@@ -145,11 +146,19 @@ def test_exporter_runs_the_demo_with_the_image_config(compose, dockerfile):
 
 def test_prometheus_scrapes_the_exporter_and_alerts_alertmanager(compose):
     config = yaml.safe_load(prometheus_config_path(compose).read_text())
-    targets = {target for job in config["scrape_configs"] for static in job.get("static_configs", [])
-               for target in static["targets"]}
+    targets = {
+        target
+        for job in config["scrape_configs"]
+        for static in job.get("static_configs", [])
+        for target in static["targets"]
+    }
     assert f"exporter:{EXPORTER_PORT}" in targets
-    alertmanagers = {target for am in config["alerting"]["alertmanagers"] for static in am["static_configs"]
-                     for target in static["targets"]}
+    alertmanagers = {
+        target
+        for am in config["alerting"]["alertmanagers"]
+        for static in am["static_configs"]
+        for target in static["targets"]
+    }
     assert alertmanagers == {"alertmanager:9093"}
     assert "9093:9093" in compose["services"]["alertmanager"]["ports"]
 
@@ -160,8 +169,11 @@ def test_compose_scrape_job_matches_the_shipped_config_and_alerts(compose):
     shipped = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
 
     def exporter_job(config: dict) -> dict:
-        (job,) = [job for job in config["scrape_configs"]
-                  if any(str(t).endswith(f":{EXPORTER_PORT}") for s in job.get("static_configs", []) for t in s["targets"])]
+        (job,) = [
+            job
+            for job in config["scrape_configs"]
+            if any(str(t).endswith(f":{EXPORTER_PORT}") for s in job.get("static_configs", []) for t in s["targets"])
+        ]
         return job
 
     assert exporter_job(compose_config)["job_name"] == exporter_job(shipped)["job_name"]
@@ -189,8 +201,12 @@ def test_promtool_accepts_the_compose_config(compose, tmp_path):
         target = tmp_path / container.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(host, target)
-    result = subprocess.run([promtool(), "check", "config", str(tmp_path / container_config.lstrip("/"))],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [promtool(), "check", "config", str(tmp_path / container_config.lstrip("/"))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout + result.stderr and "rule" in (result.stdout + result.stderr).lower()
 
@@ -201,7 +217,9 @@ def test_promtool_accepts_the_compose_config(compose, tmp_path):
 def test_datasource_is_the_one_the_dashboard_expects(compose):
     grafana = compose["services"]["grafana"]
     folder = mounts(grafana)["/etc/grafana/provisioning/datasources"]
-    (datasource,) = [ds for path in sorted(folder.glob("*.y*ml")) for ds in yaml.safe_load(path.read_text())["datasources"]]
+    (datasource,) = [
+        ds for path in sorted(folder.glob("*.y*ml")) for ds in yaml.safe_load(path.read_text())["datasources"]
+    ]
     (variable,) = [v for v in load_dashboard()["templating"]["list"] if v["name"] == "datasource"]
     assert datasource["type"] == variable["query"] == "prometheus"
     assert datasource["uid"] == variable["current"]["value"]
@@ -244,8 +262,9 @@ def test_production_image_has_no_demo_and_the_demo_target_adds_the_fake(compose,
     assert "fakeaws" not in " ".join(rest for _, rest in production)
     assert "--demo" not in " ".join(instructions(production, "CMD"))
     demo = stages(dockerfile)[compose["services"]["exporter"]["build"]["target"]]
-    assert any("pip install" in run and "fakeaws" in run for run in instructions(demo, "RUN")), \
+    assert any("pip install" in run and "fakeaws" in run for run in instructions(demo, "RUN")), (
         "the demo target must install the fake AWS package (fakeaws/) for --demo"
+    )
     assert instructions(demo, "USER")[-1].split(":")[0] not in {"root", "0"}
 
 
@@ -257,17 +276,24 @@ def _ignored(path: str, patterns: list[str]) -> bool:
     for pattern in patterns:
         negated = pattern.startswith("!")
         pattern = pattern.lstrip("!").strip("/")
-        if any(fnmatch.fnmatchcase(c, pattern) or fnmatch.fnmatchcase(c, pattern.replace("**/", ""))
-               for c in candidates):
+        if any(
+            fnmatch.fnmatchcase(c, pattern) or fnmatch.fnmatchcase(c, pattern.replace("**/", "")) for c in candidates
+        ):
             ignored = not negated
     return ignored
 
 
 def test_every_copied_file_exists_and_reaches_the_build(dockerfile):
-    patterns = [line.strip() for line in DOCKERIGNORE.read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
-    sources = [source for args in instructions(dockerfile, "COPY") if not args.startswith("--from")
-               for source in exec_form(args)[:-1] if not source.startswith("--")]
+    patterns = [
+        line.strip() for line in DOCKERIGNORE.read_text().splitlines() if line.strip() and not line.startswith("#")
+    ]
+    sources = [
+        source
+        for args in instructions(dockerfile, "COPY")
+        if not args.startswith("--from")
+        for source in exec_form(args)[:-1]
+        if not source.startswith("--")
+    ]
     assert sources
     for source in sources:
         assert (REPO / source).exists(), f"COPY {source}: no such file in the repository"
@@ -277,8 +303,9 @@ def test_every_copied_file_exists_and_reaches_the_build(dockerfile):
 
 
 def test_the_demo_target_copies_the_fake_package(dockerfile):
-    patterns = [line.strip() for line in DOCKERIGNORE.read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
+    patterns = [
+        line.strip() for line in DOCKERIGNORE.read_text().splitlines() if line.strip() and not line.startswith("#")
+    ]
     assert (REPO / "fakeaws" / "pyproject.toml").is_file(), "fakeaws/ (the fake AWS package) does not exist yet"
     assert not _ignored("fakeaws/pyproject.toml", patterns)
 

@@ -36,7 +36,7 @@ BAD_FILES = sorted(CONFIGS.glob("*.bad.yaml"))
 
 def _directives(path: Path, name: str) -> list[str]:
     prefix = f"# {name}: "
-    return [line[len(prefix):].rstrip("\n") for line in path.read_text().splitlines() if line.startswith(prefix)]
+    return [line[len(prefix) :].rstrip("\n") for line in path.read_text().splitlines() if line.startswith(prefix)]
 
 
 def _load_failing(path) -> ConfigError:
@@ -100,10 +100,28 @@ def test_shipped_config_loads_and_shows_the_defaults():
 
 def test_shipped_config_shows_every_key():
     text = (ROOT / "config.yaml").read_text()
-    keys = ["region", "max_attempts", "discovery", "role_name", "external_id", "session_name", "include",
-            "exclude", "root_audit", "root_email", "allowed", "static", "concurrency", "cloudtrail_regions",
-            "console_login_lookback",
-            "credential_report_timeout", "intervals", "deadlines", "stale_after", *REGISTRY.interval_names]
+    keys = [
+        "region",
+        "max_attempts",
+        "discovery",
+        "role_name",
+        "external_id",
+        "session_name",
+        "include",
+        "exclude",
+        "root_audit",
+        "root_email",
+        "allowed",
+        "static",
+        "concurrency",
+        "cloudtrail_regions",
+        "console_login_lookback",
+        "credential_report_timeout",
+        "intervals",
+        "deadlines",
+        "stale_after",
+        *REGISTRY.interval_names,
+    ]
     missing = [key for key in keys if f"\n  {key}:" not in text and f"\n    {key}:" not in text]
     assert missing == []
 
@@ -269,8 +287,18 @@ def test_accounts_config_can_be_built_directly():
 
 @pytest.mark.parametrize(
     "text, seconds",
-    [("30s", 30), ("5m", 300), ("1h", 3600), ("1d", 86400), ("1h30m", 5400), ("1d2h3m4s", 93784),
-     ("1.5h", 5400), ("0s", 0), (45, 45), (2.5, 2.5)],
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("1h", 3600),
+        ("1d", 86400),
+        ("1h30m", 5400),
+        ("1d2h3m4s", 93784),
+        ("1.5h", 5400),
+        ("0s", 0),
+        (45, 45),
+        (2.5, 2.5),
+    ],
 )
 def test_parse_duration(text, seconds):
     assert parse_duration(text) == seconds
@@ -278,9 +306,18 @@ def test_parse_duration(text, seconds):
 
 @pytest.mark.parametrize(
     "text, message",
-    [("5", "has no unit: write 5s"), ("5 minutes", "is not a duration"), ("30m1h", "largest first"),
-     ("1h1h", "each unit once"), ("", "is not a duration"), ("-5s", "is not a duration"), ("5M", "not a duration"),
-     (True, "is not a duration"), (-1, "0 or more"), (float("inf"), "finite")],
+    [
+        ("5", "has no unit: write 5s"),
+        ("5 minutes", "is not a duration"),
+        ("30m1h", "largest first"),
+        ("1h1h", "each unit once"),
+        ("", "is not a duration"),
+        ("-5s", "is not a duration"),
+        ("5M", "not a duration"),
+        (True, "is not a duration"),
+        (-1, "0 or more"),
+        (float("inf"), "finite"),
+    ],
 )
 def test_parse_duration_rejects(text, message):
     with pytest.raises(ValueError, match=message):
@@ -307,8 +344,14 @@ def test_canonical_text_round_trip(text):
 
 def test_deadlines_default_to_half_the_interval_and_follow_a_changed_interval():
     assert dict(default_config().collection.deadlines) == {
-        "account_summary": 150, "credential_report": 1800, "mfa_devices": 150, "console_logins": 150,
-        "root_audit": 450, "trail_status": 1800, "root_policies": 1800}
+        "account_summary": 150,
+        "credential_report": 1800,
+        "mfa_devices": 150,
+        "console_logins": 150,
+        "root_audit": 450,
+        "trail_status": 1800,
+        "root_policies": 1800,
+    }
     config = load_config(str(CONFIGS / "deadlines.ok.yaml")).collection
     assert (config.deadline("account_summary"), config.deadline("root_audit")) == (30, 300)
     assert config.deadline("console_logins") == 300  # half of the 10m given
@@ -331,7 +374,8 @@ def test_root_events_queue_url_is_read(tmp_path):
 
 def test_stale_after_defaults_to_three_intervals_and_follows_a_changed_interval():
     assert dict(default_config().collection.stale_after) == {
-        source: 3 * interval for source, interval in default_config().collection.intervals.items()}
+        source: 3 * interval for source, interval in default_config().collection.intervals.items()
+    }
     config = load_config(str(CONFIGS / "stale-after.ok.yaml")).collection
     assert (config.stale_after["account_summary"], config.stale_after["discovery"]) == (3600, 86400)
     assert config.stale_after["mfa_devices"] == 1800  # 3 x the 10m given
@@ -351,8 +395,10 @@ def test_a_control_character_in_the_file_is_a_config_error(tmp_path):
     path.write_text("collection:\n  concurrency: 4\x1f\n")
     with pytest.raises(ConfigError) as caught:
         load_config(str(path))
-    assert caught.value.errors == [f"{path}: line 2, column 17: invalid YAML: character U+001F is not allowed in "
-                                   "YAML (control characters and lone surrogates are refused)"]
+    assert caught.value.errors == [
+        f"{path}: line 2, column 17: invalid YAML: character U+001F is not allowed in "
+        "YAML (control characters and lone surrogates are refused)"
+    ]
 
 
 def test_shard_from_the_file_and_from_the_flags():

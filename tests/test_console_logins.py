@@ -61,12 +61,14 @@ def test_upper_case_values_read_like_their_documented_spelling():
     assert event.success is True and event.mfa_used is True
 
 
-@pytest.mark.parametrize("outcome, success", [("Success", True), ("success", True), ("FAILURE", False),
-                                              ("Failure", False)])
+@pytest.mark.parametrize(
+    "outcome, success", [("Success", True), ("success", True), ("FAILURE", False), ("Failure", False)]
+)
 @pytest.mark.parametrize("mfa, used", [("Yes", True), ("YES", True), ("yes", True), ("No", False), ("NO", False)])
 def test_outcome_and_mfa_compare_without_case(outcome, success, mfa, used):
-    event = parse_event(item("root-success-mfa-yes", responseElements={"ConsoleLogin": outcome},
-                             additionalEventData={"MFAUsed": mfa}))
+    event = parse_event(
+        item("root-success-mfa-yes", responseElements={"ConsoleLogin": outcome}, additionalEventData={"MFAUsed": mfa})
+    )
     assert (event.success, event.mfa_used) == (success, used)
 
 
@@ -88,15 +90,18 @@ def test_assume_root_session_sign_in_is_told_apart():
     assert event.assumed_root is True
 
 
-@pytest.mark.parametrize("changes", [
-    {"accessKeyId": ""},  # a password sign-in's shape with a session context: not sure
-    {"accessKeyId": "AKIAIOSFODNN7EXAMPLE"},  # a long-term key is no AssumeRoot session
-    {"sessionContext": None},
-    {"sessionContext": {"attributes": {"mfaAuthenticated": "false"}}},  # no assumedRoot mark
-    {"sessionContext": {"assumedRoot": "false"}},
-    {"sessionContext": "assumedRoot"},
-    {"accessKeyId": 42},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"accessKeyId": ""},  # a password sign-in's shape with a session context: not sure
+        {"accessKeyId": "AKIAIOSFODNN7EXAMPLE"},  # a long-term key is no AssumeRoot session
+        {"sessionContext": None},
+        {"sessionContext": {"attributes": {"mfaAuthenticated": "false"}}},  # no assumedRoot mark
+        {"sessionContext": {"assumedRoot": "false"}},
+        {"sessionContext": "assumedRoot"},
+        {"accessKeyId": 42},
+    ],
+)
 def test_a_record_that_cannot_be_told_apart_counts_as_root_credentials(changes):
     ident = identity("assumed-root-session-success", **changes)
     event = parse_event(item("assumed-root-session-success", userIdentity=ident))
@@ -137,14 +142,17 @@ def test_cloudtrail_event_that_is_no_json_object_string_is_malformed(value):
     malformed(raw)
 
 
-@pytest.mark.parametrize("changes", [
-    {"userIdentity": "Root"},
-    {"userIdentity": {"type": 7}},
-    {"responseElements": {"ConsoleLogin": True}},
-    {"responseElements": {"ConsoleLogin": "Maybe"}},
-    {"additionalEventData": {"MFAUsed": 1}},
-    {"sourceIPAddress": {"ip": "192.0.2.10"}},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"userIdentity": "Root"},
+        {"userIdentity": {"type": 7}},
+        {"responseElements": {"ConsoleLogin": True}},
+        {"responseElements": {"ConsoleLogin": "Maybe"}},
+        {"additionalEventData": {"MFAUsed": 1}},
+        {"sourceIPAddress": {"ip": "192.0.2.10"}},
+    ],
+)
 def test_fields_of_the_wrong_type_are_malformed(changes):
     malformed(item("root-success-mfa-yes", **changes))
 

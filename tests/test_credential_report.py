@@ -94,8 +94,12 @@ def test_member_without_root_credentials():
 
 def test_every_time_is_timezone_aware():
     parsed = report("credential-report-current.csv")
-    times = [parsed.password_last_used, parsed.access_keys[0].last_rotated, parsed.access_keys[0].last_used,
-             parsed.certificates[0].last_rotated]
+    times = [
+        parsed.password_last_used,
+        parsed.access_keys[0].last_rotated,
+        parsed.access_keys[0].last_used,
+        parsed.certificates[0].last_rotated,
+    ]
     assert all(t is not None and t.utcoffset() is not None for t in times)
 
 
@@ -137,8 +141,10 @@ def test_report_without_header_is_an_unparsable_report():
 
 def test_a_value_that_is_no_boolean_is_reported_with_its_column():
     text = (FIXTURES / "credential-report-current.csv").read_text()
-    mangled = text.replace("arn:aws:iam::111122223333:root,2019-03-04T08:15:42+00:00,not_supported,",
-                           "arn:aws:iam::111122223333:root,2019-03-04T08:15:42+00:00,maybe,")
+    mangled = text.replace(
+        "arn:aws:iam::111122223333:root,2019-03-04T08:15:42+00:00,not_supported,",
+        "arn:aws:iam::111122223333:root,2019-03-04T08:15:42+00:00,maybe,",
+    )
     with pytest.raises(SourceError) as caught:
         parse_report(mangled.encode(), GENERATED)
     assert caught.value.code == "ReportUnparsable"
@@ -149,8 +155,10 @@ def test_a_value_that_is_no_boolean_is_reported_with_its_column():
 
 
 def client_error(code: str, operation: str, status: int = 400) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": f"{code} happened"},
-                        "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+    return ClientError(
+        {"Error": {"Code": code, "Message": f"{code} happened"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        operation,
+    )
 
 
 REPORT_RESPONSE = {"Content": b"user,arn\n", "ReportFormat": "text/csv", "GeneratedTime": GENERATED}
@@ -233,8 +241,13 @@ def test_report_in_progress_from_get_is_waited_for():
 
 
 def test_limit_exceeded_on_generate_is_retried():
-    iam = FakeIam([client_error("LimitExceeded", "GenerateCredentialReport", 409),
-                   client_error("LimitExceeded", "GenerateCredentialReport", 409), "COMPLETE"])
+    iam = FakeIam(
+        [
+            client_error("LimitExceeded", "GenerateCredentialReport", 409),
+            client_error("LimitExceeded", "GenerateCredentialReport", 409),
+            "COMPLETE",
+        ]
+    )
     response, time = run(iam)
     assert response is REPORT_RESPONSE
     assert iam.generate_calls == 3
@@ -313,7 +326,6 @@ def test_time_outside_the_utc_calendar_is_a_clear_error(value):
         parse_time(value, "password_last_used")
     assert caught.value.code == "ReportUnparsable"
     assert "password_last_used" in str(caught.value) and "UTC" in str(caught.value)
-
 
 
 @pytest.mark.parametrize("content", [b"\r\x00", b"user,arn\x00\n", b'"user\r,arn\n'])

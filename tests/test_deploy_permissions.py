@@ -38,11 +38,23 @@ import pytest
 from exporter import cli
 from fakeaws import MANAGEMENT_ACCOUNT_ID, FakeAccessKey, FakeRoot
 from fakeaws.demo import DEMO_SCPS, build_detection
-from tests.deploy_policies import (EXPORTER_POLICY, EXPORTER_TEMPLATE, MEMBER_POLICY, MEMBER_TEMPLATE, all_actions,
-                                   load_policy)
+from tests.deploy_policies import (
+    EXPORTER_POLICY,
+    EXPORTER_TEMPLATE,
+    MEMBER_POLICY,
+    MEMBER_TEMPLATE,
+    all_actions,
+    load_policy,
+)
 from tests.support.exposition import Exposition, parse
-from tests.support.iam_enforcement import (EnforcingFakeAws, evaluate, iam_enforced, json_policies_in_moto,
-                                           resource_and_conditions, trust_allows)
+from tests.support.iam_enforcement import (
+    EnforcingFakeAws,
+    evaluate,
+    iam_enforced,
+    json_policies_in_moto,
+    resource_and_conditions,
+    trust_allows,
+)
 
 EXPORTER_ROLE = "AwsRootExporter"
 MEMBER_ROLE = "AwsRootExporterRead"
@@ -52,8 +64,15 @@ MEMBERS = {  # id -> (name, OU, root)
     "320000000002": ("batch", "", FakeRoot(password=True, access_keys=[FakeAccessKey()])),
 }
 # The AWS managed task policy's read actions (IAM User Guide, "IAMAuditRootUserCredentials").
-AUDIT_TASK_ACTIONS = {"iam:GetAccountSummary", "iam:GetAccessKeyLastUsed", "iam:GetLoginProfile", "iam:GetUser",
-                      "iam:ListAccessKeys", "iam:ListMFADevices", "iam:ListSigningCertificates"}
+AUDIT_TASK_ACTIONS = {
+    "iam:GetAccountSummary",
+    "iam:GetAccessKeyLastUsed",
+    "iam:GetLoginProfile",
+    "iam:GetUser",
+    "iam:ListAccessKeys",
+    "iam:ListMFADevices",
+    "iam:ListSigningCertificates",
+}
 # Needs no permission: "No permissions are required to perform this operation" (STS API reference).
 NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
 # Shipped for a source that another branch adds; removing the action changes nothing here yet.
@@ -94,8 +113,9 @@ class Recorder:
             if isinstance(params.get("TaskPolicyArn"), dict):
                 flat["TaskPolicyArn.arn"] = params["TaskPolicyArn"]["arn"]
             with self.lock:
-                self.calls.append((self.principal_of_key.get(key, f"unknown key {key[:4]}…"),
-                                   f"{service}:{model.name}", flat))
+                self.calls.append(
+                    (self.principal_of_key.get(key, f"unknown key {key[:4]}…"), f"{service}:{model.name}", flat)
+                )
 
         def after(http_response: Any, parsed: dict[str, Any], model: Any, **_: Any) -> None:
             credentials = parsed.get("Credentials") or {}
@@ -141,12 +161,13 @@ class Organization:
     def without(self, principal: str, action: str) -> Iterator[None]:
         """``action`` removed from the principal's deployed role(s) for the duration."""
         from moto.iam.models import iam_backends
+
         role = EXPORTER_ROLE if principal == "exporter" else MEMBER_ROLE
         accounts = [MANAGEMENT_ACCOUNT_ID] if principal == "exporter" else self.member_accounts
         saved = {}
         for account in accounts:
             moto_role = iam_backends[account]["aws"].get_role(role)
-            (name, document), = moto_role.policies.items()
+            ((name, document),) = moto_role.policies.items()
             saved[account] = (name, document)
             policy = json.loads(document)
             for statement in policy["Statement"]:
@@ -163,22 +184,35 @@ class Organization:
 def _deploy(fake: EnforcingFakeAws, queue_arn: str) -> str:
     """The README's deployment: exporter role stack, member role StackSet over the root OU."""
     cfn = boto3.client("cloudformation")
-    cfn.create_stack(StackName="aws-root-exporter", TemplateBody=EXPORTER_TEMPLATE.read_text(),
-                     Capabilities=["CAPABILITY_NAMED_IAM"],
-                     Parameters=[{"ParameterKey": "Platform", "ParameterValue": "iam-principal"},
-                                 {"ParameterKey": "TrustedPrincipalArn",
-                                  "ParameterValue": f"arn:aws:iam::{MANAGEMENT_ACCOUNT_ID}:root"},
-                                 {"ParameterKey": "RootEventsQueueArn", "ParameterValue": queue_arn}])
+    cfn.create_stack(
+        StackName="aws-root-exporter",
+        TemplateBody=EXPORTER_TEMPLATE.read_text(),
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        Parameters=[
+            {"ParameterKey": "Platform", "ParameterValue": "iam-principal"},
+            {"ParameterKey": "TrustedPrincipalArn", "ParameterValue": f"arn:aws:iam::{MANAGEMENT_ACCOUNT_ID}:root"},
+            {"ParameterKey": "RootEventsQueueArn", "ParameterValue": queue_arn},
+        ],
+    )
     (output,) = cfn.describe_stacks(StackName="aws-root-exporter")["Stacks"][0]["Outputs"]
     exporter_arn = output["OutputValue"]
-    cfn.create_stack_set(StackSetName="aws-root-exporter-member-role", TemplateBody=MEMBER_TEMPLATE.read_text(),
-                         PermissionModel="SERVICE_MANAGED", Capabilities=["CAPABILITY_NAMED_IAM"],
-                         AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
-                         Parameters=[{"ParameterKey": "ExporterRoleArn", "ParameterValue": exporter_arn},
-                                     {"ParameterKey": "ExternalId", "ParameterValue": EXTERNAL_ID}])
+    cfn.create_stack_set(
+        StackSetName="aws-root-exporter-member-role",
+        TemplateBody=MEMBER_TEMPLATE.read_text(),
+        PermissionModel="SERVICE_MANAGED",
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+        AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
+        Parameters=[
+            {"ParameterKey": "ExporterRoleArn", "ParameterValue": exporter_arn},
+            {"ParameterKey": "ExternalId", "ParameterValue": EXTERNAL_ID},
+        ],
+    )
     root = boto3.client("organizations").list_roots()["Roots"][0]["Id"]
-    cfn.create_stack_instances(StackSetName="aws-root-exporter-member-role",
-                               DeploymentTargets={"OrganizationalUnitIds": [root]}, Regions=["us-east-1"])
+    cfn.create_stack_instances(
+        StackSetName="aws-root-exporter-member-role",
+        DeploymentTargets={"OrganizationalUnitIds": [root]},
+        Regions=["us-east-1"],
+    )
     json_policies_in_moto()
     return exporter_arn
 
@@ -199,13 +233,17 @@ def organization(tmp_path_factory) -> Iterator[Organization]:
         fake.set_scps_enabled(True)  # and a deny-root SCP, so root_policies reads one
         fake.create_scp(DEMO_SCPS[0].name, dict(DEMO_SCPS[0].document), [fake.create_ou("Workloads")])
         queue = boto3.client("sqs").create_queue(QueueName="aws-root-exporter-root-events")["QueueUrl"]
-        queue_arn = boto3.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
+        queue_arn = boto3.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         exporter_arn = _deploy(fake, queue_arn)
         credentials = boto3.client("sts").assume_role(RoleArn=exporter_arn, RoleSessionName="contract")["Credentials"]
-        env = {**fake.env(), "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
-               "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
-               "AWS_SESSION_TOKEN": credentials["SessionToken"]}
+        env = {
+            **fake.env(),
+            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": credentials["SessionToken"],
+        }
         config = tmp_path_factory.mktemp("contract") / "config.yaml"
         config.write_text(CONFIG)
         with iam_enforced():
@@ -224,8 +262,11 @@ class Run:
     recorder: Recorder
 
     def failing(self) -> set[tuple[str, str]]:
-        return {(dict(labels).get("account_id", ""), dict(labels)["source"])
-                for labels, value in self.metrics.series("root_exporter_collection_success").items() if value == 0}
+        return {
+            (dict(labels).get("account_id", ""), dict(labels)["source"])
+            for labels, value in self.metrics.series("root_exporter_collection_success").items()
+            if value == 0
+        }
 
     def series(self) -> set[tuple[str, Any]]:
         return {(name, labels) for name, by_labels in self.metrics.samples.items() for labels in by_labels}
@@ -262,8 +303,14 @@ def test_every_source_succeeds_with_the_shipped_permissions(baseline):
     accounts = {dict(labels).get("account_id") for labels in successes}
     assert accounts >= {MANAGEMENT_ACCOUNT_ID, *MEMBERS}
     sources = {dict(labels)["source"] for labels in successes}
-    assert {"discovery", "account_summary", "credential_report", "mfa_devices", "console_logins",
-            "root_audit"} <= sources
+    assert {
+        "discovery",
+        "account_summary",
+        "credential_report",
+        "mfa_devices",
+        "console_logins",
+        "root_audit",
+    } <= sources
     assert run.code == 0
     assert run.metrics.series("root_organization_feature_enabled"), "ListOrganizationsFeatures was not allowed"
 
@@ -273,9 +320,14 @@ def test_every_call_is_allowed_by_the_shipped_policy_of_its_principal(baseline):
     resource and condition values of the real call (the AssumeRoot task policy, the member role
     ARN). It covers what moto does not evaluate: conditions other than StringEquals, trust."""
     run = baseline
-    shipped = {"exporter": [json.dumps(load_policy(EXPORTER_POLICY)).replace("111122223333", "*")
-                            .replace("arn:aws:sqs:us-east-1:*:", "arn:aws:sqs:*:*:")],
-               "member": [json.dumps(load_policy(MEMBER_POLICY))]}
+    shipped = {
+        "exporter": [
+            json.dumps(load_policy(EXPORTER_POLICY))
+            .replace("111122223333", "*")
+            .replace("arn:aws:sqs:us-east-1:*:", "arn:aws:sqs:*:*:")
+        ],
+        "member": [json.dumps(load_policy(MEMBER_POLICY))],
+    }
     denied = []
     for principal, action, params in run.recorder.calls:
         if action in NO_PERMISSION_NEEDED:
@@ -313,24 +365,48 @@ def test_removing_one_action_makes_a_source_fail_visibly(organization, baseline,
     with organization.without(principal, action):
         run = run_once(organization)
     operation = action.split(":")[1]
-    denials = [entry for entry in run.logs if str(entry.get("error_code", "")).startswith("AccessDenied")
-               and operation in str(entry.get("error", ""))]
+    denials = [
+        entry
+        for entry in run.logs
+        if str(entry.get("error_code", "")).startswith("AccessDenied") and operation in str(entry.get("error", ""))
+    ]
     assert denials, f"no AccessDenied log line names {operation}: a spare permission in the shipped policy?"
     lost = {name for name, _ in baseline.series() - run.series()}
     assert run.failing() or lost, f"without {action} no source failed and no series went missing"
 
 
-
-@pytest.mark.parametrize("call, params", [
-    ("assume_root", {"TargetPrincipal": "320000000001", "DurationSeconds": 900,
-                     "TaskPolicyArn": {"arn": "arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials"}}),
-    ("assume_role", {"RoleArn": "arn:aws:iam::320000000001:role/OrganizationAccountAccessRole",
-                     "RoleSessionName": "contract"}),
-    ("assume_role", {"RoleArn": f"arn:aws:iam::320000000001:role/{MEMBER_ROLE}", "RoleSessionName": "contract",
-                     "ExternalId": "wrong"}),
-    ("assume_role", {"RoleArn": f"arn:aws:iam::320000000001:role/{MEMBER_ROLE}", "RoleSessionName": "contract"}),
-], ids=["AssumeRoot-with-another-task-policy", "AssumeRole-into-another-role", "member-role-with-a-wrong-ExternalId",
-        "member-role-without-ExternalId"])
+@pytest.mark.parametrize(
+    "call, params",
+    [
+        (
+            "assume_root",
+            {
+                "TargetPrincipal": "320000000001",
+                "DurationSeconds": 900,
+                "TaskPolicyArn": {"arn": "arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials"},
+            },
+        ),
+        (
+            "assume_role",
+            {"RoleArn": "arn:aws:iam::320000000001:role/OrganizationAccountAccessRole", "RoleSessionName": "contract"},
+        ),
+        (
+            "assume_role",
+            {
+                "RoleArn": f"arn:aws:iam::320000000001:role/{MEMBER_ROLE}",
+                "RoleSessionName": "contract",
+                "ExternalId": "wrong",
+            },
+        ),
+        ("assume_role", {"RoleArn": f"arn:aws:iam::320000000001:role/{MEMBER_ROLE}", "RoleSessionName": "contract"}),
+    ],
+    ids=[
+        "AssumeRoot-with-another-task-policy",
+        "AssumeRole-into-another-role",
+        "member-role-with-a-wrong-ExternalId",
+        "member-role-without-ExternalId",
+    ],
+)
 def test_the_exporter_role_can_do_no_more(organization, call, params):
     """The conditions, resources and trust of the shipped templates, evaluated: a root session that
     could delete credentials, a member role with more rights, or the member role without the
@@ -342,10 +418,14 @@ def test_the_exporter_role_can_do_no_more(organization, call, params):
 
 
 def exporter_sts(organization: Organization) -> Any:
-    return boto3.client("sts", aws_access_key_id=organization.env["AWS_ACCESS_KEY_ID"],
-                        aws_secret_access_key=organization.env["AWS_SECRET_ACCESS_KEY"],
-                        aws_session_token=organization.env["AWS_SESSION_TOKEN"],
-                        endpoint_url=organization.env["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    return boto3.client(
+        "sts",
+        aws_access_key_id=organization.env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=organization.env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=organization.env["AWS_SESSION_TOKEN"],
+        endpoint_url=organization.env["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+    )
 
 
 def test_only_the_exporter_role_is_trusted_by_the_member_role(organization):
@@ -358,13 +438,18 @@ def test_only_the_exporter_role_is_trusted_by_the_member_role(organization):
     trust = json.loads(iam_backends["320000000001"]["aws"].get_role(MEMBER_ROLE).assume_role_policy_document)
     exporter = f"arn:aws:iam::{MANAGEMENT_ACCOUNT_ID}:role/{EXPORTER_ROLE}"
     assert trust_allows(trust, exporter, MANAGEMENT_ACCOUNT_ID, {"ExternalId": EXTERNAL_ID})
-    assert not trust_allows(trust, f"arn:aws:iam::{MANAGEMENT_ACCOUNT_ID}:role/SomeAdmin", MANAGEMENT_ACCOUNT_ID,
-                            {"ExternalId": EXTERNAL_ID})
+    assert not trust_allows(
+        trust,
+        f"arn:aws:iam::{MANAGEMENT_ACCOUNT_ID}:role/SomeAdmin",
+        MANAGEMENT_ACCOUNT_ID,
+        {"ExternalId": EXTERNAL_ID},
+    )
 
 
 def test_verify_config_aws_needs_what_it_checks(organization, capsys):
     """organizations:ListAccounts is in the exporter's policy for --verify-config.aws's one page:
     with it the check passes, without it the check fails naming the permission."""
+
     def verify() -> tuple[int, str]:
         old = {k: os.environ.get(k) for k in organization.env}
         os.environ.update(organization.env)

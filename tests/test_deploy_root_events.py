@@ -71,6 +71,9 @@ def test_the_queue_has_a_dead_letter_queue_and_admits_the_rule_only():
 def test_the_heartbeat_is_the_one_the_exporter_recognises_every_5_minutes():
     template = load(ROOT_EVENTS)
     schedule = template["Resources"]["Heartbeat"]["Properties"]
-    assert schedule["Target"]["EventBridgeParameters"] == {"Source": HEARTBEAT_SOURCE, "DetailType": HEARTBEAT_DETAIL_TYPE}
+    assert schedule["Target"]["EventBridgeParameters"] == {
+        "Source": HEARTBEAT_SOURCE,
+        "DetailType": HEARTBEAT_DETAIL_TYPE,
+    }
     assert schedule["Target"]["Arn"] == {"Fn::GetAtt": ["EventBus", "Arn"]}
     assert template["Parameters"]["HeartbeatRate"]["Default"] == "rate(5 minutes)"

@@ -32,8 +32,13 @@ def config(tmp_path):
 def test_every_check_passes_with_the_needed_permissions(fake, config):
     fake.clear_failures()
     fake.clear_calls()
-    result = subprocess.run(exporter_command() + ["--verify-config.aws", "--config.file", str(config)],
-                            capture_output=True, text=True, timeout=60, env={**os.environ, **fake.env()})
+    result = subprocess.run(
+        exporter_command() + ["--verify-config.aws", "--config.file", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **fake.env()},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("aws: ")]
     assert [line.split(":")[1].strip() for line in lines] == ["ok sts", "ok organizations", "ok sts"], lines
@@ -43,15 +48,23 @@ def test_every_check_passes_with_the_needed_permissions(fake, config):
     assert "verify-me" not in result.stdout + result.stderr, "the ExternalId is a secret"
 
 
-@pytest.mark.parametrize("account, action, named", [
-    (MANAGEMENT_ACCOUNT_ID, "ListAccounts", "missing permission organizations:ListAccounts"),
-    (MEMBER, "AssumeRole", f"missing permission sts:AssumeRole on arn:aws:iam::{MEMBER}:role/AwsRootExporterRead"),
-])
+@pytest.mark.parametrize(
+    "account, action, named",
+    [
+        (MANAGEMENT_ACCOUNT_ID, "ListAccounts", "missing permission organizations:ListAccounts"),
+        (MEMBER, "AssumeRole", f"missing permission sts:AssumeRole on arn:aws:iam::{MEMBER}:role/AwsRootExporterRead"),
+    ],
+)
 def test_a_denied_call_is_named_with_its_permission(fake, config, account, action, named):
     fake.clear_failures()
     fake.fail(account, action)
-    result = subprocess.run(exporter_command() + ["--verify-config", "--verify-config.aws", "--config.file", str(config)],
-                            capture_output=True, text=True, timeout=60, env={**os.environ, **fake.env()})
+    result = subprocess.run(
+        exporter_command() + ["--verify-config", "--verify-config.aws", "--config.file", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **fake.env()},
+    )
     fake.clear_failures()
     assert result.returncode == 1, result.stdout + result.stderr
     (failure,) = [line for line in result.stdout.splitlines() if line.startswith("aws: FAIL")]
@@ -59,11 +72,20 @@ def test_a_denied_call_is_named_with_its_permission(fake, config, account, actio
 
 
 def test_unusable_credentials_are_reported_as_such(fake, config):
-    fake.fail(MANAGEMENT_ACCOUNT_ID, "GetCallerIdentity", code="InvalidClientTokenId",
-              message="The security token included in the request is invalid.")
+    fake.fail(
+        MANAGEMENT_ACCOUNT_ID,
+        "GetCallerIdentity",
+        code="InvalidClientTokenId",
+        message="The security token included in the request is invalid.",
+    )
     try:
-        result = subprocess.run(exporter_command() + ["--verify-config.aws", "--config.file", str(config)],
-                                capture_output=True, text=True, timeout=60, env={**os.environ, **fake.env()})
+        result = subprocess.run(
+            exporter_command() + ["--verify-config.aws", "--config.file", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, **fake.env()},
+        )
     finally:
         fake.clear_failures()
     assert result.returncode == 1

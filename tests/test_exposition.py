@@ -20,8 +20,7 @@ from exporter.collector import RootCollector
 from exporter.exposition import IncrementalExposition
 from exporter.http.negotiation import CANONICAL_ACCEPT, OPENMETRICS, TEXT
 from exporter.snapshot import with_result
-from exporter.state import (Account, AccountState, DelayHistogram, RootEvents, RootPolicies, Snapshot,
-                            TrailCoverage)
+from exporter.state import Account, AccountState, DelayHistogram, RootEvents, RootPolicies, Snapshot, TrailCoverage
 from tests.test_collector import INTERVALS, T0, ok
 from tests.test_collector import snapshot as collector_snapshot
 from tests.test_web import call
@@ -39,8 +38,13 @@ def expected(snapshot: Snapshot, fmt: str) -> bytes:
 def hostile(index: int) -> Account:
     """Names as untrusted as AWS may send them: quotes, backslashes, newlines, non-ASCII."""
     names = ['a "quoted" name', "back\\slash", "new\nline", "ünïcødé-账户", "trailing\\", "{braces},=x"]
-    return Account(id=f"{900000000000 + index:012d}", name=names[index % len(names)],
-                   email=f"root+{index}@exämple.com", ou_path=f"Root/OU \"{index % 3}\"", management=False)
+    return Account(
+        id=f"{900000000000 + index:012d}",
+        name=names[index % len(names)],
+        email=f"root+{index}@exämple.com",
+        ou_path=f'Root/OU "{index % 3}"',
+        management=False,
+    )
 
 
 def varied() -> Snapshot:
@@ -54,18 +58,31 @@ def varied() -> Snapshot:
         if index % 2:
             sources["trail_status"] = ok(TrailCoverage(enabled=index % 4 == 1, trail=None, reason=""))
         if index % 3:
-            sources["root_policies"] = ok(RootPolicies(scps_enabled=index % 5 != 0, denies_all=index % 7 == 0,
-                                                       denied_actions=float("inf") if index % 7 == 0 else index))
-        states[account.id] = AccountState(replace(account, root_email_allowed=[None, True, False][index % 3]),
-                                          MappingProxyType(sources))
+            sources["root_policies"] = ok(
+                RootPolicies(
+                    scps_enabled=index % 5 != 0,
+                    denies_all=index % 7 == 0,
+                    denied_actions=float("inf") if index % 7 == 0 else index,
+                )
+            )
+        states[account.id] = AccountState(
+            replace(account, root_email_allowed=[None, True, False][index % 3]), MappingProxyType(sources)
+        )
     some = sorted(states)[::17]
     events = RootEvents(
-        counts=MappingProxyType({(a, "ConsoleLogin", "root_credentials"): i + 1 for i, a in enumerate(some)}
-                                | {("999999999999", "Other", "root_credentials"): 4}),  # not collected
+        counts=MappingProxyType(
+            {(a, "ConsoleLogin", "root_credentials"): i + 1 for i, a in enumerate(some)}
+            | {("999999999999", "Other", "root_credentials"): 4}
+        ),  # not collected
         last_activity=MappingProxyType({(a, "assumed_root"): T0 - i for i, a in enumerate(some)}),
         malformed=MappingProxyType({some[1]: 2}),
-        malformed_messages=3, foreign=5, last_message=T0, last_heartbeat=T0 - 10, started=T0 - 3600,
-        delay=DelayHistogram(bounds=(1.0, 60.0, 300.0), buckets=(1, 4, 9), count=10, total=812.5))
+        malformed_messages=3,
+        foreign=5,
+        last_message=T0,
+        last_heartbeat=T0 - 10,
+        started=T0 - 3600,
+        delay=DelayHistogram(bounds=(1.0, 60.0, 300.0), buckets=(1, 4, 9), count=10, total=812.5),
+    )
     return replace(base, accounts=MappingProxyType(states), root_events=events)
 
 
@@ -74,8 +91,9 @@ SNAPSHOTS = {
     "collector test": collector_snapshot(),
     "varied": varied(),
     "stream started, nothing yet": replace(collector_snapshot(), root_events=RootEvents(started=T0)),
-    "discovery failed, no home": replace(collector_snapshot(), home_account_id=None,
-                                         discovery=replace(ok(None), success=False, last_success=None)),
+    "discovery failed, no home": replace(
+        collector_snapshot(), home_account_id=None, discovery=replace(ok(None), success=False, last_success=None)
+    ),
 }
 
 
@@ -113,15 +131,20 @@ def changes(snapshot: Snapshot):
     """A collection run and a discovery: results per account, accounts joining and leaving."""
     ids = sorted(snapshot.accounts)
     for step, account_id in enumerate(ids[::23]):
-        snapshot = with_result(snapshot, account_id, "trail_status", T0 + step,
-                               TrailCoverage(enabled=bool(step % 2), trail=None, reason=""))
+        snapshot = with_result(
+            snapshot,
+            account_id,
+            "trail_status",
+            T0 + step,
+            TrailCoverage(enabled=bool(step % 2), trail=None, reason=""),
+        )
         yield snapshot
     snapshot = with_result(snapshot, ids[5], "account_summary", T0 + 99, error="AccessDenied: nope")
     yield snapshot
     accounts = dict(snapshot.accounts)
     for account_id in ids[40:45] + ids[200:201]:
         del accounts[account_id]
-    joined = Account(id=ids[100] + "0", name="joined \"late\"")  # sorts inside an existing block
+    joined = Account(id=ids[100] + "0", name='joined "late"')  # sorts inside an existing block
     accounts[joined.id] = AccountState(joined)
     yield replace(snapshot, accounts=MappingProxyType(accounts))
     yield replace(snapshot, accounts=MappingProxyType({}))

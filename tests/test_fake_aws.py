@@ -69,15 +69,13 @@ def client(fake, service, credentials=None, region="us-east-1"):
             "aws_secret_access_key": credentials["SecretAccessKey"],
             "aws_session_token": credentials["SessionToken"],
         }
-    return boto3.client(
-        service, endpoint_url=fake.endpoint_url, region_name=region, config=NO_RETRIES, **keys
-    )
+    return boto3.client(service, endpoint_url=fake.endpoint_url, region_name=region, config=NO_RETRIES, **keys)
 
 
 def assume_role(fake, account_id):
-    return client(fake, "sts").assume_role(
-        RoleArn=ROLE.format(account_id), RoleSessionName="root-exporter"
-    )["Credentials"]
+    return client(fake, "sts").assume_role(RoleArn=ROLE.format(account_id), RoleSessionName="root-exporter")[
+        "Credentials"
+    ]
 
 
 def member_client(fake, service, account_id, region="us-east-1"):
@@ -133,9 +131,7 @@ def test_demo_accounts_sit_in_their_ou_paths(fake):
             if parent["Type"] == "ROOT":
                 return "/".join(["Root"] + names[::-1])
             names.append(
-                org.describe_organizational_unit(OrganizationalUnitId=parent["Id"])[
-                    "OrganizationalUnit"
-                ]["Name"]
+                org.describe_organizational_unit(OrganizationalUnitId=parent["Id"])["OrganizationalUnit"]["Name"]
             )
             child = parent["Id"]
 
@@ -168,8 +164,12 @@ def test_assume_role_into_member_and_read_its_account_summary(fake):
     assert (sandbox["AccountMFAEnabled"], sandbox["AccountSigningCertificatesPresent"]) == (1, 1)
 
     archive = member_client(fake, "iam", "222222222222").get_account_summary()["SummaryMap"]
-    root_keys = ("AccountMFAEnabled", "AccountAccessKeysPresent",
-                 "AccountSigningCertificatesPresent", "AccountPasswordPresent")
+    root_keys = (
+        "AccountMFAEnabled",
+        "AccountAccessKeysPresent",
+        "AccountSigningCertificatesPresent",
+        "AccountPasswordPresent",
+    )
     assert [archive[key] for key in root_keys] == [0, 0, 0, 0]
 
 
@@ -289,9 +289,9 @@ def test_report_override_is_returned_verbatim(fake, member):
 
 
 def test_root_virtual_mfa_is_listed_with_root_arn(fake):
-    devices = member_client(fake, "iam", "444444444444").list_virtual_mfa_devices(
-        AssignmentStatus="Assigned"
-    )["VirtualMFADevices"]
+    devices = member_client(fake, "iam", "444444444444").list_virtual_mfa_devices(AssignmentStatus="Assigned")[
+        "VirtualMFADevices"
+    ]
     assert len(devices) == 1
     assert devices[0]["User"]["Arn"] == "arn:aws:iam::444444444444:root"
     assert devices[0]["SerialNumber"] == "arn:aws:iam::444444444444:mfa/root-account-mfa-device"
@@ -304,12 +304,14 @@ def test_root_virtual_mfa_is_listed_with_root_arn(fake):
 def test_iam_user_virtual_mfa_is_not_root(fake, member):
     iam = member_client(fake, "iam", member)
     iam.create_user(UserName="root-account-mfa-device")
-    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="root-account-mfa-device")[
-        "VirtualMFADevice"
-    ]["SerialNumber"]
+    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="root-account-mfa-device")["VirtualMFADevice"][
+        "SerialNumber"
+    ]
     iam.enable_mfa_device(
-        UserName="root-account-mfa-device", SerialNumber=serial,
-        AuthenticationCode1="123456", AuthenticationCode2="654321",
+        UserName="root-account-mfa-device",
+        SerialNumber=serial,
+        AuthenticationCode1="123456",
+        AuthenticationCode2="654321",
     )
     fake.root(member).mfa_devices.append(FakeMfaDevice("virtual"))
     devices = iam.list_virtual_mfa_devices(AssignmentStatus="Assigned")["VirtualMFADevices"]
@@ -363,8 +365,11 @@ def test_assume_root_session_without_password_and_its_denials(fake):
             call()
         assert error_of(excinfo) == ("AccessDenied", 403)
     with pytest.raises(ClientError) as excinfo:
-        client(fake, "iam", assume_root(fake, "222222222222", policy=(
-            "arn:aws:iam::aws:policy/root-task/S3UnlockBucketPolicy"))).list_access_keys()
+        client(
+            fake,
+            "iam",
+            assume_root(fake, "222222222222", policy=("arn:aws:iam::aws:policy/root-task/S3UnlockBucketPolicy")),
+        ).list_access_keys()
     assert error_of(excinfo) == ("AccessDenied", 403)
 
 
@@ -449,7 +454,8 @@ def test_lookup_events_pages_newest_first(fake, member):
     _, window = lookup_all(
         cloudtrail,
         LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "ConsoleLogin"}],
-        StartTime=base + timedelta(minutes=10), EndTime=base + timedelta(minutes=19, seconds=30),
+        StartTime=base + timedelta(minutes=10),
+        EndTime=base + timedelta(minutes=19, seconds=30),
     )
     assert len(window) == 10
     assert len(cloudtrail.lookup_events(MaxResults=5)["Events"]) == 5
@@ -473,8 +479,11 @@ def test_lookup_events_carry_faithful_console_login_records(fake):
     user, success, failure = records
     assert user["userIdentity"]["type"] == "IAMUser"
     assert success["userIdentity"] == {
-        "type": "Root", "principalId": "666666666666", "arn": "arn:aws:iam::666666666666:root",
-        "accountId": "666666666666", "accessKeyId": "",
+        "type": "Root",
+        "principalId": "666666666666",
+        "arn": "arn:aws:iam::666666666666:root",
+        "accountId": "666666666666",
+        "accessKeyId": "",
     }
     assert success["responseElements"] == {"ConsoleLogin": "Success"}
     assert success["additionalEventData"]["MFAUsed"] == "Yes"
@@ -482,7 +491,10 @@ def test_lookup_events_carry_faithful_console_login_records(fake):
     assert success["eventID"] == events[1]["EventId"]
     assert success["eventTime"] == (NOW - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert (success["eventSource"], success["eventType"], success["recipientAccountId"]) == (
-        "signin.amazonaws.com", "AwsConsoleSignIn", "666666666666")
+        "signin.amazonaws.com",
+        "AwsConsoleSignIn",
+        "666666666666",
+    )
     assert failure["responseElements"] == {"ConsoleLogin": "Failure"}
     assert failure["errorMessage"] == "Failed authentication"
     assert (failure["additionalEventData"]["MFAUsed"], failure["sourceIPAddress"]) == ("No", "198.51.100.7")

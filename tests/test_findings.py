@@ -16,12 +16,15 @@ import yaml
 from exporter.findings import BY_ID, FINDINGS, SEVERITIES, assess, assess_all, discovery_problem, severity_counts
 from exporter.root_activity import RootActivity, with_root_activity
 from exporter.state import PolicyAttachment, RootPolicies, TrailCoverage, VirtualMfa
-from tests.support.snapshots import (INTERVALS, NOW, account, audit, failed, logins, ok, report, snapshot,
-                                     summary)
+from tests.support.snapshots import INTERVALS, NOW, account, audit, failed, logins, ok, report, snapshot, summary
 
 ALERTS = Path(__file__).resolve().parents[1] / "prometheus" / "alerts.yml"
-RULES = {rule["alert"]: rule for group in yaml.safe_load(ALERTS.read_text())["groups"]
-         for rule in group["rules"] if "alert" in rule}
+RULES = {
+    rule["alert"]: rule
+    for group in yaml.safe_load(ALERTS.read_text())["groups"]
+    for rule in group["rules"]
+    if "alert" in rule
+}
 # About the target or the whole organization's event path, not an account.
 TARGET_ALERTS = {"AWSRootExporterDown", "AWSRootExporterTargetMissing", "AWSRootEventStreamSilent"}
 
@@ -52,7 +55,10 @@ def test_controls_are_the_documented_ones():
     assert (BY_ID["root_without_mfa"].cis_control, BY_ID["root_without_mfa"].securityhub_control) == ("1.5", "IAM.9")
     assert (BY_ID["mfa_virtual_only"].cis_control, BY_ID["mfa_virtual_only"].securityhub_control) == ("1.6", "IAM.6")
     assert BY_ID["access_key_present"].alert == "AWSRootAccessKeyPresent"
-    assert (BY_ID["access_key_present"].cis_control, BY_ID["access_key_present"].securityhub_control) == ("1.4", "IAM.4")
+    assert (BY_ID["access_key_present"].cis_control, BY_ID["access_key_present"].securityhub_control) == (
+        "1.4",
+        "IAM.4",
+    )
     assert BY_ID["console_sign_in_recent"].cis_control == "1.7"
     assert BY_ID["root_activity"].cis_control == "1.7"
     assert all(f.severity in SEVERITIES for f in FINDINGS)
@@ -110,8 +116,7 @@ def test_an_inactive_key_seen_only_by_the_root_audit_is_present():
 
 
 def test_deleted_keys_are_neither_active_nor_present():
-    state = account("888888888888", "billing", account_summary=summary(keys=0),
-                    credential_report=report(keys=(True,)))
+    state = account("888888888888", "billing", account_summary=summary(keys=0), credential_report=report(keys=(True,)))
     assert not {"access_key_active", "access_key_present"} & set(found(state))
 
 
@@ -148,15 +153,15 @@ def test_failed_sign_ins_are_a_finding():
 
 def with_events(state, *events, at=NOW):
     """A snapshot of ``state`` in which the exporter counted ``events`` ((event name, session)) at ``at``."""
-    activities = [RootActivity(f"ev-{n}", state.account.id, name, session, at - 30) for n, (name, session)
-                  in enumerate(events)]
+    activities = [
+        RootActivity(f"ev-{n}", state.account.id, name, session, at - 30) for n, (name, session) in enumerate(events)
+    ]
     return with_root_activity(snapshot(state), activities, at)
 
 
 def test_root_credential_activity_counted_within_the_hour():
     state = account("444444444444", "prod-web", account_summary=summary())
-    snap = with_events(state, ("CreateAccessKey", "root_credentials"), ("other", "root_credentials"),
-                       at=NOW - 20 * 60)
+    snap = with_events(state, ("CreateAccessKey", "root_credentials"), ("other", "root_credentials"), at=NOW - 20 * 60)
     hits = found(state, snap)
     assert hits["root_activity"] == "CreateAccessKey, other, counted 20 minutes ago"
     assert hits["access_key_created"] == "CreateAccessKey (root_credentials), counted 20 minutes ago"
@@ -182,8 +187,9 @@ def test_an_assume_root_task_is_not_root_credential_use_but_its_events_still_ale
 def test_activity_of_another_account_is_not_this_ones():
     mine = account("444444444444", "prod-web", account_summary=summary())
     other = account("555555555555", "dev", account_summary=summary())
-    snap = with_root_activity(snapshot(mine, other),
-                              [RootActivity("ev", "555555555555", "CreateAccessKey", "root_credentials", NOW)], NOW)
+    snap = with_root_activity(
+        snapshot(mine, other), [RootActivity("ev", "555555555555", "CreateAccessKey", "root_credentials", NOW)], NOW
+    )
     assert "root_activity" not in found(mine, snap)
     assert "root_activity" in found(other, snap)
 
@@ -202,8 +208,9 @@ def test_the_same_event_counted_again_does_not_refresh_the_window():
 
 def test_activity_detection_off():
     off = account("444444444444", "prod-web", trail_status=TrailCoverage(False, None, "no trail records us-east-1"))
-    assert found(off)["activity_detection_off"] == ("no trail logs management events in us-east-1: "
-                                                    "no trail records us-east-1")
+    assert found(off)["activity_detection_off"] == (
+        "no trail logs management events in us-east-1: no trail records us-east-1"
+    )
     on = account("444444444444", "prod-web", trail_status=TrailCoverage(True, "arn:aws:cloudtrail:x", ""))
     assert "activity_detection_off" not in found(on)
     assert "activity_detection_off" not in found(account("444444444444", "prod-web"))
@@ -211,25 +218,36 @@ def test_activity_detection_off():
 
 def test_activity_detection_off_is_kept_while_trail_status_fails():
     """The gauge keeps the last good value of a failing source: so does the finding."""
-    stale = account("444444444444", "prod-web",
-                    trail_status=failed("AccessDenied", value=TrailCoverage(False, None, "x"), last_success=NOW - 60))
+    stale = account(
+        "444444444444",
+        "prod-web",
+        trail_status=failed("AccessDenied", value=TrailCoverage(False, None, "x"), last_success=NOW - 60),
+    )
     assert "activity_detection_off" in found(stale)
 
 
 PARTIAL = PolicyAttachment("p-2", "DenyRootAccessKeys", "ou-dev", "Dev", "ORGANIZATIONAL_UNIT")
 
 
-@pytest.mark.parametrize("policies, credentials, expected", [
-    (RootPolicies(True), True, "root has credentials and no SCP in effect denies it anything"),
-    (RootPolicies(True, denied_actions=1.0, restricting=(PARTIAL,)), True,
-     "root has credentials; the SCPs in effect deny it only some actions (DenyRootAccessKeys)"),
-    (RootPolicies(True, denies_all=True, denied_actions=float("inf")), True, None),
-    (RootPolicies(True), False, None),  # a root without credentials cannot act
-    (RootPolicies(False), True, None),  # SCPs off: the series is absent
-], ids=["none", "partial", "denied", "no-credentials", "scps-off"])
+@pytest.mark.parametrize(
+    "policies, credentials, expected",
+    [
+        (RootPolicies(True), True, "root has credentials and no SCP in effect denies it anything"),
+        (
+            RootPolicies(True, denied_actions=1.0, restricting=(PARTIAL,)),
+            True,
+            "root has credentials; the SCPs in effect deny it only some actions (DenyRootAccessKeys)",
+        ),
+        (RootPolicies(True, denies_all=True, denied_actions=float("inf")), True, None),
+        (RootPolicies(True), False, None),  # a root without credentials cannot act
+        (RootPolicies(False), True, None),  # SCPs off: the series is absent
+    ],
+    ids=["none", "partial", "denied", "no-credentials", "scps-off"],
+)
 def test_not_restricted_by_scp(policies, credentials, expected):
-    state = account("555555555555", "dev", root_policies=policies,
-                    account_summary=summary(mfa=credentials, password=credentials))
+    state = account(
+        "555555555555", "dev", root_policies=policies, account_summary=summary(mfa=credentials, password=credentials)
+    )
     assert found(state).get("not_restricted_by_scp") == expected
 
 
@@ -265,8 +283,13 @@ def test_member_password_under_centralized_root_access():
 
 def test_failing_sources_with_the_same_error_are_named_together():
     error = "AccessDenied (AssumeRole): not authorized to perform: sts:AssumeRole"
-    state = account("999999999999", "staging", account_summary=failed(error), mfa_devices=failed(error),
-                    root_audit=audit(password=True, mfa=("hardware",)))
+    state = account(
+        "999999999999",
+        "staging",
+        account_summary=failed(error),
+        mfa_devices=failed(error),
+        root_audit=audit(password=True, mfa=("hardware",)),
+    )
     assert found(state)["collection_failing"] == f"account_summary, mfa_devices: {error}"
 
 
@@ -276,8 +299,9 @@ def test_discovery_failure_counts_on_the_home_account_only():
     snap = snapshot(home, other, discovery=failed("ExpiredToken (ListAccounts): token expired", last_success=NOW - 60))
     assert "ExpiredToken" in found(home, snap)["collection_failing"]
     assert "collection_failing" not in found(other, snap)
-    assert discovery_problem(snap) == ("Discovery of the organization's accounts is failing: "
-                                       "ExpiredToken (ListAccounts): token expired")
+    assert discovery_problem(snap) == (
+        "Discovery of the organization's accounts is failing: ExpiredToken (ListAccounts): token expired"
+    )
     never = snapshot(home, discovery=failed("NoCredentials: Unable to locate credentials"))
     assert "never succeeded" in discovery_problem(never)
     assert discovery_problem(snapshot(home)) is None
@@ -286,7 +310,9 @@ def test_discovery_failure_counts_on_the_home_account_only():
 def test_old_credential_report():
     state = account("111111111111", "tooling", credential_report=report(generated=timedelta(hours=9)))
     assert found(state)["credential_report_old"] == "credential report generated 9 hours ago"
-    assert "credential_report_old" not in found(account("1", "x", credential_report=report(generated=timedelta(hours=7))))
+    assert "credential_report_old" not in found(
+        account("1", "x", credential_report=report(generated=timedelta(hours=7)))
+    )
 
 
 # ------------------------------------------------------------------------------ order, summary
@@ -309,6 +335,7 @@ def test_severity_counts():
 
 def stale(snap, limits=None):
     from exporter.snapshot import with_staleness
+
     return with_staleness(snap, NOW, limits or {source: 3 * seconds for source, seconds in INTERVALS.items()})
 
 
@@ -316,15 +343,19 @@ def test_data_is_stale_past_stale_after_and_says_since_when():
     state = account("111111111111", "tooling", account_summary=ok(summary(password=False), at=NOW - 901))
     snap = stale(snapshot(state))
     assert found(snap.accounts[state.account.id], snap)["data_stale"] == (
-        "account_summary stale since 2027-01-15 07:59 UTC (last refreshed 15 minutes ago)")
+        "account_summary stale since 2027-01-15 07:59 UTC (last refreshed 15 minutes ago)"
+    )
     fresh = account("111111111111", "tooling", account_summary=ok(summary(password=False), at=NOW - 899))
     snap = stale(snapshot(fresh))
     assert "data_stale" not in found(snap.accounts[fresh.account.id], snap)
 
 
 def test_findings_from_stale_data_are_not_current_and_are_listed_as_last_known():
-    state = account("333333333333", "pay", account_summary=failed("Throttling: x", summary(mfa=False, keys=1),
-                                                                  last_success=NOW - 7200))
+    state = account(
+        "333333333333",
+        "pay",
+        account_summary=failed("Throttling: x", summary(mfa=False, keys=1), last_success=NOW - 7200),
+    )
     snap = stale(snapshot(state))
     item = assess(snap.accounts[state.account.id], snap, NOW, INTERVALS)
     assert {hit.finding.id for hit in item.hits} == {"collection_failing", "data_stale"}

@@ -34,8 +34,15 @@ def rendered() -> dict[str, dict]:
 
 
 def test_renders_the_objects_of_a_sharded_exporter(rendered):
-    assert set(rendered) == {"Namespace", "ServiceAccount", "ConfigMap", "Service", "StatefulSet",
-                             "ServiceMonitor", "PrometheusRule"}
+    assert set(rendered) == {
+        "Namespace",
+        "ServiceAccount",
+        "ConfigMap",
+        "Service",
+        "StatefulSet",
+        "ServiceMonitor",
+        "PrometheusRule",
+    }
 
 
 def test_every_object_is_valid_for_the_kubernetes_schemas(rendered):
@@ -86,7 +93,10 @@ def test_ports_agree_with_the_exporter(rendered):
     # The Service and the ServiceMonitor select the pods; its name is the job the alerts expect.
     pod_labels = rendered["StatefulSet"]["spec"]["template"]["metadata"]["labels"]
     assert rendered["Service"]["spec"]["selector"].items() <= pod_labels.items()
-    assert rendered["ServiceMonitor"]["spec"]["selector"]["matchLabels"].items() <= rendered["Service"]["metadata"]["labels"].items()
+    assert (
+        rendered["ServiceMonitor"]["spec"]["selector"]["matchLabels"].items()
+        <= rendered["Service"]["metadata"]["labels"].items()
+    )
     assert rendered["Service"]["metadata"]["name"] == "aws-root-exporter"
     assert 'job="aws-root-exporter"' in (REPO / "prometheus" / "alerts.yml").read_text()
 
@@ -98,8 +108,10 @@ def test_each_pod_verifies_its_configuration_and_flags(rendered, tmp_path):
     (tmp_path / "config.yaml").write_text(config_text)
     replicas = rendered["StatefulSet"]["spec"]["replicas"]
     for ordinal in range(replicas):
-        args = [arg.replace("/etc/aws-root-exporter/config.yaml", str(tmp_path / "config.yaml"))
-                for arg in pod_args(rendered, ordinal)]
+        args = [
+            arg.replace("/etc/aws-root-exporter/config.yaml", str(tmp_path / "config.yaml"))
+            for arg in pod_args(rendered, ordinal)
+        ]
         result = run([*args, "--verify-config"])
         assert result.returncode == 0, result.stderr
         assert f"shard: {ordinal} of {replicas}" in result.stdout
@@ -114,6 +126,7 @@ def test_the_prometheusrule_carries_exactly_the_rules_of_alerts_yml(rendered):
 
 
 def test_the_prometheusrule_file_is_up_to_date():
-    result = subprocess.run([sys.executable, str(BASE / "make_prometheusrule.py"), "--check"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(BASE / "make_prometheusrule.py"), "--check"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr

@@ -11,21 +11,45 @@ from exporter.landing import Query, UnknownView, VIEW_BY_KEY, render, respond
 from exporter.state import VirtualMfa
 from exporter.web import ExporterApp
 from tests.support.chromium import Element, parse_html
-from tests.support.snapshots import (INTERVALS, NOW, account, audit, failed, logins, report, snapshot, summary)
+from tests.support.snapshots import INTERVALS, NOW, account, audit, failed, logins, report, snapshot, summary
 
 HOSTILE = "<script>alert('root')</script>"
 DENIED = "AccessDenied (AssumeRole): User: arn:aws:iam::123456789012:root is not authorized to perform: sts:AssumeRole"
 
-MANAGEMENT = account("123456789012", "management", management=True, account_summary=summary(),
-                     mfa_devices=VirtualMfa(False), credential_report=report(last_login=timedelta(days=40)))
-NO_MFA = account("333333333333", "prod-payments", "Root/Workloads/Prod", account_summary=summary(mfa=False, keys=1),
-                 credential_report=report(keys=(True,), key_last_used=timedelta(hours=2)))
-LAKE = account("666666666666", "data-lake", "Root/Workloads/Prod", account_summary=summary(),
-               mfa_devices=VirtualMfa(False), console_logins=logins(timedelta(minutes=30), failures=1))
-NO_CREDENTIALS = account("222222222222", "log-archive", "Root/Security", account_summary=summary(mfa=False, password=False))
+MANAGEMENT = account(
+    "123456789012",
+    "management",
+    management=True,
+    account_summary=summary(),
+    mfa_devices=VirtualMfa(False),
+    credential_report=report(last_login=timedelta(days=40)),
+)
+NO_MFA = account(
+    "333333333333",
+    "prod-payments",
+    "Root/Workloads/Prod",
+    account_summary=summary(mfa=False, keys=1),
+    credential_report=report(keys=(True,), key_last_used=timedelta(hours=2)),
+)
+LAKE = account(
+    "666666666666",
+    "data-lake",
+    "Root/Workloads/Prod",
+    account_summary=summary(),
+    mfa_devices=VirtualMfa(False),
+    console_logins=logins(timedelta(minutes=30), failures=1),
+)
+NO_CREDENTIALS = account(
+    "222222222222", "log-archive", "Root/Security", account_summary=summary(mfa=False, password=False)
+)
 UNKNOWN = account("444444444444", "unknown-creds", "Root/Workloads/Dev", credential_report=report(mfa=False))
-STAGING = account("999999999999", "staging", "Root/Workloads/Dev", account_summary=failed(DENIED),
-                  root_audit=audit(password=False, mfa=("hardware",)))
+STAGING = account(
+    "999999999999",
+    "staging",
+    "Root/Workloads/Dev",
+    account_summary=failed(DENIED),
+    root_audit=audit(password=False, mfa=("hardware",)),
+)
 HOSTILE_ROW = account("555555555555", HOSTILE, 'Root/"Ops" & <Co>', account_summary=summary(password=False))
 SNAPSHOT = snapshot(MANAGEMENT, NO_MFA, LAKE, NO_CREDENTIALS, UNKNOWN, STAGING, HOSTILE_ROW)
 
@@ -57,20 +81,30 @@ def findings_of(dom: Element, account_id: str) -> list[str]:
 
 
 def test_summary_counts_at_the_top():
-    assert summary_numbers(page()) == {"accounts": 7, "no-mfa": 1, "access-keys": 1, "signed-in-24h": 1,
-                                       "failed-sign-ins": 1, "root-activity": 0, "not-restricted-by-scp": 0,
-                                       "collection-failing": 1}
+    assert summary_numbers(page()) == {
+        "accounts": 7,
+        "no-mfa": 1,
+        "access-keys": 1,
+        "signed-in-24h": 1,
+        "failed-sign-ins": 1,
+        "root-activity": 0,
+        "not-restricted-by-scp": 0,
+        "collection-failing": 1,
+    }
 
 
 def test_summary_counts_root_use_and_roots_no_scp_restricts():
     from exporter.root_activity import RootActivity, with_root_activity
     from exporter.state import RootPolicies
 
-    unrestricted = account("777777777777", "shared", "Root/Infrastructure", account_summary=summary(),
-                           root_policies=RootPolicies(True))
-    snap = with_root_activity(snapshot(MANAGEMENT, NO_MFA, unrestricted),
-                              [RootActivity("ev-1", NO_MFA.account.id, "CreateAccessKey", "root_credentials", NOW - 60)],
-                              NOW - 60)
+    unrestricted = account(
+        "777777777777", "shared", "Root/Infrastructure", account_summary=summary(), root_policies=RootPolicies(True)
+    )
+    snap = with_root_activity(
+        snapshot(MANAGEMENT, NO_MFA, unrestricted),
+        [RootActivity("ev-1", NO_MFA.account.id, "CreateAccessKey", "root_credentials", NOW - 60)],
+        NOW - 60,
+    )
     numbers = summary_numbers(page(snap=snap))
     assert (numbers["root-activity"], numbers["not-restricted-by-scp"]) == (1, 1)
     assert ids(page("view=root-activity", snap)) == [NO_MFA.account.id]
@@ -177,7 +211,9 @@ def test_links_keep_the_filters():
 def test_every_view_is_reachable_by_url():
     for key in VIEW_BY_KEY:
         dom = page(f"view={key}")
-        current = [a.attrs["data-view"] for a in dom.find("nav").find_all("a", data_view=None) if "current" in a.classes()]
+        current = [
+            a.attrs["data-view"] for a in dom.find("nav").find_all("a", data_view=None) if "current" in a.classes()
+        ]
         assert current == [key]
 
 
@@ -188,7 +224,9 @@ def test_banner_when_discovery_fails_or_never_succeeded():
     assert "never succeeded: NoCredentialsError: Unable to locate credentials" in banner.text()
     assert "AWS_PROFILE" in banner.text()
     assert banner.find("a").attrs["href"].endswith("README.md#troubleshooting-credentials")
-    failing = snapshot(MANAGEMENT, discovery=failed("ExpiredTokenException (ListAccounts): expired", last_success=NOW - 7200))
+    failing = snapshot(
+        MANAGEMENT, discovery=failed("ExpiredTokenException (ListAccounts): expired", last_success=NOW - 7200)
+    )
     assert "is failing: ExpiredTokenException" in page(snap=failing).find("section", id="discovery-banner").text()
 
 
@@ -219,8 +257,12 @@ def test_render_without_a_clock_uses_now():
 
 def test_a_row_with_stale_data_says_since_when_and_lists_its_findings_as_last_known():
     from exporter.snapshot import with_staleness
-    old = account("777777777777", "dormant", account_summary=failed(DENIED, summary(mfa=False, keys=1),
-                                                                    last_success=NOW - 3 * 3600))
+
+    old = account(
+        "777777777777",
+        "dormant",
+        account_summary=failed(DENIED, summary(mfa=False, keys=1), last_success=NOW - 3 * 3600),
+    )
     snap = with_staleness(snapshot(old, NO_CREDENTIALS), NOW, {"account_summary": 900.0})
     dom = page(snap=snap)
     row = dom.find("tr", data_account_id="777777777777")
@@ -237,18 +279,30 @@ def test_a_row_with_stale_data_says_since_when_and_lists_its_findings_as_last_kn
 
 # ------------------------------------------------------------------ which SCP restricts root (issue 13)
 
+
 def _policies_snapshot():
     from exporter.state import PolicyAttachment, RootPolicies
 
     deny = PolicyAttachment("p-1", "DenyRootUser", "ou-prod", "Prod", "ORGANIZATIONAL_UNIT")
     everywhere = PolicyAttachment("p-3", "DenyRootEverywhere", "r-root", "Root", "ROOT")
     partial = PolicyAttachment("p-2", "DenyRootAccessKeys", "ou-dev", "Dev", "ORGANIZATIONAL_UNIT")
-    restricted = account("444444444444", "prod-web", "Root/Workloads/Prod", account_summary=summary(),
-                         root_policies=RootPolicies(True, True, float("inf"), (deny, everywhere)))
-    partly = account("555555555555", "dev-sandbox", "Root/Workloads/Dev", account_summary=summary(),
-                     root_policies=RootPolicies(True, False, 1.0, (partial,)))
-    unrestricted = account("777777777777", "shared", "Root/Infrastructure", account_summary=summary(),
-                           root_policies=RootPolicies(True))
+    restricted = account(
+        "444444444444",
+        "prod-web",
+        "Root/Workloads/Prod",
+        account_summary=summary(),
+        root_policies=RootPolicies(True, True, float("inf"), (deny, everywhere)),
+    )
+    partly = account(
+        "555555555555",
+        "dev-sandbox",
+        "Root/Workloads/Dev",
+        account_summary=summary(),
+        root_policies=RootPolicies(True, False, 1.0, (partial,)),
+    )
+    unrestricted = account(
+        "777777777777", "shared", "Root/Infrastructure", account_summary=summary(), root_policies=RootPolicies(True)
+    )
     return snapshot(MANAGEMENT, restricted, partly, unrestricted)
 
 
@@ -258,8 +312,9 @@ def test_each_row_says_which_scp_restricts_root_and_where_it_is_attached():
     def cell(account_id):
         return row(dom, account_id).find("small", data_field="restricted_by")
 
-    assert cell("444444444444").text() == ("Root restricted by: DenyRootUser (OU Prod), "
-                                           "DenyRootEverywhere (organization root)")
+    assert cell("444444444444").text() == (
+        "Root restricted by: DenyRootUser (OU Prod), DenyRootEverywhere (organization root)"
+    )
     assert "good" in cell("444444444444").classes()
     assert cell("555555555555").text() == "Root partly restricted by: DenyRootAccessKeys (OU Dev)"
     assert cell("777777777777").text() == "Root restricted by: no SCP"
@@ -272,8 +327,12 @@ def test_scp_names_from_aws_are_escaped():
     from exporter.state import PolicyAttachment, RootPolicies
 
     hostile = PolicyAttachment("p-9", HOSTILE, "ou-x", "<b>ou</b>", "ORGANIZATIONAL_UNIT")
-    state = account("444444444444", "prod-web", account_summary=summary(),
-                    root_policies=RootPolicies(True, True, float("inf"), (hostile,)))
+    state = account(
+        "444444444444",
+        "prod-web",
+        account_summary=summary(),
+        root_policies=RootPolicies(True, True, float("inf"), (hostile,)),
+    )
     status, body, _ = respond("", snapshot(state), True, INTERVALS, now=NOW)
     assert HOSTILE not in body and "<b>ou</b>" not in body
     assert f"{HOSTILE} (OU <b>ou</b>)" in row(parse_html(body), "444444444444").text()

@@ -59,8 +59,18 @@ def test_logfmt_quotes_only_when_needed_and_escapes(logged):
     out = logged("info", "logfmt")
     logging.getLogger("t").warning(
         "plain",
-        extra={"empty": "", "spaced": "a b", "quoted": 'say "hi"', "multi": "one\ntwo", "eq": "a=b",
-               "flag": True, "none": None, "count": 3, "path": "Root/Workloads/Prod", "ids": ["1", "2"]},
+        extra={
+            "empty": "",
+            "spaced": "a b",
+            "quoted": 'say "hi"',
+            "multi": "one\ntwo",
+            "eq": "a=b",
+            "flag": True,
+            "none": None,
+            "count": 3,
+            "path": "Root/Workloads/Prod",
+            "ids": ["1", "2"],
+        },
     )
     [line] = _lines(out)
     assert " level=warn " in line
@@ -177,7 +187,9 @@ def test_redact_removes_every_secret_value(text):
 
 def test_redact_keeps_the_rest_of_the_text():
     text = f"AssumeRole failed for 111111111111: SessionToken={SESSION_TOKEN} expired; AccessKeyId=ASIAEXAMPLE"
-    assert redact(text) == "AssumeRole failed for 111111111111: SessionToken=[REDACTED] expired; AccessKeyId=ASIAEXAMPLE"
+    assert (
+        redact(text) == "AssumeRole failed for 111111111111: SessionToken=[REDACTED] expired; AccessKeyId=ASIAEXAMPLE"
+    )
 
 
 @pytest.mark.parametrize("fmt", ["logfmt", "json"])
@@ -186,8 +198,14 @@ def test_secrets_never_reach_the_log_output(logged, fmt):
     log = logging.getLogger("exporter.aws.sessions")
     for text in LEAKY_TEXTS:
         log.info("call: %s", text)
-    log.info("credentials", extra={"credentials": {"SecretAccessKey": SECRET_KEY, "SessionToken": SESSION_TOKEN},
-                                   "aws_session_token": SESSION_TOKEN, "external_id": "tenant-secret-42"})
+    log.info(
+        "credentials",
+        extra={
+            "credentials": {"SecretAccessKey": SECRET_KEY, "SessionToken": SESSION_TOKEN},
+            "aws_session_token": SESSION_TOKEN,
+            "external_id": "tenant-secret-42",
+        },
+    )
     try:
         raise ValueError(f"bad request: X-Amz-Security-Token={SESSION_TOKEN}")
     except ValueError:

@@ -31,7 +31,9 @@ def test_the_exporter_distribution_ships_only_the_exporter_package_and_no_moto()
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["tool"]["setuptools"]["packages"]["find"]["include"] == ["exporter*"]
     runtime = project["project"]["dependencies"] + [
-        dep for deps in project["project"]["optional-dependencies"].values() for dep in deps
+        dep
+        for deps in project["project"]["optional-dependencies"].values()
+        for dep in deps
         if deps is not project["project"]["optional-dependencies"].get("test")
     ]
     assert not [dep for dep in runtime if dep.lower().startswith(("moto", "werkzeug"))]

@@ -22,23 +22,53 @@ from exporter.sources.credential_report import ROOT_USER, parse_report, root_row
 from exporter.state import ConsoleLoginEvent, CredentialReport
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-HEADER = ("user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
-          "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,"
-          "access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"
-          "access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
-          "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,"
-          "cert_2_active,cert_2_last_rotated").split(",")
-ROOT_ROW = [ROOT_USER, "arn:aws:iam::123456789012:root", "2020-01-01T00:00:00+00:00", "not_supported",
-            "2026-11-20T07:45:13+00:00", "not_supported", "not_supported", "true", "true",
-            "2024-02-10T09:30:00+00:00", "2026-11-26T23:05:00+00:00", "us-east-1", "s3", "false", "N/A", "N/A",
-            "N/A", "N/A", "false", "N/A", "false", "N/A"]
+HEADER = (
+    "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,"
+    "password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,"
+    "access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,"
+    "access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,"
+    "access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,"
+    "cert_2_active,cert_2_last_rotated"
+).split(",")
+ROOT_ROW = [
+    ROOT_USER,
+    "arn:aws:iam::123456789012:root",
+    "2020-01-01T00:00:00+00:00",
+    "not_supported",
+    "2026-11-20T07:45:13+00:00",
+    "not_supported",
+    "not_supported",
+    "true",
+    "true",
+    "2024-02-10T09:30:00+00:00",
+    "2026-11-26T23:05:00+00:00",
+    "us-east-1",
+    "s3",
+    "false",
+    "N/A",
+    "N/A",
+    "N/A",
+    "N/A",
+    "false",
+    "N/A",
+    "false",
+    "N/A",
+]
 GENERATED = datetime(2026, 11, 27, 8, 0, tzinfo=timezone.utc)
 
 # Cells: report vocabulary, times near the edges of datetime, and arbitrary text.
 CELLS = st.one_of(
     st.sampled_from(["true", "false", "TRUE", "N/A", "no_information", "not_supported", "", " ", "\x00"]),
-    st.sampled_from(["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "2026-13-01T00:00:00Z",
-                     "2026-11-27T10:00:00Z", "2026-11-27T10:00:00", "2026-11-27"]),
+    st.sampled_from(
+        [
+            "9999-12-31T23:59:59-01:00",
+            "0001-01-01T00:00:00+01:00",
+            "2026-13-01T00:00:00Z",
+            "2026-11-27T10:00:00Z",
+            "2026-11-27T10:00:00",
+            "2026-11-27",
+        ]
+    ),
     st.text(max_size=40),
 )
 
@@ -60,7 +90,7 @@ def reports(draw) -> bytes:
         row[draw(st.integers(0, len(row) - 1))] = draw(CELLS)
     shape = draw(st.sampled_from(["same", "short", "long"]))
     if shape == "short":
-        row = row[:draw(st.integers(0, len(row) - 1))]
+        row = row[: draw(st.integers(0, len(row) - 1))]
     elif shape == "long":
         row = row + draw(st.lists(CELLS, min_size=1, max_size=3))
     lines = [",".join(map(_csv_cell, header))]
@@ -107,13 +137,25 @@ JSON_VALUES = st.recursive(
 )
 RECORD = {
     "userIdentity": {"type": "Root", "accessKeyId": "", "arn": "arn:aws:iam::123456789012:root"},
-    "eventTime": "2026-11-27T09:30:00Z", "eventID": "ev-1", "sourceIPAddress": "203.0.113.10",
-    "responseElements": {"ConsoleLogin": "Success"}, "additionalEventData": {"MFAUsed": "Yes"},
+    "eventTime": "2026-11-27T09:30:00Z",
+    "eventID": "ev-1",
+    "sourceIPAddress": "203.0.113.10",
+    "responseElements": {"ConsoleLogin": "Success"},
+    "additionalEventData": {"MFAUsed": "Yes"},
 }
-PATHS = [("userIdentity",), ("userIdentity", "type"), ("userIdentity", "accessKeyId"),
-         ("userIdentity", "sessionContext"), ("eventTime",), ("eventID",), ("sourceIPAddress",),
-         ("responseElements",), ("responseElements", "ConsoleLogin"), ("additionalEventData",),
-         ("additionalEventData", "MFAUsed")]
+PATHS = [
+    ("userIdentity",),
+    ("userIdentity", "type"),
+    ("userIdentity", "accessKeyId"),
+    ("userIdentity", "sessionContext"),
+    ("eventTime",),
+    ("eventID",),
+    ("sourceIPAddress",),
+    ("responseElements",),
+    ("responseElements", "ConsoleLogin"),
+    ("additionalEventData",),
+    ("additionalEventData", "MFAUsed"),
+]
 
 
 @st.composite
@@ -127,15 +169,18 @@ def items(draw) -> object:
         for key in path[:-1]:
             target = target.get(key) if isinstance(target, dict) else None
         if isinstance(target, dict):
-            target[path[-1]] = draw(JSON_VALUES | st.text(alphabet=st.characters(min_codepoint=0xD800,
-                                                                                 max_codepoint=0xDFFF), max_size=3))
+            target[path[-1]] = draw(
+                JSON_VALUES | st.text(alphabet=st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF), max_size=3)
+            )
     text = json.dumps(record)
     if draw(st.booleans()):
         cut = draw(st.integers(0, len(text)))
         text = text[:cut] + draw(st.text(max_size=5))
-    item = {"EventId": draw(st.one_of(st.just("ev-1"), st.none(), JSON_VALUES)),
-            "EventTime": draw(st.one_of(st.none(), st.datetimes(timezones=st.just(timezone.utc)), JSON_VALUES)),
-            "CloudTrailEvent": draw(st.one_of(st.just(text), JSON_VALUES))}
+    item = {
+        "EventId": draw(st.one_of(st.just("ev-1"), st.none(), JSON_VALUES)),
+        "EventTime": draw(st.one_of(st.none(), st.datetimes(timezones=st.just(timezone.utc)), JSON_VALUES)),
+        "CloudTrailEvent": draw(st.one_of(st.just(text), JSON_VALUES)),
+    }
     return draw(st.one_of(st.just(item), JSON_VALUES))
 
 
@@ -157,15 +202,66 @@ def test_cloudtrail_item_parses_or_raises_malformed_event(item):
 
 # --------------------------------------------------------------------------- configuration
 
-KEYS = ["aws", "accounts", "collection", "region", "max_attempts", "discovery", "role_name", "external_id",
-        "session_name", "include", "exclude", "root_audit", "static", "id", "name", "role_arn", "concurrency",
-        "cloudtrail_regions", "console_login_lookback", "credential_report_timeout", "intervals", "deadlines",
-        "stale_after", "account_summary", "credential_report", "mfa_devices", "console_logins"]
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=12),
-                    st.sampled_from(["5m", "1h30m", "3000000d", "0s", "10s", "us-east-1", "static", "on", "off",
-                                     "123456789012", "arn:aws:iam::123456789012:role/R", "ou-ab12-abcdefgh"]))
-STRUCTURES = st.recursive(SCALARS, lambda children: st.lists(children, max_size=3) | st.dictionaries(
-    st.one_of(st.sampled_from(KEYS), st.text(max_size=6), st.integers()), children, max_size=4), max_leaves=12)
+KEYS = [
+    "aws",
+    "accounts",
+    "collection",
+    "region",
+    "max_attempts",
+    "discovery",
+    "role_name",
+    "external_id",
+    "session_name",
+    "include",
+    "exclude",
+    "root_audit",
+    "static",
+    "id",
+    "name",
+    "role_arn",
+    "concurrency",
+    "cloudtrail_regions",
+    "console_login_lookback",
+    "credential_report_timeout",
+    "intervals",
+    "deadlines",
+    "stale_after",
+    "account_summary",
+    "credential_report",
+    "mfa_devices",
+    "console_logins",
+]
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=12),
+    st.sampled_from(
+        [
+            "5m",
+            "1h30m",
+            "3000000d",
+            "0s",
+            "10s",
+            "us-east-1",
+            "static",
+            "on",
+            "off",
+            "123456789012",
+            "arn:aws:iam::123456789012:role/R",
+            "ou-ab12-abcdefgh",
+        ]
+    ),
+)
+STRUCTURES = st.recursive(
+    SCALARS,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=6), st.integers()), children, max_size=4)
+    ),
+    max_leaves=12,
+)
 
 
 @SETTINGS
@@ -184,14 +280,35 @@ def test_config_structure_loads_or_raises_config_error(data):
 YAML_TEXT = st.one_of(
     st.text(max_size=200),
     STRUCTURES.map(lambda data: yaml.safe_dump(data, allow_unicode=True)),
-    st.lists(st.sampled_from(["collection:", "  intervals:", "    account_summary: 5m", "aws:", "  region: [",
-                              "&a x", "*a", "!!python/object:os.system", "? [a]", "  : b", "\t", "--- ", "%YAML 1.1",
-                              "accounts: {static: [{id: 011111111111}]}", "<<: *a", "key: 1:30"]),
-             max_size=8).map("\n".join),
+    st.lists(
+        st.sampled_from(
+            [
+                "collection:",
+                "  intervals:",
+                "    account_summary: 5m",
+                "aws:",
+                "  region: [",
+                "&a x",
+                "*a",
+                "!!python/object:os.system",
+                "? [a]",
+                "  : b",
+                "\t",
+                "--- ",
+                "%YAML 1.1",
+                "accounts: {static: [{id: 011111111111}]}",
+                "<<: *a",
+                "key: 1:30",
+            ]
+        ),
+        max_size=8,
+    ).map("\n".join),
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(text=YAML_TEXT)
 def test_config_text_loads_or_raises_config_error(tmp_path, text):
     path = tmp_path / "config.yaml"

@@ -25,8 +25,13 @@ from exporter.sources.registry import EXPORTER, MEMBER_ROLE, AwsCall, Registry, 
 from fakeaws import FakeAws
 
 REPO = Path(__file__).resolve().parents[1]
-TOY_SPEC = SourceSpec("toy", "a source that fetches nothing", calls=(AwsCall("iam:GetUser", MEMBER_ROLE),),
-                      interval=42.0, default_on=False)
+TOY_SPEC = SourceSpec(
+    "toy",
+    "a source that fetches nothing",
+    calls=(AwsCall("iam:GetUser", MEMBER_ROLE),),
+    interval=42.0,
+    default_on=False,
+)
 TOY = AccountSource(TOY_SPEC, lambda context, account, previous: None)
 
 
@@ -75,9 +80,21 @@ def test_once_runs_a_do_nothing_source_that_only_the_registry_knows(tmp_path: Pa
     with FakeAws() as fake:
         fake.create_organization()
         result = subprocess.run(
-            [sys.executable, "-c", TOY_MAIN, "--once", "--no-collector.credential_report",
-             "--no-collector.console_logins", "--no-collector.root_audit"],
-            capture_output=True, text=True, env={**os.environ, **fake.env()}, cwd=tmp_path, timeout=60)
+            [
+                sys.executable,
+                "-c",
+                TOY_MAIN,
+                "--once",
+                "--no-collector.credential_report",
+                "--no-collector.console_logins",
+                "--no-collector.root_audit",
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **fake.env()},
+            cwd=tmp_path,
+            timeout=60,
+        )
     assert result.returncode == 0, result.stderr
     assert 'root_exporter_collection_interval_seconds{source="toy"} 60.0' in result.stdout
     assert re.search(r'root_exporter_collection_success\{[^}]*source="toy"\} 1\.0', result.stdout), result.stdout
@@ -100,12 +117,14 @@ README = (REPO / "README.md").read_text()
 
 def test_readme_sources_table_is_the_registrys():
     assert REGISTRY.markdown_table() in README, (
-        "README's sources table differs from the registry; paste this:\n" + REGISTRY.markdown_table())
+        "README's sources table differs from the registry; paste this:\n" + REGISTRY.markdown_table()
+    )
 
 
 def test_readme_permissions_table_is_the_registrys():
     assert REGISTRY.permissions_table() in README, (
-        "README's IAM actions table differs from the registry; paste this:\n" + REGISTRY.permissions_table())
+        "README's IAM actions table differs from the registry; paste this:\n" + REGISTRY.permissions_table()
+    )
 
 
 # ---------------------------------------------------------------- deploy/aws/policies from the registry

@@ -8,12 +8,30 @@ from types import MappingProxyType
 import pytest
 
 from exporter.collector import exposition
-from exporter.root_activity import (ASSUMED_ROOT, MAX_SEEN, ROOT_CREDENTIALS, MalformedRecord, RootActivity,
-                                    SessionKeys, assume_root_issued, classify, is_root_activity, seen_event,
-                                    with_root_activity, with_stream_started)
+from exporter.root_activity import (
+    ASSUMED_ROOT,
+    MAX_SEEN,
+    ROOT_CREDENTIALS,
+    MalformedRecord,
+    RootActivity,
+    SessionKeys,
+    assume_root_issued,
+    classify,
+    is_root_activity,
+    seen_event,
+    with_root_activity,
+    with_stream_started,
+)
 from exporter.snapshot import with_accounts
-from exporter.sources.root_events import (HEARTBEAT_DETAIL_TYPE, HEARTBEAT_SOURCE, Heartbeat, Malformed, Record,
-                                          parse_message, with_messages)
+from exporter.sources.root_events import (
+    HEARTBEAT_DETAIL_TYPE,
+    HEARTBEAT_SOURCE,
+    Heartbeat,
+    Malformed,
+    Record,
+    parse_message,
+    with_messages,
+)
 from exporter.state import Account, Snapshot
 from tests.support.exposition import parse
 
@@ -25,6 +43,7 @@ NO_KEYS: MappingProxyType = MappingProxyType({})
 
 def iso(seconds: float) -> str:
     from datetime import datetime, timezone
+
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -35,29 +54,60 @@ def root_record(name="ConsoleLogin", event_id="e-1", when=T0, key="", account=ME
         user["accessKeyId"] = key
         user["sessionContext"] = {"attributes": {"creationDate": iso(when - 60), "mfaAuthenticated": "false"}}
     user.update(identity)
-    return {"eventVersion": "1.09", "userIdentity": user, "eventTime": iso(when), "eventSource": "iam.amazonaws.com",
-            "eventName": name, "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7", "eventID": event_id,
-            "eventType": "AwsApiCall", "recipientAccountId": account}
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": user,
+        "eventTime": iso(when),
+        "eventSource": "iam.amazonaws.com",
+        "eventName": name,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "198.51.100.7",
+        "eventID": event_id,
+        "eventType": "AwsApiCall",
+        "recipientAccountId": account,
+    }
 
 
 def assume_root_record(key="ASIAISSUEDBYASSUMEROOT", target=MEMBER, when=T0, event_id="ar-1"):
     """The AssumeRoot call as the calling account records it (IAM guide, Track privileged tasks)."""
-    return {"eventVersion": "1.08",
-            "userIdentity": {"type": "AssumedRole", "arn": f"arn:aws:sts::{MGMT}:assumed-role/Admin/alice",
-                             "accountId": MGMT, "accessKeyId": "ASIACALLER",
-                             "sessionContext": {"assumedRoot": "true"}},
-            "eventTime": iso(when), "eventSource": "sts.amazonaws.com", "eventName": "AssumeRoot",
-            "awsRegion": "us-east-1", "eventID": event_id, "eventType": "AwsApiCall", "recipientAccountId": MGMT,
-            "requestParameters": {"targetPrincipal": target,
-                                  "taskPolicyArn": {"arn": "arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials"}},
-            "responseElements": {"credentials": {"accessKeyId": key, "sessionToken": "<redacted>",
-                                                 "expiration": "Sep 21, 2026, 10:15:00 PM"}}}
+    return {
+        "eventVersion": "1.08",
+        "userIdentity": {
+            "type": "AssumedRole",
+            "arn": f"arn:aws:sts::{MGMT}:assumed-role/Admin/alice",
+            "accountId": MGMT,
+            "accessKeyId": "ASIACALLER",
+            "sessionContext": {"assumedRoot": "true"},
+        },
+        "eventTime": iso(when),
+        "eventSource": "sts.amazonaws.com",
+        "eventName": "AssumeRoot",
+        "awsRegion": "us-east-1",
+        "eventID": event_id,
+        "eventType": "AwsApiCall",
+        "recipientAccountId": MGMT,
+        "requestParameters": {
+            "targetPrincipal": target,
+            "taskPolicyArn": {"arn": "arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials"},
+        },
+        "responseElements": {
+            "credentials": {"accessKeyId": key, "sessionToken": "<redacted>", "expiration": "Sep 21, 2026, 10:15:00 PM"}
+        },
+    }
 
 
 def envelope(detail, detail_type="AWS API Call via CloudTrail", when=T0, **extra):
-    event = {"version": "0", "id": "eb-1", "detail-type": detail_type, "source": "aws.iam",
-             "account": detail.get("recipientAccountId", MEMBER) if isinstance(detail, dict) else MEMBER,
-             "time": iso(when), "region": "us-east-1", "resources": [], "detail": detail}
+    event = {
+        "version": "0",
+        "id": "eb-1",
+        "detail-type": detail_type,
+        "source": "aws.iam",
+        "account": detail.get("recipientAccountId", MEMBER) if isinstance(detail, dict) else MEMBER,
+        "time": iso(when),
+        "region": "us-east-1",
+        "resources": [],
+        "detail": detail,
+    }
     event.update(extra)
     return json.dumps(event)
 
@@ -69,14 +119,17 @@ def collected(*ids: str) -> Snapshot:
 # ---------------------------------------------------------------- the CIS filter
 
 
-@pytest.mark.parametrize("record, expected", [
-    (root_record(), True),
-    (root_record(type="root"), True),  # compared case-insensitively
-    (root_record(invokedBy="cloudformation.amazonaws.com"), False),  # a service acting for root
-    ({**root_record(), "eventType": "AwsServiceEvent"}, False),
-    ({**root_record(), "userIdentity": {"type": "IAMUser", "userName": "alice"}}, False),
-    ({**root_record(), "userIdentity": {"type": "AssumedRole"}}, False),
-])
+@pytest.mark.parametrize(
+    "record, expected",
+    [
+        (root_record(), True),
+        (root_record(type="root"), True),  # compared case-insensitively
+        (root_record(invokedBy="cloudformation.amazonaws.com"), False),  # a service acting for root
+        ({**root_record(), "eventType": "AwsServiceEvent"}, False),
+        ({**root_record(), "userIdentity": {"type": "IAMUser", "userName": "alice"}}, False),
+        ({**root_record(), "userIdentity": {"type": "AssumedRole"}}, False),
+    ],
+)
 def test_cis_filter(record, expected):
     assert is_root_activity(record) is expected
 
@@ -101,9 +154,15 @@ def test_a_key_issued_by_assume_root_means_assumed_root_while_the_session_lasts(
     issued = assume_root_issued(assume_root_record(key="ASIAISSUED0000000001"))
     assert (issued.access_key_id, issued.target_account, issued.expires) == ("ASIAISSUED0000000001", MEMBER, T0 + 900)
     keys = {issued.access_key_id: issued.expires}
-    assert classify(root_record("DeleteLoginProfile", key="ASIAISSUED0000000001", when=T0 + 300), keys).session == ASSUMED_ROOT
+    assert (
+        classify(root_record("DeleteLoginProfile", key="ASIAISSUED0000000001", when=T0 + 300), keys).session
+        == ASSUMED_ROOT
+    )
     # the same key id long after its session ended proves nothing
-    assert classify(root_record("DeleteLoginProfile", key="ASIAISSUED0000000001", when=T0 + 7200), keys).session == ROOT_CREDENTIALS
+    assert (
+        classify(root_record("DeleteLoginProfile", key="ASIAISSUED0000000001", when=T0 + 7200), keys).session
+        == ROOT_CREDENTIALS
+    )
 
 
 def test_the_documented_assumed_root_marker_means_assumed_root():
@@ -137,17 +196,20 @@ def test_a_failed_assume_root_issued_nothing():
 # ---------------------------------------------------------------- defensive parsing
 
 
-@pytest.mark.parametrize("change", [
-    lambda r: r.update(userIdentity="Root"),
-    lambda r: r["userIdentity"].update(type=["Root"]),
-    lambda r: r.update(eventTime="yesterday"),
-    lambda r: r.update(eventTime=1790000000),
-    lambda r: r.pop("eventID"),
-    lambda r: r.update(eventName={"x": 1}),
-    lambda r: r.update(recipientAccountId="12345"),
-    lambda r: r["userIdentity"].update(accessKeyId=7),
-    lambda r: r["userIdentity"].update(sessionContext="yes"),
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda r: r.update(userIdentity="Root"),
+        lambda r: r["userIdentity"].update(type=["Root"]),
+        lambda r: r.update(eventTime="yesterday"),
+        lambda r: r.update(eventTime=1790000000),
+        lambda r: r.pop("eventID"),
+        lambda r: r.update(eventName={"x": 1}),
+        lambda r: r.update(recipientAccountId="12345"),
+        lambda r: r["userIdentity"].update(accessKeyId=7),
+        lambda r: r["userIdentity"].update(sessionContext="yes"),
+    ],
+)
 def test_malformed_fields_raise_malformed_record(change):
     record = root_record(key="ASIAX")
     change(record)
@@ -160,8 +222,16 @@ def test_lone_surrogates_never_reach_the_exposition():
     body = envelope(root_record("Console\ud800Login", event_id="id-\udc00"))
     snapshot = with_messages(snapshot, [parse_message(body)], T0 + 1)
     text = exposition(snapshot, {})[0].decode("utf-8")  # would raise on a lone surrogate
-    assert parse(text).value("root_activity_events_total", account_id=MEMBER, account_name=f"name-{MEMBER}",
-                             event_name="other", session=ROOT_CREDENTIALS) == 1.0
+    assert (
+        parse(text).value(
+            "root_activity_events_total",
+            account_id=MEMBER,
+            account_name=f"name-{MEMBER}",
+            event_name="other",
+            session=ROOT_CREDENTIALS,
+        )
+        == 1.0
+    )
 
 
 # ---------------------------------------------------------------- messages
@@ -169,7 +239,9 @@ def test_lone_surrogates_never_reach_the_exposition():
 
 def test_parse_message_kinds():
     assert isinstance(parse_message(envelope(root_record())), Record)
-    heartbeat = json.dumps({"detail-type": HEARTBEAT_DETAIL_TYPE, "source": HEARTBEAT_SOURCE, "time": iso(T0), "detail": {}})
+    heartbeat = json.dumps(
+        {"detail-type": HEARTBEAT_DETAIL_TYPE, "source": HEARTBEAT_SOURCE, "time": iso(T0), "detail": {}}
+    )
     assert parse_message(heartbeat) == Heartbeat(T0)
     assert isinstance(parse_message("not json"), Malformed)
     assert parse_message("[1, 2]") == Malformed("the body is not a JSON object")
@@ -183,13 +255,16 @@ def test_a_batch_counts_root_activity_ignores_others_and_counts_foreign_and_malf
     snapshot = collected(MGMT, MEMBER)
     iam_user = root_record(event_id="iam-1")
     iam_user["userIdentity"] = {"type": "IAMUser", "userName": "alice", "accountId": MEMBER}
-    messages = [parse_message(body) for body in (
-        envelope(root_record("ConsoleLogin", event_id="a"), "AWS Console Sign In via CloudTrail"),
-        envelope(iam_user),
-        envelope(root_record("CreateAccessKey", event_id="b", account="999999999999")),  # not collected
-        envelope({**root_record(event_id="c"), "eventTime": "garbage"}),  # malformed, names MEMBER
-        "{{{",  # malformed, names nobody
-    )]
+    messages = [
+        parse_message(body)
+        for body in (
+            envelope(root_record("ConsoleLogin", event_id="a"), "AWS Console Sign In via CloudTrail"),
+            envelope(iam_user),
+            envelope(root_record("CreateAccessKey", event_id="b", account="999999999999")),  # not collected
+            envelope({**root_record(event_id="c"), "eventTime": "garbage"}),  # malformed, names MEMBER
+            "{{{",  # malformed, names nobody
+        )
+    ]
     after = with_messages(snapshot, messages, T0 + 2)
     events = after.root_events
     assert dict(events.counts) == {(MEMBER, "ConsoleLogin", ROOT_CREDENTIALS): 1}
@@ -203,9 +278,12 @@ def test_a_batch_counts_root_activity_ignores_others_and_counts_foreign_and_malf
 
 def test_assume_root_later_in_the_same_batch_still_marks_the_session():
     snapshot = collected(MGMT, MEMBER)
-    messages = [parse_message(envelope(root_record("DeleteLoginProfile", event_id="m-1", key="ASIABATCH00000000001",
-                                                   when=T0 + 5))),
-                parse_message(envelope(assume_root_record(key="ASIABATCH00000000001")))]
+    messages = [
+        parse_message(
+            envelope(root_record("DeleteLoginProfile", event_id="m-1", key="ASIABATCH00000000001", when=T0 + 5))
+        ),
+        parse_message(envelope(assume_root_record(key="ASIABATCH00000000001"))),
+    ]
     events = with_messages(snapshot, messages, T0 + 10).root_events
     assert dict(events.counts) == {(MEMBER, "DeleteLoginProfile", ASSUMED_ROOT): 1}
     assert "ASIABATCH00000000001" in events.assumed_root_keys
@@ -223,8 +301,9 @@ def test_stream_and_polling_count_an_event_once():
     """The polling path (LookupEvents) records through with_root_activity; the same event id from
     the stream, before or after, counts once."""
     snapshot = collected(MEMBER)
-    polled = RootActivity(event_id="shared-1", account_id=MEMBER, event_name="ConsoleLogin",
-                          session=ROOT_CREDENTIALS, time=T0)
+    polled = RootActivity(
+        event_id="shared-1", account_id=MEMBER, event_name="ConsoleLogin", session=ROOT_CREDENTIALS, time=T0
+    )
     after_poll = with_root_activity(snapshot, [polled], T0 + 60)
     assert seen_event(after_poll, "shared-1")
     streamed = parse_message(envelope(root_record("ConsoleLogin", event_id="shared-1")))

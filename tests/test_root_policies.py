@@ -25,8 +25,12 @@ FULL = policy("p-FullAWSAccess", "full-aws-access", (ROOT_ID, "Root", "ROOT"))
 
 
 def test_attachment_at_root_ou_nested_ou_and_account_all_apply():
-    for target in [(ROOT_ID, "Root", "ROOT"), (WORKLOADS, "Workloads", "ORGANIZATIONAL_UNIT"),
-                   (PROD, "Prod", "ORGANIZATIONAL_UNIT"), (MEMBER.id, "prod-web", "ACCOUNT")]:
+    for target in [
+        (ROOT_ID, "Root", "ROOT"),
+        (WORKLOADS, "Workloads", "ORGANIZATIONAL_UNIT"),
+        (PROD, "Prod", "ORGANIZATIONAL_UNIT"),
+        (MEMBER.id, "prod-web", "ACCOUNT"),
+    ]:
         value = evaluate(OrganizationScps(True, (FULL, policy("p-1", "deny-root-all", target))), MEMBER)
         assert value.denies_all and math.isinf(value.denied_actions), target
         assert [a.target_id for a in value.restricting] == [target[0]]
@@ -44,10 +48,13 @@ def test_full_aws_access_only_restricts_nothing():
 
 
 def test_partial_denies_add_up_across_levels():
-    scps = OrganizationScps(True, (
-        policy("p-1", "deny-root-access-keys", (WORKLOADS, "Workloads", "ORGANIZATIONAL_UNIT")),
-        policy("p-2", "deny-leave-organization", (ROOT_ID, "Root", "ROOT")),
-    ))
+    scps = OrganizationScps(
+        True,
+        (
+            policy("p-1", "deny-root-access-keys", (WORKLOADS, "Workloads", "ORGANIZATIONAL_UNIT")),
+            policy("p-2", "deny-leave-organization", (ROOT_ID, "Root", "ROOT")),
+        ),
+    )
     value = evaluate(scps, MEMBER)
     assert not value.denies_all and value.denied_actions == 2
 
@@ -63,8 +70,13 @@ def test_applies_to_members_of_organizations_discovery_only():
 
 
 def test_describe_lists_policy_name_id_and_where_attached():
-    scps = OrganizationScps(True, (FULL, policy("p-1", "deny-root-all", (PROD, "Prod", "ORGANIZATIONAL_UNIT"),
-                                                 (MEMBER.id, "prod-web", "ACCOUNT"))))
+    scps = OrganizationScps(
+        True,
+        (
+            FULL,
+            policy("p-1", "deny-root-all", (PROD, "Prod", "ORGANIZATIONAL_UNIT"), (MEMBER.id, "prod-web", "ACCOUNT")),
+        ),
+    )
     snapshot = Snapshot(accounts={MEMBER.id: AccountState(MEMBER)})
     assert describe(snapshot.accounts[MEMBER.id]) == []  # never collected
     snapshot = with_result(snapshot, MEMBER.id, "root_policies", 1.0, value=evaluate(scps, MEMBER))

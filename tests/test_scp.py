@@ -99,15 +99,33 @@ def test_wildcards():
 
 def test_partition_of_the_root_arn_counts():
     gov = "arn:aws-us-gov:iam::111122223333:root"
-    assert not deny({"Effect": "Deny", "Action": "*", "Resource": "*",
-                     "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}}}, gov).denies_some
-    assert deny({"Effect": "Deny", "Action": "*", "Resource": "*",
-                 "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:*:iam::*:root"}}}, gov).denies_all
+    assert not deny(
+        {
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}},
+        },
+        gov,
+    ).denies_some
+    assert deny(
+        {
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:*:iam::*:root"}},
+        },
+        gov,
+    ).denies_all
 
 
 def test_exemptions_of_other_principals_keep_the_root_deny():
-    result = deny_all({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"},
-                       "ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/BreakGlass"}})
+    result = deny_all(
+        {
+            "ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"},
+            "ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/BreakGlass"},
+        }
+    )
     assert result.denies_all
 
 
@@ -117,12 +135,15 @@ def test_negated_condition_that_exempts_root_voids_the_deny():
 
 def test_assumed_root_conditions():
     # only sessions of sts:AssumeRoot are denied: the root's own credentials are not
-    assert not deny_all({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"},
-                         "Null": {"aws:AssumedRoot": "false"}}).denies_some
-    assert deny_all({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"},
-                     "BoolIfExists": {"aws:AssumedRoot": "false"}}).denies_all
-    assert not deny_all({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"},
-                         "Bool": {"aws:AssumedRoot": "true"}}).denies_some
+    assert not deny_all(
+        {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}, "Null": {"aws:AssumedRoot": "false"}}
+    ).denies_some
+    assert deny_all(
+        {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}, "BoolIfExists": {"aws:AssumedRoot": "false"}}
+    ).denies_all
+    assert not deny_all(
+        {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}, "Bool": {"aws:AssumedRoot": "true"}}
+    ).denies_some
 
 
 def test_unknown_operator_or_key_is_not_counted():
@@ -151,12 +172,20 @@ def test_not_action_of_everything_denies_nothing():
 
 
 def test_several_statements_combine():
-    document = json.dumps({"Statement": [
-        {"Effect": "Allow", "Action": "*", "Resource": "*"},
-        {"Effect": "Deny", "Action": ["iam:CreateAccessKey", "iam:CreateLoginProfile"], "Resource": "*",
-         "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}}},
-        {"Effect": "Deny", "Action": "IAM:CreateAccessKey", "Resource": "*"},
-    ]})
+    document = json.dumps(
+        {
+            "Statement": [
+                {"Effect": "Allow", "Action": "*", "Resource": "*"},
+                {
+                    "Effect": "Deny",
+                    "Action": ["iam:CreateAccessKey", "iam:CreateLoginProfile"],
+                    "Resource": "*",
+                    "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}},
+                },
+                {"Effect": "Deny", "Action": "IAM:CreateAccessKey", "Resource": "*"},
+            ]
+        }
+    )
     result = root_deny(document, ROOT)
     assert result.denied_actions == 2  # case-insensitive and distinct
 
@@ -172,20 +201,26 @@ def test_malformed_documents_are_a_clear_error(content):
         root_deny(content, ROOT)
 
 
-@pytest.mark.parametrize("statement", [
-    {"Effect": "Deny", "Action": 5, "Resource": "*"},
-    {"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": "x"},
-    {"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {"ArnLike": {"aws:PrincipalArn": 7}}},
-    {"Effect": "Deny", "Resource": "*"},
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {"Effect": "Deny", "Action": 5, "Resource": "*"},
+        {"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": "x"},
+        {"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {"ArnLike": {"aws:PrincipalArn": 7}}},
+        {"Effect": "Deny", "Resource": "*"},
+    ],
+)
 def test_odd_statements_deny_nothing_rather_than_fail(statement):
     assert not deny(statement).denies_some
 
 
 def test_json_booleans_in_conditions_read_as_their_text():
-    assert deny_all({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}, "Null": {"aws:AssumedRoot": True}}).denies_all
-    assert not deny_all({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"},
-                         "Null": {"aws:AssumedRoot": False}}).denies_some
+    assert deny_all(
+        {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}, "Null": {"aws:AssumedRoot": True}}
+    ).denies_all
+    assert not deny_all(
+        {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}, "Null": {"aws:AssumedRoot": False}}
+    ).denies_some
 
 
 def test_empty_action_list_denies_nothing():
@@ -195,6 +230,8 @@ def test_empty_action_list_denies_nothing():
 def test_principal_type_and_account_of_the_root_user():
     assert deny_all({"StringEquals": {"aws:PrincipalType": "Account"}}).denies_all
     assert not deny_all({"StringEquals": {"aws:PrincipalType": "AssumedRole"}}).denies_some
-    assert deny_all({"StringEquals": {"aws:PrincipalAccount": "111122223333", "aws:PrincipalType": "Account"}}).denies_all
+    assert deny_all(
+        {"StringEquals": {"aws:PrincipalAccount": "111122223333", "aws:PrincipalType": "Account"}}
+    ).denies_all
     assert not deny_all({"StringEquals": {"aws:PrincipalAccount": "999999999999"}}).denies_some
     assert not deny_all({"ArnLike": {"aws:PrincipalType": "Account"}}).denies_some  # not an ARN key: undecided

@@ -5,15 +5,21 @@ from __future__ import annotations
 import sys
 import threading
 
-from exporter.snapshot import (SnapshotStore, next_status, with_accounts, with_discovery, with_result,
-                               with_run_finished, without_source)
+from exporter.snapshot import (
+    SnapshotStore,
+    next_status,
+    with_accounts,
+    with_discovery,
+    with_result,
+    with_run_finished,
+    without_source,
+)
 from exporter.state import Account, AccountSummary, Snapshot
 
 PROD = Account(id="111111111111", name="prod")
 DEV = Account(id="222222222222", name="dev")
 GONE = Account(id="333333333333", name="gone")
-SUMMARY = AccountSummary(mfa_enabled=True, access_keys_present=0, signing_certificates_present=0,
-                         password_present=True)
+SUMMARY = AccountSummary(mfa_enabled=True, access_keys_present=0, signing_certificates_present=0, password_present=True)
 
 
 def test_success_replaces_value():
@@ -108,9 +114,11 @@ def test_store_update_loses_nothing_under_threads():
         start.wait()
         for n in range(200):
             # Each update reads the account's counter and writes it back plus one.
-            store.update(lambda snap: with_result(
-                snap, account.id, "counter", float(n),
-                value=(snap.accounts[account.id].value("counter") or 0) + 1))
+            store.update(
+                lambda snap: with_result(
+                    snap, account.id, "counter", float(n), value=(snap.accounts[account.id].value("counter") or 0) + 1
+                )
+            )
 
     threads = [threading.Thread(target=worker, args=(account,)) for account in accounts]
     switch = sys.getswitchinterval()
@@ -139,9 +147,13 @@ def test_without_source_forgets_only_that_source_of_that_account():
 
 def test_ready_only_after_a_successful_discovery_and_every_source_run_since():
     from exporter.snapshot import ready
+
     sources = {"discovery", "account_summary"}
-    blind = with_run_finished(with_run_finished(with_discovery(Snapshot(), 100.0, error="NoCredentialsError: x"),
-                                                "discovery", 0.1), "account_summary", 0.0)
+    blind = with_run_finished(
+        with_run_finished(with_discovery(Snapshot(), 100.0, error="NoCredentialsError: x"), "discovery", 0.1),
+        "account_summary",
+        0.0,
+    )
     assert ready(blind, sources) is False  # every source "finished", but nothing was seen
     seen = with_discovery(blind, 200.0)
     assert ready(seen, sources) is True
@@ -156,14 +168,17 @@ def test_failures_are_counted_by_source_and_code_and_the_counts_survive_success_
     snapshot = with_result(snapshot, PROD.id, "account_summary", 200.0, value=SUMMARY)
     snapshot = with_result(snapshot, PROD.id, "mfa_devices", 200.0, error="Throttling: x", code="Throttling")
     snapshot = with_accounts(snapshot, [PROD, DEV], PROD.id)
-    assert dict(snapshot.accounts[PROD.id].errors) == {("account_summary", "Throttling"): 2,
-                                                       ("account_summary", "AccessDenied"): 1,
-                                                       ("mfa_devices", "Throttling"): 1}
+    assert dict(snapshot.accounts[PROD.id].errors) == {
+        ("account_summary", "Throttling"): 2,
+        ("account_summary", "AccessDenied"): 1,
+        ("mfa_devices", "Throttling"): 1,
+    }
     assert dict(snapshot.accounts[DEV.id].errors) == {}
 
 
 def test_error_codes_per_source_are_capped_so_series_stay_bounded():
     from exporter.snapshot import MAX_ERROR_CODES, OTHER_CODE
+
     snapshot = with_accounts(Snapshot(), [PROD], PROD.id)
     for number in range(MAX_ERROR_CODES + 5):
         snapshot = with_result(snapshot, PROD.id, "console_logins", 1.0, error="x", code=f"Code{number}")
@@ -176,6 +191,7 @@ def test_error_codes_per_source_are_capped_so_series_stay_bounded():
 
 def test_values_older_than_stale_after_are_marked_stale_until_the_next_success():
     from exporter.snapshot import with_staleness
+
     limits = {"account_summary": 900.0, "discovery": 3000.0}
     snapshot = with_discovery(with_accounts(Snapshot(), [PROD], PROD.id), 100.0)
     snapshot = with_result(snapshot, PROD.id, "account_summary", 100.0, value=SUMMARY)

@@ -109,8 +109,7 @@ def test_cache_keeps_one_body_per_negotiated_format_not_per_raw_accept_header():
     snapshot = snapshot_of(*(f"acct{i}" for i in range(50)))
     app = ExporterApp(lambda: snapshot, INTERVALS, lambda: True)
     bodies = [served_object(app, accept=f"text/plain;version=0.0.4;x={i}") for i in range(50)]
-    bodies += [served_object(app, accept=f"application/openmetrics-text;version=1.0.{'0' * i}")
-               for i in range(1, 50)]
+    bodies += [served_object(app, accept=f"application/openmetrics-text;version=1.0.{'0' * i}") for i in range(1, 50)]
     text, openmetrics = bodies[0], bodies[50]
     assert openmetrics.rstrip().endswith(b"# EOF") and not text.rstrip().endswith(b"# EOF")
     assert all(body is text for body in bodies[:50]), "a distinct raw Accept header stored its own copy"

@@ -129,9 +129,11 @@ def test_slow_clients_beyond_the_limit_make_room_for_a_scrape(start):
 
 def test_huge_request_head_gets_431_or_close_and_is_not_buffered(start):
     port = start()
-    for head in (b"GET /metrics HTTP/1.1\r\nX-Big: " + b"a" * 60_000 + b"\r\n\r\n",
-                 b"GET /metrics HTTP/1.1\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"b" * 900) for i in range(90)) + b"\r\n",
-                 b"GET /" + b"c" * 70_000 + b" HTTP/1.1\r\n\r\n"):
+    for head in (
+        b"GET /metrics HTTP/1.1\r\nX-Big: " + b"a" * 60_000 + b"\r\n\r\n",
+        b"GET /metrics HTTP/1.1\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"b" * 900) for i in range(90)) + b"\r\n",
+        b"GET /" + b"c" * 70_000 + b" HTTP/1.1\r\n\r\n",
+    ):
         answer = raw_exchange(port, head)
         assert answer == b"" or answer.split(b"\r\n")[0].split(b" ")[1] in (b"431", b"414", b"400"), answer[:200]
         assert b"root_account_info" not in answer
@@ -163,8 +165,12 @@ def test_out_of_file_descriptors_backs_off_and_recovers():
     def low_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
 
-    process = subprocess.Popen([sys.executable, "-c", EMFILE_SERVER, str(port)], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, preexec_fn=low_fd_limit)
+    process = subprocess.Popen(
+        [sys.executable, "-c", EMFILE_SERVER, str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=low_fd_limit,
+    )
     idle = []
     try:
         assert process.stdout.readline().strip() == b"listening"

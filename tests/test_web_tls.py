@@ -92,22 +92,28 @@ def client_context(ca: Authority, pair=None) -> ssl.SSLContext:
 
 def tls_config(ca: Authority, extra: str = "") -> Path:
     server = ca.issue("server", "exporter")
-    return write_config(ca.directory, f"tls_server_config:\n  cert_file: {server.cert.name}\n"
-                                      f"  key_file: {server.key.name}\n{extra}")
+    return write_config(
+        ca.directory, f"tls_server_config:\n  cert_file: {server.cert.name}\n  key_file: {server.key.name}\n{extra}"
+    )
 
 
 def test_tls_serves_python_ssl_and_curl_and_refuses_plain_http(ca, start):
     served = start(tls_config(ca))
     status, _, body = tls_get(served.port, client_context(ca))
     assert status == 200 and b"root_account_info" in body
-    result = subprocess.run([curl(), "-sS", "--cacert", str(ca.cert), f"https://127.0.0.1:{served.port}/metrics"],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [curl(), "-sS", "--cacert", str(ca.cert), f"https://127.0.0.1:{served.port}/metrics"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0 and "root_account_info" in result.stdout, result.stderr
     # Plain HTTP to the TLS port gets no HTTP answer at all, certainly not the metrics.
     answer = raw_exchange(served.port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
     assert b"root_account_info" not in answer and not answer.startswith(b"HTTP/1.1 200")
-    result = subprocess.run([curl(), "-sS", f"http://127.0.0.1:{served.port}/metrics"],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [curl(), "-sS", f"http://127.0.0.1:{served.port}/metrics"], capture_output=True, text=True, timeout=30
+    )
     assert result.returncode != 0 and "root_account_info" not in result.stdout
 
 
@@ -123,7 +129,9 @@ def test_tls_min_version_is_enforced(ca, start):
 def test_require_and_verify_client_cert(ca, start):
     (ca.directory / "other").mkdir()
     other = Authority(ca.directory / "other", "other CA")
-    served = start(tls_config(ca, f"  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {ca.cert.name}\n"))
+    served = start(
+        tls_config(ca, f"  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {ca.cert.name}\n")
+    )
     with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
         tls_get(served.port, client_context(ca))  # no certificate
     stranger = other.issue("stranger", "stranger", server=False)
@@ -134,8 +142,9 @@ def test_require_and_verify_client_cert(ca, start):
     base = [curl(), "-sS", "--cacert", str(ca.cert), f"https://127.0.0.1:{served.port}/metrics"]
     without = subprocess.run(base, capture_output=True, text=True, timeout=30)
     assert without.returncode != 0 and "root_account_info" not in without.stdout
-    with_cert = subprocess.run(base + ["--cert", str(client.cert), "--key", str(client.key)],
-                               capture_output=True, text=True, timeout=30)
+    with_cert = subprocess.run(
+        base + ["--cert", str(client.cert), "--key", str(client.key)], capture_output=True, text=True, timeout=30
+    )
     assert with_cert.returncode == 0 and "root_account_info" in with_cert.stdout, with_cert.stderr
 
 
@@ -155,25 +164,47 @@ def basic(user: str, password: str) -> dict:
 
 def test_basic_auth_right_and_wrong_pairs(ca, start, caplog):
     caplog.set_level(logging.DEBUG)
-    served = start(tls_config(ca, f"basic_auth_users:\n  prometheus: '{HASH}'\n"
-                                  "http_server_config:\n  headers:\n    X-Frame-Options: deny\n"
-                                  "    Strict-Transport-Security: max-age=31536000\n"))
+    served = start(
+        tls_config(
+            ca,
+            f"basic_auth_users:\n  prometheus: '{HASH}'\n"
+            "http_server_config:\n  headers:\n    X-Frame-Options: deny\n"
+            "    Strict-Transport-Security: max-age=31536000\n",
+        )
+    )
     context = client_context(ca)
     status, headers, body = tls_get(served.port, context, headers=basic("prometheus", PASSWORD))
     assert status == 200 and b"root_account_info" in body
     assert headers["x-frame-options"] == "deny" and headers["strict-transport-security"] == "max-age=31536000"
     for path in ("/metrics", "/", "/-/ready", "/nope"):
-        for wrong in ({}, basic("prometheus", "wrong-Guess-1"), basic("nobody", PASSWORD),
-                      basic("prometheus", PASSWORD + "x"), {"Authorization": "Basic !!!"},
-                      {"Authorization": "Bearer " + PASSWORD}):
+        for wrong in (
+            {},
+            basic("prometheus", "wrong-Guess-1"),
+            basic("nobody", PASSWORD),
+            basic("prometheus", PASSWORD + "x"),
+            {"Authorization": "Basic !!!"},
+            {"Authorization": "Bearer " + PASSWORD},
+        ):
             status, headers, body = tls_get(served.port, context, path, headers=wrong)
             assert status == 401, (path, wrong)
             assert headers["www-authenticate"].startswith('Basic realm="aws-root-exporter"')
             assert b"root_account_info" not in body and b"alpha" not in body
             assert headers["x-frame-options"] == "deny"  # security headers on refusals too
     assert tls_get(served.port, context, "/-/healthy")[0] == 200  # probes need no credentials
-    result = subprocess.run([curl(), "-sS", "--cacert", str(ca.cert), "-u", f"prometheus:{PASSWORD}",
-                             f"https://127.0.0.1:{served.port}/metrics"], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [
+            curl(),
+            "-sS",
+            "--cacert",
+            str(ca.cert),
+            "-u",
+            f"prometheus:{PASSWORD}",
+            f"https://127.0.0.1:{served.port}/metrics",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert "root_account_info" in result.stdout, result.stderr
     assert "wrong-Guess-1" not in caplog.text and PASSWORD not in caplog.text
 
@@ -205,28 +236,48 @@ def refused(path: Path, capsys) -> str:
 
 def test_files_refused_at_start(ca, capsys):
     expired = ca.issue("expired", "exporter", expired=True)
-    message = refused(write_config(ca.directory, f"tls_server_config:\n  cert_file: {expired.cert.name}\n"
-                                                 f"  key_file: {expired.key.name}\n"), capsys)
+    message = refused(
+        write_config(
+            ca.directory, f"tls_server_config:\n  cert_file: {expired.cert.name}\n  key_file: {expired.key.name}\n"
+        ),
+        capsys,
+    )
     assert "web-config.yml" in message and "expired" in message and "expired.crt" in message
     one, two = ca.issue("one", "exporter"), ca.issue("two", "exporter")
-    message = refused(write_config(ca.directory, f"tls_server_config:\n  cert_file: {one.cert.name}\n"
-                                                 f"  key_file: {two.key.name}\n"), capsys)
+    message = refused(
+        write_config(ca.directory, f"tls_server_config:\n  cert_file: {one.cert.name}\n  key_file: {two.key.name}\n"),
+        capsys,
+    )
     assert "one.crt" in message and "two.key" in message and "cannot load" in message
-    message = refused(write_config(ca.directory, "tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n"), capsys)
+    message = refused(
+        write_config(ca.directory, "tls_server_config:\n  cert_file: missing.crt\n  key_file: missing.key\n"), capsys
+    )
     assert "missing.crt" in message
 
 
-@pytest.mark.parametrize("text, key", [
-    ("tls_server_config:\n  cert_file: a\n  key_file: b\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n", "tls_server_config.cipher_suites"),
-    ("tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireAnyClientCert\n", "tls_server_config.client_auth_type"),
-    ("tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireAndVerifyClientCert\n", "tls_server_config.client_ca_file"),
-    ("tls_server_config:\n  cert_file: a\n  key_file: b\n  min_version: TLS14\n", "tls_server_config.min_version"),
-    ("http_server_config:\n  http2: true\n", "http_server_config.http2"),
-    ("http_server_config:\n  headers:\n    Server: nope\n", "http_server_config.headers.Server"),
-    ("http_server_config:\n  headers:\n    X-Frame-Options: allow\n", "http_server_config.headers.X-Frame-Options"),
-    ("basic_auth_users:\n  alice: plaintext-password\n", "basic_auth_users.alice"),
-    ("rate_limit:\n  interval: 1s\n", "rate_limit"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        (
+            "tls_server_config:\n  cert_file: a\n  key_file: b\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n",
+            "tls_server_config.cipher_suites",
+        ),
+        (
+            "tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireAnyClientCert\n",
+            "tls_server_config.client_auth_type",
+        ),
+        (
+            "tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireAndVerifyClientCert\n",
+            "tls_server_config.client_ca_file",
+        ),
+        ("tls_server_config:\n  cert_file: a\n  key_file: b\n  min_version: TLS14\n", "tls_server_config.min_version"),
+        ("http_server_config:\n  http2: true\n", "http_server_config.http2"),
+        ("http_server_config:\n  headers:\n    Server: nope\n", "http_server_config.headers.Server"),
+        ("http_server_config:\n  headers:\n    X-Frame-Options: allow\n", "http_server_config.headers.X-Frame-Options"),
+        ("basic_auth_users:\n  alice: plaintext-password\n", "basic_auth_users.alice"),
+        ("rate_limit:\n  interval: 1s\n", "rate_limit"),
+    ],
+)
 def test_unsupported_or_wrong_keys_refused_naming_file_and_key(tmp_path, capsys, text, key):
     path = write_config(tmp_path, text)
     with pytest.raises(WebConfigError) as error:
@@ -250,8 +301,9 @@ def test_shipped_example_web_config_works_as_documented(ca, start):
     shutil.copy(ca.cert, ca.directory / "ca.crt")
     path = write_config(ca.directory, example.read_text())
     served = start(path)
-    status, headers, body = tls_get(served.port, client_context(ca, client),
-                                    headers=basic("prometheus", "example-only-change-me"))
+    status, headers, body = tls_get(
+        served.port, client_context(ca, client), headers=basic("prometheus", "example-only-change-me")
+    )
     assert status == 200 and b"root_account_info" in body
     assert headers["x-content-type-options"] == "nosniff" and "default-src" in headers["content-security-policy"]
     assert tls_get(served.port, client_context(ca, client))[0] == 401
@@ -267,7 +319,9 @@ def test_a_new_web_config_applies_to_the_next_connections(ca, tmp_path):
         plain.request("GET", "/metrics")
         assert plain.getresponse().status == 200
         plain.close()
-        served.server.use_web_config(load_web_config(str(tls_config(ca, f"basic_auth_users:\n  prometheus: '{HASH}'\n"))))
+        served.server.use_web_config(
+            load_web_config(str(tls_config(ca, f"basic_auth_users:\n  prometheus: '{HASH}'\n")))
+        )
         assert tls_get(served.port, client_context(ca))[0] == 401
         assert tls_get(served.port, client_context(ca), headers=basic("prometheus", PASSWORD))[0] == 200
     finally:
@@ -279,8 +333,9 @@ def test_a_configuration_reload_keeps_tls_and_basic_auth_in_front_of_the_new_app
     app is served over the same TLS and still refuses a scrape without credentials."""
     served = start(tls_config(ca, f"basic_auth_users:\n  prometheus: '{HASH}'\n"))
     states = {"000000000002": AccountState(Account(id="000000000002", name="beta"))}
-    served.server.use_app(ExporterApp(lambda: Snapshot(accounts=MappingProxyType(states)), {"discovery": 60.0},
-                                      lambda: True))
+    served.server.use_app(
+        ExporterApp(lambda: Snapshot(accounts=MappingProxyType(states)), {"discovery": 60.0}, lambda: True)
+    )
     context = client_context(ca)
     status, _, body = tls_get(served.port, context)
     assert status == 401 and b"beta" not in body
@@ -293,8 +348,14 @@ def test_post_reload_needs_the_credentials_too(ca, start):
     before it reaches the reload; with the right pair it reloads."""
     served = start(tls_config(ca, f"basic_auth_users:\n  prometheus: '{HASH}'\n"))
     reloads = []
-    served.server.use_app(ExporterApp(lambda: Snapshot(), {"discovery": 60.0}, lambda: True,
-                                      lambda: reloads.append(1) or (True, "configuration unchanged")))
+    served.server.use_app(
+        ExporterApp(
+            lambda: Snapshot(),
+            {"discovery": 60.0},
+            lambda: True,
+            lambda: reloads.append(1) or (True, "configuration unchanged"),
+        )
+    )
     connection = http.client.HTTPSConnection("127.0.0.1", served.port, context=client_context(ca), timeout=10)
     try:
         connection.request("POST", "/-/reload")

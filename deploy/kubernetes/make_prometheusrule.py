@@ -15,16 +15,20 @@ import yaml
 HERE = Path(__file__).resolve().parent
 ALERTS = HERE.parent.parent / "prometheus" / "alerts.yml"
 OUTPUT = HERE / "prometheusrule.yaml"
-HEADER = ("# Generated from prometheus/alerts.yml by deploy/kubernetes/make_prometheusrule.py "
-          "(`make prometheusrule`); do not edit.\n")
+HEADER = (
+    "# Generated from prometheus/alerts.yml by deploy/kubernetes/make_prometheusrule.py "
+    "(`make prometheusrule`); do not edit.\n"
+)
 
 
 class _Dumper(yaml.SafeDumper):
     """Multi-line strings (the expressions) as literal blocks, as alerts.yml writes them."""
 
 
-_Dumper.add_representer(str, lambda dumper, value: dumper.represent_scalar(
-    "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
+_Dumper.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None),
+)
 
 
 def render(alerts_text: str) -> str:

@@ -58,17 +58,25 @@ def describe_error(error: BaseException) -> str:
     # Redact before shortening: a cut could separate a secret from the key name that marks it.
     # The message comes from AWS (or whatever answers on its endpoint): clean it like any AWS text.
     text = clean(redact(" ".join(text.split())), limit=len(text) + 1)
-    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 1] + "…"
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
 # ---------------------------------------------------------------- what to do about it
 
 SEE_README = 'see README section "Troubleshooting credentials"'
-_CHAIN = ("the standard AWS credential chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE with "
-          "~/.aws/config, SSO, a web identity token, a container or instance role)")
+_CHAIN = (
+    "the standard AWS credential chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE with "
+    "~/.aws/config, SSO, a web identity token, a container or instance role)"
+)
 _EXPIRED_CODES = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
-_REJECTED_CODES = {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch",
-                   "InvalidAccessKeyId", "AuthFailure", "IncompleteSignature"}
+_REJECTED_CODES = {
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+    "AuthFailure",
+    "IncompleteSignature",
+}
 _DENIED_CODES = {"AccessDenied", "AccessDeniedException"}
 
 
@@ -86,37 +94,48 @@ def remedy(error: BaseException) -> str:
 def _advice(error: BaseException) -> str:
     if isinstance(error, bx.ProfileNotFound):
         profile = error.kwargs.get("profile", "")
-        return (f"AWS_PROFILE (or --profile) names the profile {profile!r}, which is not in the AWS config "
-                "file (~/.aws/config or AWS_CONFIG_FILE): fix the name or unset AWS_PROFILE")
+        return (
+            f"AWS_PROFILE (or --profile) names the profile {profile!r}, which is not in the AWS config "
+            "file (~/.aws/config or AWS_CONFIG_FILE): fix the name or unset AWS_PROFILE"
+        )
     if isinstance(error, (bx.UnauthorizedSSOTokenError, bx.SSOTokenLoadError, bx.TokenRetrievalError)):
         profile = os.environ.get("AWS_PROFILE") or os.environ.get("AWS_DEFAULT_PROFILE")
         login = f"aws sso login --profile {profile}" if profile else "aws sso login --profile <profile>"
         return f"the AWS SSO session has expired or was never started: run `{login}` and the exporter retries"
     if isinstance(error, (bx.NoCredentialsError, bx.PartialCredentialsError, bx.CredentialRetrievalError)):
-        return (f"no usable AWS credentials were found through {_CHAIN}: give the exporter credentials of the "
-                "management account or of a delegated administrator")
+        return (
+            f"no usable AWS credentials were found through {_CHAIN}: give the exporter credentials of the "
+            "management account or of a delegated administrator"
+        )
     if isinstance(error, (bx.EndpointConnectionError, bx.ConnectTimeoutError, bx.ProxyConnectionError)):
         endpoint = error.kwargs.get("endpoint_url") or error.kwargs.get("proxy_url") or "the AWS endpoint"
-        return (f"cannot connect to {endpoint}: check the network, proxy settings (HTTPS_PROXY), aws.region "
-                "and AWS_ENDPOINT_URL")
+        return (
+            f"cannot connect to {endpoint}: check the network, proxy settings (HTTPS_PROXY), aws.region "
+            "and AWS_ENDPOINT_URL"
+        )
     if isinstance(error, bx.ReadTimeoutError):
         endpoint = error.kwargs.get("endpoint_url") or "the AWS endpoint"
         return f"{endpoint} did not answer in time: check the network and proxy; the exporter retries"
     code = error_code(error)
     if code in _EXPIRED_CODES:
-        return ("the AWS credentials have expired: refresh them (for SSO `aws sso login`), or use a source "
-                "that renews itself (an instance, task or web identity role)")
+        return (
+            "the AWS credentials have expired: refresh them (for SSO `aws sso login`), or use a source "
+            "that renews itself (an instance, task or web identity role)"
+        )
     if code in _REJECTED_CODES:
-        return ("AWS rejected the credentials (unknown or deleted access key, or a wrong secret): check which "
-                f"credentials {_CHAIN} picks up")
+        return (
+            "AWS rejected the credentials (unknown or deleted access key, or a wrong secret): check which "
+            f"credentials {_CHAIN} picks up"
+        )
     operation = getattr(error, "operation_name", "")
     if code in _DENIED_CODES and operation in DISCOVERY_OPERATIONS:
-        return (f"the exporter's credentials may not call organizations:{operation}: run it in the "
-                "organization's management account or a delegated administrator account with the policy "
-                "in README \"Required IAM permissions\", or use accounts.discovery: static")
+        return (
+            f"the exporter's credentials may not call organizations:{operation}: run it in the "
+            "organization's management account or a delegated administrator account with the policy "
+            'in README "Required IAM permissions", or use accounts.discovery: static'
+        )
     if code == "AWSOrganizationsNotInUseException":
-        return ("the exporter's account is not in an organization: use accounts.discovery: static and list the "
-                "accounts")
+        return "the exporter's account is not in an organization: use accounts.discovery: static and list the accounts"
     return ""
 
 

@@ -11,8 +11,9 @@ from typing import Callable, Hashable
 class RateLimiter:
     """At most ``rate`` calls per second per key; ``wait(key)`` blocks until a call may go."""
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self, rate: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ):
         self._spacing = 1.0 / rate
         self._clock = clock
         self._sleep = sleep

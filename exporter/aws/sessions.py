@@ -119,7 +119,10 @@ def _without_retry_quota(client: Any, max_attempts: int) -> Any:
             retry_checker=standard_retries.StandardRetryConditions(max_attempts=max_attempts),
             retry_backoff=standard_retries.ExponentialBackoff(service_name=service, throttling_detector=detector),
         ),
-        retry_event_adapter=adapter, retry_quota=_NoRetryQuota(), service_name=service)
+        retry_event_adapter=adapter,
+        retry_quota=_NoRetryQuota(),
+        service_name=service,
+    )
     client.meta.events.register(f"needs-retry.{service}", handler.needs_retry, unique_id=unique_id)
     return client
 
@@ -277,7 +280,9 @@ class AwsAccess:
         OWN_AUDIT_SESSIONS.record(credentials["AccessKeyId"], credentials["Expiration"].timestamp())
         with self._lock:  # a client from the shared session costs ~3 ms, a new session ~100 ms
             return self._base.client(
-                service, region_name=region, config=self._client_config,
+                service,
+                region_name=region,
+                config=self._client_config,
                 aws_access_key_id=credentials["AccessKeyId"],
                 aws_secret_access_key=credentials["SecretAccessKey"],
                 aws_session_token=credentials["SessionToken"],

@@ -25,4 +25,4 @@ def clean(value: Any, limit: int = MAX_LENGTH) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         text = _SURROGATE.sub(REPLACEMENT, text)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -6,6 +6,7 @@ import math
 import re
 
 from exporter.config.messages import _kind, _show
+
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)([dhms])")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
@@ -25,9 +26,7 @@ def parse_duration(text: str | int | float) -> float:
         raise ValueError(f"{_show(text)} has no unit: write {stripped}s for seconds (units: s, m, h, d)")
     parts = _DURATION_PART.findall(stripped)
     if not stripped or "".join(n + u for n, u in parts) != stripped:
-        raise ValueError(
-            f"{_show(text)} is not a duration: use numbers with a unit s, m, h or d, e.g. 30s, 5m, 1h30m"
-        )
+        raise ValueError(f"{_show(text)} is not a duration: use numbers with a unit s, m, h or d, e.g. 30s, 5m, 1h30m")
     units = [unit for _, unit in parts]
     if units != sorted(set(units), key="dhms".index):
         raise ValueError(f"{_show(text)} is not a duration: write each unit once, largest first, e.g. 1h30m")

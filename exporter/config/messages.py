@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 from exporter.config.yaml_loader import _YamlInt
+
+
 def _kind(value: object) -> str:
     if value is None:
         return "nothing (null)"

@@ -89,12 +89,12 @@ def _id_text(value: object, what: str) -> str:
         digits = str(int(value))
         written = getattr(value, "text", digits)
         if written != digits:
-            raise _Invalid(f"YAML reads {written} as the number {digits}, not as {what}; quote it: \"{written}\"")
+            raise _Invalid(f'YAML reads {written} as the number {digits}, not as {what}; quote it: "{written}"')
         if value > 0 and len(digits) == 12:
             return digits
         raise _Invalid(
             f"{digits} is a number with {len(digits)} digits, not {what} (YAML drops the leading zeros "
-            "of an unquoted number): quote the id exactly as AWS shows it, e.g. \"012345678901\""
+            'of an unquoted number): quote the id exactly as AWS shows it, e.g. "012345678901"'
         )
     if isinstance(value, str):
         return value
@@ -135,6 +135,8 @@ def _role_arn(value: object) -> Optional[str]:
     if not _ROLE_ARN.fullmatch(text):
         raise _Invalid(f"{_show(text)} is not an IAM role ARN like arn:aws:iam::123456789012:role/Name")
     return text
+
+
 _STATIC_KEYS = ("id", "name", "role_arn")
 
 
@@ -172,8 +174,9 @@ def _parse(data: object, source: str, early: list[str], registry: Registry) -> C
     top = reader.section(data, "", ("aws", "accounts", "collection"))
     aws = _parse_aws(reader, top.get("aws"), defaults.aws)
     accounts = _parse_accounts(reader, top.get("accounts"), defaults.accounts)
-    collection = _parse_collection(reader, top.get("collection"), defaults.collection, registry.interval_names,
-                                   registry.account_source_names)
+    collection = _parse_collection(
+        reader, top.get("collection"), defaults.collection, registry.interval_names, registry.account_source_names
+    )
     _check_partitions(reader, aws, accounts, collection)
     errors = early + [_line(source, path, message) for path, message in reader.problems]
     if errors:
@@ -187,13 +190,22 @@ def _parse_aws(reader: _Reader, value: object, default: AwsConfig) -> AwsConfig:
         region=reader.get(section, "region", default.region, _REGION_CONVERT, "aws.region"),
         max_attempts=reader.get(section, "max_attempts", default.max_attempts, _integer(1, 20), "aws.max_attempts"),
     )
+
+
 _REGION_CONVERT = _matching(_REGION, "an AWS region like us-east-1, eu-central-2, us-gov-west-1 or cn-north-1")
 _ROLE_NAME_CONVERT = _matching(
     _ROLE_NAME, "an IAM role name (up to 64 of letters, digits and +=,.@_-, after an optional path/)"
 )
 _SESSION_NAME_CONVERT = _matching(_SESSION_NAME, "a role session name (2 to 64 of letters, digits and +=,.@_-)")
 _ACCOUNT_KEYS = (
-    "discovery", "role_name", "external_id", "session_name", "include", "exclude", "root_audit", "static",
+    "discovery",
+    "role_name",
+    "external_id",
+    "session_name",
+    "include",
+    "exclude",
+    "root_audit",
+    "static",
     "root_email",
 )
 
@@ -230,8 +242,9 @@ def _email_pattern(value: object) -> str:
 
 def _root_email_allowed(reader: _Reader, value: object) -> tuple[str, ...]:
     section = reader.section(value, "accounts.root_email", ("allowed",))
-    allowed = reader.get(section, "allowed", (), _list_of(_email_pattern, "regular expressions"),
-                         "accounts.root_email.allowed")
+    allowed = reader.get(
+        section, "allowed", (), _list_of(_email_pattern, "regular expressions"), "accounts.root_email.allowed"
+    )
     return () if allowed is _BAD else allowed
 
 
@@ -268,7 +281,9 @@ def _check_static(reader: _Reader, static: tuple[StaticAccount, ...]) -> None:
     for index, account in enumerate(static):
         path = f"accounts.static[{index}]"
         if account.id in first:
-            reader.error(f"{path}.id", f"{_show(account.id)} is listed twice (also accounts.static[{first[account.id]}])")
+            reader.error(
+                f"{path}.id", f"{_show(account.id)} is listed twice (also accounts.static[{first[account.id]}])"
+            )
         first.setdefault(account.id, index)
         match = _ROLE_ARN.fullmatch(account.role_arn or "")
         if match and match.group(2) != account.id:
@@ -277,9 +292,17 @@ def _check_static(reader: _Reader, static: tuple[StaticAccount, ...]) -> None:
                 f"the role is in account {match.group(2)}, not {account.id}: "
                 "the exporter must assume a role inside the account it reads",
             )
+
+
 _COLLECTION_KEYS = (
-    "concurrency", "cloudtrail_regions", "console_login_lookback", "credential_report_timeout", "intervals",
-    "deadlines", "stale_after", "shard",
+    "concurrency",
+    "cloudtrail_regions",
+    "console_login_lookback",
+    "credential_report_timeout",
+    "intervals",
+    "deadlines",
+    "stale_after",
+    "shard",
     "root_events",
 )
 
@@ -307,7 +330,9 @@ def with_shard(config: Config, index: Optional[int], count: Optional[int]) -> Co
     return replace(config, collection=replace(config.collection, shard_index=new_index, shard_count=new_count))
 
 
-_QUEUE_URL_CONVERT = _matching(_QUEUE_URL, "an SQS queue URL like https://sqs.us-east-1.amazonaws.com/111111111111/root-events")
+_QUEUE_URL_CONVERT = _matching(
+    _QUEUE_URL, "an SQS queue URL like https://sqs.us-east-1.amazonaws.com/111111111111/root-events"
+)
 
 
 def _queue_url(value: object) -> Optional[str]:
@@ -315,7 +340,10 @@ def _queue_url(value: object) -> Optional[str]:
 
 
 def _parse_collection(
-    reader: _Reader, value: object, default: CollectionConfig, sources: tuple[str, ...],
+    reader: _Reader,
+    value: object,
+    default: CollectionConfig,
+    sources: tuple[str, ...],
     account_sources: tuple[str, ...],
 ) -> CollectionConfig:
     section = reader.section(value, "collection", _COLLECTION_KEYS)
@@ -343,8 +371,9 @@ def _parse_collection(
     }
     deadlines = _parse_deadlines(reader, section.get("deadlines"), intervals, report_timeout, account_sources)
     events_section = reader.section(section.get("root_events"), "collection.root_events", ("queue_url",))
-    queue_url = reader.get(events_section, "queue_url", default.root_events.queue_url, _queue_url,
-                           "collection.root_events.queue_url")
+    queue_url = reader.get(
+        events_section, "queue_url", default.root_events.queue_url, _queue_url, "collection.root_events.queue_url"
+    )
     stale_after = _parse_stale_after(reader, section.get("stale_after"), intervals, deadlines, sources)
     shard = reader.section(section.get("shard", {}), "collection.shard", ("index", "count"))
     shard_count = reader.get(shard, "count", default.shard_count, _integer(1, MAX_SHARDS), "collection.shard.count")
@@ -366,8 +395,14 @@ def _parse_collection(
     )
 
 
-def _per_source(reader: _Reader, value: object, key: str, sources: tuple[str, ...], convert: Callable,
-                default: Callable[[str], float]) -> tuple[dict[str, float], dict[str, float]]:
+def _per_source(
+    reader: _Reader,
+    value: object,
+    key: str,
+    sources: tuple[str, ...],
+    convert: Callable,
+    default: Callable[[str], float],
+) -> tuple[dict[str, float], dict[str, float]]:
     """``collection.<key>.<source>`` for each of ``sources``: (the value of every source, a
     missing or invalid one being ``default(source)``; the valid given ones, for cross-checks)."""
     section = reader.section(value, f"collection.{key}", sources)
@@ -385,47 +420,67 @@ def _interval_or_zero(intervals: dict, source: str, factor: float) -> float:
     return factor * intervals[source] if intervals[source] is not _BAD else 0.0
 
 
-def _parse_deadlines(reader: _Reader, value: Any, intervals: dict, report_timeout: Any,
-                     account_sources: tuple[str, ...]) -> Mapping[str, float]:
+def _parse_deadlines(
+    reader: _Reader, value: Any, intervals: dict, report_timeout: Any, account_sources: tuple[str, ...]
+) -> Mapping[str, float]:
     """``collection.deadlines``: given ones must end before the source's next run is due (and,
     for the credential report, leave time after the wait for generation); missing ones are half
     the interval."""
     from exporter.sources import credential_report  # lazy: the sources read the configuration types
 
-    deadlines, given = _per_source(reader, value, "deadlines", account_sources, _duration(MIN_DEADLINE, MAX_INTERVAL),
-                                   lambda source: _interval_or_zero(intervals, source, 0.5))
+    deadlines, given = _per_source(
+        reader,
+        value,
+        "deadlines",
+        account_sources,
+        _duration(MIN_DEADLINE, MAX_INTERVAL),
+        lambda source: _interval_or_zero(intervals, source, 0.5),
+    )
     for source, seconds in given.items():
         path, interval, written = f"collection.deadlines.{source}", intervals[source], _show(value[source])
         if interval is not _BAD and seconds >= interval:
-            reader.error(path, f"{written} is not shorter than collection.intervals.{source} "
-                               f"({format_duration(interval)}): a run must give up on a hung account before the "
-                               "next run is due")
+            reader.error(
+                path,
+                f"{written} is not shorter than collection.intervals.{source} "
+                f"({format_duration(interval)}): a run must give up on a hung account before the "
+                "next run is due",
+            )
         if source == credential_report.NAME and report_timeout is not _BAD and seconds <= report_timeout:
-            reader.error(path, f"{written} is not longer than collection.credential_report_timeout "
-                               f"({format_duration(report_timeout)}): every slow report would be cut off")
+            reader.error(
+                path,
+                f"{written} is not longer than collection.credential_report_timeout "
+                f"({format_duration(report_timeout)}): every slow report would be cut off",
+            )
     return MappingProxyType(deadlines)
 
 
-def _parse_stale_after(reader: _Reader, value: Any, intervals: dict, deadlines: Mapping[str, float],
-                       sources: tuple[str, ...]) -> Mapping[str, float]:
+def _parse_stale_after(
+    reader: _Reader, value: Any, intervals: dict, deadlines: Mapping[str, float], sources: tuple[str, ...]
+) -> Mapping[str, float]:
     """``collection.stale_after``: a given one must outlast an on-time run (the interval, plus
     the deadline for a per-account source); missing ones are ``STALE_FACTOR`` intervals."""
-    stale_after, given = _per_source(reader, value, "stale_after", sources, _duration(MIN_INTERVAL, MAX_STALE_AFTER),
-                                     lambda source: _interval_or_zero(intervals, source, STALE_FACTOR))
+    stale_after, given = _per_source(
+        reader,
+        value,
+        "stale_after",
+        sources,
+        _duration(MIN_INTERVAL, MAX_STALE_AFTER),
+        lambda source: _interval_or_zero(intervals, source, STALE_FACTOR),
+    )
     for source, seconds in given.items():
         interval, deadline = intervals[source], deadlines.get(source, 0.0)
         if interval is not _BAD and seconds <= interval + deadline:
             plus = f" plus its deadline ({format_duration(deadline)})" if deadline else ""
-            reader.error(f"collection.stale_after.{source}",
-                         f"{_show(value[source])} is not longer than collection.intervals.{source} "
-                         f"({format_duration(interval)}){plus}: data from every on-time run would look "
-                         "stale before the next one is due")
+            reader.error(
+                f"collection.stale_after.{source}",
+                f"{_show(value[source])} is not longer than collection.intervals.{source} "
+                f"({format_duration(interval)}){plus}: data from every on-time run would look "
+                "stale before the next one is due",
+            )
     return MappingProxyType(stale_after)
 
 
-def _check_partitions(
-    reader: _Reader, aws: AwsConfig, accounts: AccountsConfig, collection: CollectionConfig
-) -> None:
+def _check_partitions(reader: _Reader, aws: AwsConfig, accounts: AccountsConfig, collection: CollectionConfig) -> None:
     """Credentials of one partition cannot reach another: regions and ARNs must share aws.region's."""
     if aws.region is _BAD:
         return

@@ -104,9 +104,13 @@ class Config:
 def default_config(registry: Optional[Registry] = None) -> Config:
     """The built-in defaults; interval defaults come from ``registry`` (default: every source)."""
     registry = _registry(registry)
-    return Config(collection=CollectionConfig(intervals=registry.default_intervals(),
-                                              deadlines=_default_deadlines(registry),
-                                              stale_after=_default_stale_after(registry)))
+    return Config(
+        collection=CollectionConfig(
+            intervals=registry.default_intervals(),
+            deadlines=_default_deadlines(registry),
+            stale_after=_default_stale_after(registry),
+        )
+    )
 
 
 def default_deadlines(intervals: Mapping[str, float], sources: Iterable[str]) -> Mapping[str, float]:

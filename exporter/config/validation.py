@@ -10,12 +10,16 @@ from typing import Any, Callable, Optional
 from exporter.config.durations import format_duration, parse_duration
 from exporter.config.messages import _got, _kind, _show
 from exporter.config.yaml_loader import _YamlInt
+
+
 class _Invalid(Exception):
     """One or more problems with a value, each as (path suffix, message)."""
 
     def __init__(self, message: str = "", problems: Optional[list[tuple[str, str]]] = None):
         super().__init__(message)
         self.problems = problems if problems is not None else [("", message)]
+
+
 _BAD = object()  # a value that failed validation; cross-checks skip it
 
 

@@ -14,6 +14,7 @@ import yaml
 
 from exporter.config.schema import ConfigError
 
+
 class _YamlInt(int):
     """An int read from YAML that remembers how it was written (``011111111111``, ``1:30``)."""
 
@@ -80,17 +81,23 @@ def read_yaml(path: str) -> tuple[object, list[str]]:
     except yaml.MarkedYAMLError as error:
         raise ConfigError([_yaml_error(path, error)]) from None
     except yaml.reader.ReaderError as error:
-        before = text[:error.position]
+        before = text[: error.position]
         where = f"line {before.count(chr(10)) + 1}, column {len(before) - before.rfind(chr(10))}"
         code = error.character if isinstance(error.character, int) else ord(error.character)
-        raise ConfigError([f"{path}: {where}: invalid YAML: character U+{code:04X} is not allowed in YAML "
-                           "(control characters and lone surrogates are refused)"]) from None
+        raise ConfigError(
+            [
+                f"{path}: {where}: invalid YAML: character U+{code:04X} is not allowed in YAML "
+                "(control characters and lone surrogates are refused)"
+            ]
+        ) from None
     except yaml.YAMLError as error:
         raise ConfigError([f"{path}: invalid YAML: {error}"]) from None
     finally:
         if loader is not None:
             loader.dispose()
     return data, [f"{path}: {problem}" for problem in loader.duplicates]
+
+
 def _yaml_error(path: str, error: yaml.MarkedYAMLError) -> str:
     mark = error.problem_mark or error.context_mark
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -85,12 +85,22 @@ def require_basic_auth(app: Callable, users: Mapping[str, bytes]) -> Callable:
         if given is not None and check(*given):
             environ["REMOTE_USER"] = given[0]
             return app(environ, start_response)
-        log.debug("basic auth refused", extra={"path": environ.get("PATH_INFO"),
-                                              "reason": "no credentials" if given is None else "wrong credentials"})
+        log.debug(
+            "basic auth refused",
+            extra={
+                "path": environ.get("PATH_INFO"),
+                "reason": "no credentials" if given is None else "wrong credentials",
+            },
+        )
         body = b"Unauthorized.\n"
-        start_response("401 Unauthorized", [
-            ("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"'),
-            ("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
+        start_response(
+            "401 Unauthorized",
+            [
+                ("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"'),
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+            ],
+        )
         return [body]
 
     return authenticated

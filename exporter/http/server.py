@@ -61,7 +61,11 @@ def transport_app(app: Callable, web_config: Optional[WebConfig]) -> Callable:
 
     def served(environ: dict, start_response: Callable) -> Iterable[bytes]:
         def start(status: str, headers: list, exc_info=None):
-            return start_response(status, headers + extra, exc_info) if exc_info else start_response(status, headers + extra)
+            return (
+                start_response(status, headers + extra, exc_info)
+                if exc_info
+                else start_response(status, headers + extra)
+            )
 
         body = inner(environ, start)
         if environ.get("REQUEST_METHOD") != "HEAD":
@@ -81,14 +85,20 @@ def transport_app(app: Callable, web_config: Optional[WebConfig]) -> Callable:
 def _only_get_and_head(app: Callable) -> Callable:
     """GET and HEAD everywhere; POST only where the app takes one (``/-/reload``, which the app
     itself answers 404 unless ``--web.enable-lifecycle``); 405 for everything else."""
+
     def allowed(environ: dict, start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
         if method in ALLOWED_METHODS or (method == "POST" and environ.get("PATH_INFO") in POST_PATHS):
             return app(environ, start_response)
         body = b"Method not allowed: use GET or HEAD.\n"
-        start_response("405 Method Not Allowed", [
-            ("Allow", ", ".join(ALLOWED_METHODS)), ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(body)))])
+        start_response(
+            "405 Method Not Allowed",
+            [
+                ("Allow", ", ".join(ALLOWED_METHODS)),
+                ("Content-Type", "text/plain; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+            ],
+        )
         return [body]
 
     return allowed
@@ -135,8 +145,9 @@ class _Connections:
         with self._changed:
             if len(self._open) >= self._limits.max_connections:
                 self._evict_oldest_idle("connection limit reached")
-                self._changed.wait_for(lambda: len(self._open) < self._limits.max_connections,
-                                       timeout=self._limits.admit_wait)
+                self._changed.wait_for(
+                    lambda: len(self._open) < self._limits.max_connections, timeout=self._limits.admit_wait
+                )
             if len(self._open) >= self._limits.max_connections:
                 return None
             connection = _Connection(sock, self._limits)
@@ -286,8 +297,10 @@ class HardenedServer(ThreadingWSGIServer):
         now = time.monotonic()
         if now - self._last_shortage_log > 10:
             self._last_shortage_log = now
-            log.warning("cannot accept connections: out of file descriptors, backing off",
-                        extra={"error": error.strerror, "open_connections": len(self.connections)})
+            log.warning(
+                "cannot accept connections: out of file descriptors, backing off",
+                extra={"error": error.strerror, "open_connections": len(self.connections)},
+            )
         self._backoff = min(0.5, max(0.01, self._backoff * 2))
         time.sleep(self._backoff)
 
@@ -310,8 +323,10 @@ class HardenedServer(ThreadingWSGIServer):
                 connection.sock = self.tls.wrap(connection.sock, self.limits.header_timeout)
             self.RequestHandlerClass(connection, client_address, self)  # type: ignore[arg-type]
         except Exception as error:  # noqa: BLE001 - a client that fails its handshake or hangs up is routine
-            log.debug("connection ended", extra={"client": client_address[0], "error": str(error),
-                                                 "cut": connection.cut_reason})
+            log.debug(
+                "connection ended",
+                extra={"client": client_address[0], "error": str(error), "cut": connection.cut_reason},
+            )
         finally:
             self.connections.release(connection)
             self.shutdown_request(connection.sock)
@@ -321,8 +336,9 @@ class HardenedServer(ThreadingWSGIServer):
         super().server_close()
 
 
-def serve(app: Callable, host: str, port: int, web_config: Optional[WebConfig] = None,
-          limits: Limits = Limits()) -> tuple[HardenedServer, threading.Thread]:
+def serve(
+    app: Callable, host: str, port: int, web_config: Optional[WebConfig] = None, limits: Limits = Limits()
+) -> tuple[HardenedServer, threading.Thread]:
     """Serve ``app`` (with the transport layers) on ``host:port`` from a daemon thread."""
     server = HardenedServer(host, port, app, limits)
     server.use_web_config(web_config)

@@ -12,8 +12,11 @@ import time
 from exporter.http.webconfig import NO_CLIENT_CERT, REQUIRE_AND_VERIFY, VERIFY_IF_GIVEN, TlsConfig
 
 log = logging.getLogger(__name__)
-VERIFY_MODES = {NO_CLIENT_CERT: ssl.CERT_NONE, VERIFY_IF_GIVEN: ssl.CERT_OPTIONAL,
-                REQUIRE_AND_VERIFY: ssl.CERT_REQUIRED}
+VERIFY_MODES = {
+    NO_CLIENT_CERT: ssl.CERT_NONE,
+    VERIFY_IF_GIVEN: ssl.CERT_OPTIONAL,
+    REQUIRE_AND_VERIFY: ssl.CERT_REQUIRED,
+}
 
 
 class TlsError(ValueError):
@@ -30,8 +33,9 @@ def build_context(config: TlsConfig) -> ssl.SSLContext:
     try:
         context.load_cert_chain(config.cert_file, config.key_file)
     except OSError as error:  # ssl.SSLError is an OSError
-        raise TlsError(f"cert_file {config.cert_file} / key_file {config.key_file}: cannot load: "
-                       f"{_reason(error)}") from None
+        raise TlsError(
+            f"cert_file {config.cert_file} / key_file {config.key_file}: cannot load: {_reason(error)}"
+        ) from None
     context.verify_mode = VERIFY_MODES[config.client_auth_type]
     if config.client_ca_file is not None:
         try:

@@ -17,8 +17,12 @@ from typing import Any, Mapping, Optional
 
 import yaml
 
-TLS_VERSIONS = {"TLS10": ssl.TLSVersion.TLSv1, "TLS11": ssl.TLSVersion.TLSv1_1,
-                "TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
+TLS_VERSIONS = {
+    "TLS10": ssl.TLSVersion.TLSv1,
+    "TLS11": ssl.TLSVersion.TLSv1_1,
+    "TLS12": ssl.TLSVersion.TLSv1_2,
+    "TLS13": ssl.TLSVersion.TLSv1_3,
+}
 NO_CLIENT_CERT = "NoClientCert"
 VERIFY_IF_GIVEN = "VerifyClientCertIfGiven"
 REQUIRE_AND_VERIFY = "RequireAndVerifyClientCert"
@@ -28,11 +32,13 @@ CLIENT_AUTH_TYPES = (NO_CLIENT_CERT, VERIFY_IF_GIVEN, REQUIRE_AND_VERIFY)
 UNVERIFIED_CLIENT_AUTH = ("RequestClientCert", "RequireAnyClientCert")
 TLS_KEYS = ("cert_file", "key_file", "client_ca_file", "client_auth_type", "min_version", "max_version")
 # Response headers exporter-toolkit allows, and the values it allows for some of them.
-SECURITY_HEADERS = {"strict-transport-security": "Strict-Transport-Security",
-                    "x-content-type-options": "X-Content-Type-Options",
-                    "x-frame-options": "X-Frame-Options",
-                    "x-xss-protection": "X-XSS-Protection",
-                    "content-security-policy": "Content-Security-Policy"}
+SECURITY_HEADERS = {
+    "strict-transport-security": "Strict-Transport-Security",
+    "x-content-type-options": "X-Content-Type-Options",
+    "x-frame-options": "X-Frame-Options",
+    "x-xss-protection": "X-XSS-Protection",
+    "content-security-policy": "Content-Security-Policy",
+}
 HEADER_VALUES = {"X-Content-Type-Options": ("nosniff",), "X-Frame-Options": ("deny", "sameorigin")}
 BCRYPT_HASH = re.compile(r"^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$")
 
@@ -86,6 +92,7 @@ def load_web_config(path: str) -> WebConfig:
     config = _parse(path, raw if raw is not None else {}, errors)
     if config is not None and config.tls is not None and not errors:
         from exporter.http.tls import TlsError, build_context  # ssl set-up lives with the TLS code
+
         try:
             build_context(config.tls)
         except TlsError as error:
@@ -103,15 +110,18 @@ def _parse(path: str, raw: Any, errors: list[str]) -> Optional[WebConfig]:
     _refuse_unknown(raw, ("tls_server_config", "basic_auth_users", "http_server_config"), "", errors)
     base = os.path.dirname(os.path.abspath(path))
     tls = _tls(raw.get("tls_server_config"), base, errors) if raw.get("tls_server_config") is not None else None
-    return WebConfig(source=path, tls=tls, users=_users(raw.get("basic_auth_users"), errors),
-                     headers=_headers(raw.get("http_server_config"), errors))
+    return WebConfig(
+        source=path,
+        tls=tls,
+        users=_users(raw.get("basic_auth_users"), errors),
+        headers=_headers(raw.get("http_server_config"), errors),
+    )
 
 
 def _refuse_unknown(section: dict, known: tuple[str, ...], prefix: str, errors: list[str]) -> None:
     for key in section:
         if key not in known:
-            errors.append(f"{prefix}{key}: not supported by aws-root-exporter "
-                          f"(supported here: {', '.join(known)})")
+            errors.append(f"{prefix}{key}: not supported by aws-root-exporter (supported here: {', '.join(known)})")
 
 
 def _tls(raw: Any, base: str, errors: list[str]) -> Optional[TlsConfig]:
@@ -134,9 +144,11 @@ def _tls(raw: Any, base: str, errors: list[str]) -> Optional[TlsConfig]:
     cert, key = file_key("cert_file", True), file_key("key_file", True)
     auth = raw.get("client_auth_type", NO_CLIENT_CERT)
     if auth in UNVERIFIED_CLIENT_AUTH:
-        errors.append(f"tls_server_config.client_auth_type: {auth!r} is not supported by aws-root-exporter "
-                      f"(Python's ssl cannot accept an unverified client certificate); "
-                      f"use {REQUIRE_AND_VERIFY!r} with client_ca_file")
+        errors.append(
+            f"tls_server_config.client_auth_type: {auth!r} is not supported by aws-root-exporter "
+            f"(Python's ssl cannot accept an unverified client certificate); "
+            f"use {REQUIRE_AND_VERIFY!r} with client_ca_file"
+        )
     elif auth not in CLIENT_AUTH_TYPES:
         errors.append(f"tls_server_config.client_auth_type: {auth!r} is not one of {', '.join(CLIENT_AUTH_TYPES)}")
     ca = file_key("client_ca_file", auth in (REQUIRE_AND_VERIFY, VERIFY_IF_GIVEN))
@@ -151,9 +163,14 @@ def _tls(raw: Any, base: str, errors: list[str]) -> Optional[TlsConfig]:
         errors.append("tls_server_config: min_version is above max_version")
     if cert is None or key is None:
         return None
-    return TlsConfig(cert_file=cert, key_file=key, client_auth_type=auth if auth in CLIENT_AUTH_TYPES else NO_CLIENT_CERT,
-                     client_ca_file=ca, min_version=versions["min_version"] or ssl.TLSVersion.TLSv1_2,
-                     max_version=versions["max_version"])
+    return TlsConfig(
+        cert_file=cert,
+        key_file=key,
+        client_auth_type=auth if auth in CLIENT_AUTH_TYPES else NO_CLIENT_CERT,
+        client_ca_file=ca,
+        min_version=versions["min_version"] or ssl.TLSVersion.TLSv1_2,
+        max_version=versions["max_version"],
+    )
 
 
 def _users(raw: Any, errors: list[str]) -> dict[str, bytes]:
@@ -168,8 +185,10 @@ def _users(raw: Any, errors: list[str]) -> dict[str, bytes]:
             errors.append(f"basic_auth_users: user name {user!r} must be a non-empty string without ':'")
         elif not isinstance(hashed, str) or not BCRYPT_HASH.match(hashed):
             # Never echo the value: someone may have pasted a password instead of its hash.
-            errors.append(f"basic_auth_users.{user}: not a bcrypt hash ($2a$, $2b$ or $2y$, cost 04-31); "
-                          "create one with: htpasswd -nBC 12 '' | tr -d ':\\n'")
+            errors.append(
+                f"basic_auth_users.{user}: not a bcrypt hash ($2a$, $2b$ or $2y$, cost 04-31); "
+                "create one with: htpasswd -nBC 12 '' | tr -d ':\\n'"
+            )
         else:
             users[user] = hashed.encode()
     return users
@@ -190,13 +209,15 @@ def _headers(raw: Any, errors: list[str]) -> tuple[tuple[str, str], ...]:
     for name, value in headers.items():
         canonical = SECURITY_HEADERS.get(str(name).lower())
         if canonical is None:
-            errors.append(f"http_server_config.headers.{name}: not supported "
-                          f"(supported: {', '.join(SECURITY_HEADERS.values())})")
+            errors.append(
+                f"http_server_config.headers.{name}: not supported (supported: {', '.join(SECURITY_HEADERS.values())})"
+            )
         elif not isinstance(value, str) or not value or any(c in value for c in "\r\n\0"):
             errors.append(f"http_server_config.headers.{name}: expected a one-line string, got {value!r}")
         elif canonical in HEADER_VALUES and value.lower() not in HEADER_VALUES[canonical]:
-            errors.append(f"http_server_config.headers.{name}: {value!r} is not one of "
-                          f"{', '.join(HEADER_VALUES[canonical])}")
+            errors.append(
+                f"http_server_config.headers.{name}: {value!r} is not one of {', '.join(HEADER_VALUES[canonical])}"
+            )
         else:
             result.append((canonical, value))
     return tuple(result)

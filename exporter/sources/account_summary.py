@@ -13,8 +13,11 @@ from exporter.state import Account, AccountSummary, Snapshot
 
 NAME = "account_summary"
 SPEC = SourceSpec(
-    NAME, "live presence of root's MFA, password, access keys and signing certificates",
-    calls=(AwsCall("iam:GetAccountSummary", MEMBER_ROLE),), interval=300.0)
+    NAME,
+    "live presence of root's MFA, password, access keys and signing certificates",
+    calls=(AwsCall("iam:GetAccountSummary", MEMBER_ROLE),),
+    interval=300.0,
+)
 
 
 def _count(summary_map: Mapping[str, Any], key: str) -> int:

@@ -34,9 +34,12 @@ from exporter.state import EMPTY, Account, ConsoleLoginEvent, ConsoleLogins, Sna
 
 NAME = "console_logins"
 SPEC = SourceSpec(
-    NAME, "root ConsoleLogin events from CloudTrail in collection.cloudtrail_regions, at most 2 requests/s "
-          "per account and region",
-    calls=(AwsCall("cloudtrail:LookupEvents", MEMBER_ROLE),), interval=300.0)
+    NAME,
+    "root ConsoleLogin events from CloudTrail in collection.cloudtrail_regions, at most 2 requests/s "
+    "per account and region",
+    calls=(AwsCall("cloudtrail:LookupEvents", MEMBER_ROLE),),
+    interval=300.0,
+)
 OVERLAP = timedelta(minutes=20)  # CloudTrail usually delivers within 15 minutes
 MAX_SEEN = 1_000  # hard cap on remembered event ids per account (root sign-ins within the overlap)
 PAGE_SIZE = 50
@@ -130,16 +133,20 @@ def parse_event(item: Mapping[str, Any], record: Optional[dict] = None) -> Optio
     identity = record["userIdentity"]
     if _text(identity.get("type"), "userIdentity.type").lower() != "root":
         return None
-    outcome = _text(_object(record.get("responseElements"), "responseElements").get("ConsoleLogin"),
-                    "responseElements.ConsoleLogin").lower()
+    outcome = _text(
+        _object(record.get("responseElements"), "responseElements").get("ConsoleLogin"), "responseElements.ConsoleLogin"
+    ).lower()
     if outcome not in ("success", "failure"):
         raise MalformedEvent(f"responseElements.ConsoleLogin is {outcome!r}")
     event_id = _text(item.get("EventId") if item.get("EventId") is not None else record.get("eventID"), "EventId")
     if not event_id:
         raise MalformedEvent("event has no id")
     when = item.get("EventTime") if item.get("EventTime") is not None else record.get("eventTime")
-    mfa = _text(_object(record.get("additionalEventData"), "additionalEventData").get("MFAUsed"),
-                "additionalEventData.MFAUsed", default="No")
+    mfa = _text(
+        _object(record.get("additionalEventData"), "additionalEventData").get("MFAUsed"),
+        "additionalEventData.MFAUsed",
+        default="No",
+    )
     return ConsoleLoginEvent(
         event_id=clean(event_id),
         time=_time(when),
@@ -158,9 +165,11 @@ def limit_rate(client: Any, region: str) -> None:
     the hook reads the account the sending thread acts for (``acting_for``). Registering again
     under the same id is a no-op, so calling this on a cached client every run is safe.
     """
-    client.meta.events.register("before-send.cloudtrail.LookupEvents",
-                                lambda **_: LOOKUP_RATE.wait((acting_account_id(), region)),
-                                unique_id="aws-root-exporter-lookup-rate")
+    client.meta.events.register(
+        "before-send.cloudtrail.LookupEvents",
+        lambda **_: LOOKUP_RATE.wait((acting_account_id(), region)),
+        unique_id="aws-root-exporter-lookup-rate",
+    )
 
 
 def root_activity(item: Mapping[str, Any], record: Mapping[str, Any], account: Account) -> Optional[RootActivity]:
@@ -173,9 +182,12 @@ def root_activity(item: Mapping[str, Any], record: Mapping[str, Any], account: A
     """
     filled = dict(record)
     when = item.get("EventTime")
-    defaults = {"eventID": item.get("EventId"), "eventName": item.get("EventName"),
-                "eventTime": when.isoformat() if isinstance(when, datetime) else when,
-                "recipientAccountId": account.id}
+    defaults = {
+        "eventID": item.get("EventId"),
+        "eventName": item.get("EventName"),
+        "eventTime": when.isoformat() if isinstance(when, datetime) else when,
+        "recipientAccountId": account.id,
+    }
     for key, value in defaults.items():
         if key not in filled and value is not None:
             filled[key] = value
@@ -201,7 +213,9 @@ def lookup(client: Any, start: datetime, end: datetime) -> Iterator[Mapping[str,
     """Every root event item between ``start`` and ``end``, page by page."""
     params: dict[str, Any] = {
         "LookupAttributes": [{"AttributeKey": "Username", "AttributeValue": "root"}],
-        "StartTime": start, "EndTime": end, "MaxResults": PAGE_SIZE,
+        "StartTime": start,
+        "EndTime": end,
+        "MaxResults": PAGE_SIZE,
     }
     tokens: set[str] = set()
     while True:
@@ -211,8 +225,10 @@ def lookup(client: Any, start: datetime, end: datetime) -> Iterator[Mapping[str,
         if not token:
             return
         if token in tokens:  # following it would page forever
-            raise SourceError("NextTokenRepeated", f"LookupEvents returned a NextToken it had returned before, "
-                                                   f"after {len(tokens) + 1} pages; stopped")
+            raise SourceError(
+                "NextTokenRepeated",
+                f"LookupEvents returned a NextToken it had returned before, after {len(tokens) + 1} pages; stopped",
+            )
         tokens.add(token)
         params["NextToken"] = token
 
@@ -249,9 +265,16 @@ def fetch(context: Context, account: Account, previous: Optional[ConsoleLogins] 
                 malformed += 1
                 if event_id:
                     seen[event_id] = now.timestamp()
-                log.warning("skipping malformed CloudTrail event", extra={
-                    "account_id": account.id, "source": NAME, "region": region,
-                    "event_id": event_id, "error": str(error)})
+                log.warning(
+                    "skipping malformed CloudTrail event",
+                    extra={
+                        "account_id": account.id,
+                        "source": NAME,
+                        "region": region,
+                        "event_id": event_id,
+                        "error": str(error),
+                    },
+                )
                 continue
             if event is not None:
                 when, key = event.time.timestamp(), event.event_id
@@ -284,12 +307,26 @@ def fetch(context: Context, account: Account, previous: Optional[ConsoleLogins] 
     if forgotten is not None and forgotten < horizon:
         forgotten = None
     if dropped or skipped:
-        log.warning("more root sign-in events within the look-up overlap than the exporter remembers", extra={
-            "account_id": account.id, "source": NAME, "remembered": len(kept), "forgotten": len(dropped),
-            "skipped": skipped})
-    return ConsoleLogins(counts=counts, newest_success=newest, malformed=malformed,
-                         seen={i: t for t, i in kept}, resume_from=now,
-                         assumed_root_counts=assumed, forgotten_through=forgotten, activities=tuple(activities))
+        log.warning(
+            "more root sign-in events within the look-up overlap than the exporter remembers",
+            extra={
+                "account_id": account.id,
+                "source": NAME,
+                "remembered": len(kept),
+                "forgotten": len(dropped),
+                "skipped": skipped,
+            },
+        )
+    return ConsoleLogins(
+        counts=counts,
+        newest_success=newest,
+        malformed=malformed,
+        seen={i: t for t, i in kept},
+        resume_from=now,
+        assumed_root_counts=assumed,
+        forgotten_through=forgotten,
+        activities=tuple(activities),
+    )
 
 
 def merge(snapshot: Snapshot, account: Account, value: ConsoleLogins, now: float) -> Snapshot:

@@ -22,10 +22,12 @@ from exporter.state import Account, CredentialReport, ReportAccessKey, ReportCer
 
 NAME = "credential_report"
 SPEC = SourceSpec(
-    NAME, "the credential report's root row: key and certificate details, last uses; generation polled "
-          "with backoff, bounded by collection.credential_report_timeout (AWS regenerates it at most every 4h)",
+    NAME,
+    "the credential report's root row: key and certificate details, last uses; generation polled "
+    "with backoff, bounded by collection.credential_report_timeout (AWS regenerates it at most every 4h)",
     calls=(AwsCall("iam:GenerateCredentialReport", MEMBER_ROLE), AwsCall("iam:GetCredentialReport", MEMBER_ROLE)),
-    interval=3600.0)
+    interval=3600.0,
+)
 ROOT_USER = "<root_account>"
 # Values that mean "nothing to tell" rather than a boolean or a time.
 _NO_VALUE = {"", "n/a", "no_information", "not_supported"}
@@ -131,8 +133,9 @@ def parse_report(content: bytes, generated: datetime) -> CredentialReport:
     )
 
 
-def download(iam, timeout: float, sleep: Callable[[float], None] = time.sleep,
-             clock: Callable[[], float] = time.monotonic) -> dict:
+def download(
+    iam, timeout: float, sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic
+) -> dict:
     """Ask for a report and poll with exponential backoff until it can be read.
 
     Bounded by ``timeout`` seconds; raises ``SourceError("ReportTimeout")`` past it. AWS answers

@@ -19,10 +19,14 @@ DISCOVERY_WORKERS = 8  # Organizations calls at once during the walk (at most co
 PAGE_SIZE = 20  # the most ListAccountsForParent and ListOrganizationalUnitsForParent return per page
 MAX_DEPTH = 6  # the root and five levels of OUs
 SPEC = SourceSpec(
-    NAME, "the accounts to collect: Organizations accounts with their OU paths, or accounts.static",
-    calls=tuple(AwsCall(f"organizations:{action}", EXPORTER)
-                for action in ("ListRoots", "ListOrganizationalUnitsForParent", "ListAccountsForParent")),
-    interval=3600.0)
+    NAME,
+    "the accounts to collect: Organizations accounts with their OU paths, or accounts.static",
+    calls=tuple(
+        AwsCall(f"organizations:{action}", EXPORTER)
+        for action in ("ListRoots", "ListOrganizationalUnitsForParent", "ListAccountsForParent")
+    ),
+    interval=3600.0,
+)
 log = logging.getLogger(__name__)
 
 
@@ -72,7 +76,9 @@ class OrganizationWalk:
         children = []
         for raw in self._pages("list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent.id):
             ou_id = str(raw["Id"])
-            children.append(_Parent(ou_id, parent.names + (clean(str(raw.get("Name") or ou_id)),), parent.ids + (clean(ou_id),)))
+            children.append(
+                _Parent(ou_id, parent.names + (clean(str(raw.get("Name") or ou_id)),), parent.ids + (clean(ou_id),))
+            )
         return children
 
     def _accounts(self, parent: _Parent) -> list[tuple[dict[str, Any], _Parent]]:
@@ -82,8 +88,9 @@ class OrganizationWalk:
         """(raw account of ``ListAccountsForParent``, OU path, OU ids from the root down), every
         account of the organization once. Any failed call fails the walk (discovery keeps the
         accounts it had and retries)."""
-        roots = [_Parent(str(raw["Id"]), ("Root",), (clean(str(raw["Id"])),))
-                 for raw in self._pages("list_roots", "Roots")]
+        roots = [
+            _Parent(str(raw["Id"]), ("Root",), (clean(str(raw["Id"])),)) for raw in self._pages("list_roots", "Roots")
+        ]
         found: list[tuple[dict[str, Any], str, tuple[str, ...]]] = []
         seen_parents: set[str] = set()
         with ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="discovery") as pool:
@@ -134,17 +141,21 @@ def discover_organization(access: AwsAccess, config: Config) -> list[Account]:
     for raw, path, ou_ids in walk.accounts():
         state = account_state(raw)
         if state != "ACTIVE":
-            log.debug("skipping account that is not active", extra={"account_id": clean(str(raw["Id"])), "state": state})
+            log.debug(
+                "skipping account that is not active", extra={"account_id": clean(str(raw["Id"])), "state": state}
+            )
             continue
-        accounts.append(Account(
-            id=clean(str(raw["Id"])),
-            name=clean(str(raw.get("Name") or "")),
-            email=clean(str(raw.get("Email") or "")),
-            ou_path=path,
-            ou_ids=ou_ids,
-            state=state,
-            management=management_account_id(str(raw.get("Arn") or "")) == raw["Id"],
-        ))
+        accounts.append(
+            Account(
+                id=clean(str(raw["Id"])),
+                name=clean(str(raw.get("Name") or "")),
+                email=clean(str(raw.get("Email") or "")),
+                ou_path=path,
+                ou_ids=ou_ids,
+                state=state,
+                management=management_account_id(str(raw.get("Arn") or "")) == raw["Id"],
+            )
+        )
     return accounts
 
 
@@ -158,6 +169,9 @@ def discover(access: AwsAccess, config: Config) -> list[Account]:
         found = discover_static(config)
     else:
         found = discover_organization(access, config)
-    chosen = [replace(a, root_email_allowed=email_allowed(config.accounts.root_email_allowed, a.email))
-              for a in found if selected(a, config.accounts.include, config.accounts.exclude)]
+    chosen = [
+        replace(a, root_email_allowed=email_allowed(config.accounts.root_email_allowed, a.email))
+        for a in found
+        if selected(a, config.accounts.include, config.accounts.exclude)
+    ]
     return sorted(chosen, key=lambda a: a.id)

@@ -12,8 +12,11 @@ from exporter.state import Account, AccountSummary, Snapshot, VirtualMfa
 
 NAME = "mfa_devices"
 SPEC = SourceSpec(
-    NAME, "virtual MFA devices assigned to root (AssignmentStatus=Assigned): is root's MFA virtual",
-    calls=(AwsCall("iam:ListVirtualMFADevices", MEMBER_ROLE),), interval=300.0)
+    NAME,
+    "virtual MFA devices assigned to root (AssignmentStatus=Assigned): is root's MFA virtual",
+    calls=(AwsCall("iam:ListVirtualMFADevices", MEMBER_ROLE),),
+    interval=300.0,
+)
 
 
 def root_has_virtual(devices: Iterable[Mapping[str, Any]]) -> bool:

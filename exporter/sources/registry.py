@@ -24,11 +24,13 @@ if TYPE_CHECKING:
 EXPORTER = "exporter"
 MEMBER_ROLE = "member_role"
 ROOT_SESSION = "root_session"
-PRINCIPALS: Mapping[str, str] = MappingProxyType({
-    EXPORTER: "exporter's credentials",
-    MEMBER_ROLE: "member role",
-    ROOT_SESSION: "AssumeRoot session",
-})
+PRINCIPALS: Mapping[str, str] = MappingProxyType(
+    {
+        EXPORTER: "exporter's credentials",
+        MEMBER_ROLE: "member role",
+        ROOT_SESSION: "AssumeRoot session",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -131,13 +133,13 @@ class Registry:
 
     def operations(self, principal: str) -> tuple[str, ...]:
         """Every operation ``principal`` makes, sorted, once each."""
-        return tuple(sorted({call.operation for spec in self.specs for call in spec.calls
-                             if call.principal == principal}))
+        return tuple(
+            sorted({call.operation for spec in self.specs for call in spec.calls if call.principal == principal})
+        )
 
     def permissions(self, principal: str) -> tuple[str, ...]:
         """Every IAM action ``principal`` needs for its calls, sorted, once each (for a policy)."""
-        return tuple(sorted({call.action for spec in self.specs for call in spec.calls
-                             if call.principal == principal}))
+        return tuple(sorted({call.action for spec in self.specs for call in spec.calls if call.principal == principal}))
 
     def markdown_table(self) -> str:
         """The README's sources table."""
@@ -152,8 +154,11 @@ class Registry:
             else:
                 default = f"{'on' if spec.default_on else 'off'}, every {format_duration(spec.interval)}"
             calls = "; ".join(
-                f"{PRINCIPALS[principal]}: " + ", ".join(f"`{c.operation}`" for c in spec.calls if c.principal == principal)
-                for principal in PRINCIPALS if any(c.principal == principal for c in spec.calls))
+                f"{PRINCIPALS[principal]}: "
+                + ", ".join(f"`{c.operation}`" for c in spec.calls if c.principal == principal)
+                for principal in PRINCIPALS
+                if any(c.principal == principal for c in spec.calls)
+            )
             lines.append(f"| `{spec.name}` | {default} | {calls} | {spec.description} |")
         return "\n".join(lines)
 

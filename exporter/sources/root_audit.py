@@ -22,12 +22,18 @@ from exporter.state import Account, MfaDevice, RootAudit, Snapshot
 
 NAME = "root_audit"
 SPEC = SourceSpec(
-    NAME, "members' root password, keys, certificates and MFA device kinds through a 900 s AssumeRoot session "
-          "(task policy IAMAuditRootUserCredentials), per accounts.root_audit",
-    calls=(AwsCall("sts:AssumeRoot", EXPORTER),
-           *(AwsCall(f"iam:{action}", ROOT_SESSION)
-             for action in ("GetLoginProfile", "ListAccessKeys", "ListMFADevices", "ListSigningCertificates"))),
-    interval=900.0)
+    NAME,
+    "members' root password, keys, certificates and MFA device kinds through a 900 s AssumeRoot session "
+    "(task policy IAMAuditRootUserCredentials), per accounts.root_audit",
+    calls=(
+        AwsCall("sts:AssumeRoot", EXPORTER),
+        *(
+            AwsCall(f"iam:{action}", ROOT_SESSION)
+            for action in ("GetLoginProfile", "ListAccessKeys", "ListMFADevices", "ListSigningCertificates")
+        ),
+    ),
+    interval=900.0,
+)
 
 
 def mfa_kind(serial: str) -> str:
@@ -92,8 +98,10 @@ def fetch(context: Context, account: Account, previous: Optional[RootAudit] = No
         password=has_password(iam),
         access_keys_active=_active(_all(iam, "list_access_keys", "AccessKeyMetadata")),
         signing_certificates_active=_active(_all(iam, "list_signing_certificates", "Certificates")),
-        mfa_devices=tuple(MfaDevice(serial=clean(d["SerialNumber"]), kind=mfa_kind(d["SerialNumber"]))
-                          for d in _all(iam, "list_mfa_devices", "MFADevices")),
+        mfa_devices=tuple(
+            MfaDevice(serial=clean(d["SerialNumber"]), kind=mfa_kind(d["SerialNumber"]))
+            for d in _all(iam, "list_mfa_devices", "MFADevices")
+        ),
     )
 
 

@@ -23,8 +23,17 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional, Sequence, Union
 
 from exporter.aws.errors import describe_error
-from exporter.root_activity import (AssumeRootIssued, MalformedRecord, RootEventsBuilder, account_id,
-                                    assume_root_issued, classify, clean_text, parse_time, with_stream_started)
+from exporter.root_activity import (
+    AssumeRootIssued,
+    MalformedRecord,
+    RootEventsBuilder,
+    account_id,
+    assume_root_issued,
+    classify,
+    clean_text,
+    parse_time,
+    with_stream_started,
+)
 from exporter.snapshot import SnapshotStore
 from exporter.sources.base import Context
 from exporter.sources.registry import EXPORTER, AwsCall, SourceSpec
@@ -32,22 +41,31 @@ from exporter.state import Account, Snapshot
 
 NAME = "root_events"
 SPEC = SourceSpec(
-    NAME, "root activity from the EventBridge stream: SQS long poll (20 s, 10 at a time) of "
-          "collection.root_events.queue_url, each batch applied before it is deleted",
-    calls=(AwsCall("sqs:ReceiveMessage", EXPORTER),
-           AwsCall("sqs:DeleteMessageBatch", EXPORTER, permission="sqs:DeleteMessage")),
-    interval=None, runs="a thread, while collection.root_events.queue_url is set")
+    NAME,
+    "root activity from the EventBridge stream: SQS long poll (20 s, 10 at a time) of "
+    "collection.root_events.queue_url, each batch applied before it is deleted",
+    calls=(
+        AwsCall("sqs:ReceiveMessage", EXPORTER),
+        AwsCall("sqs:DeleteMessageBatch", EXPORTER, permission="sqs:DeleteMessage"),
+    ),
+    interval=None,
+    runs="a thread, while collection.root_events.queue_url is set",
+)
 CLOUDTRAIL_DETAIL_TYPES = frozenset({"AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"})
 HEARTBEAT_SOURCE = "aws-root-exporter"  # what the shipped templates' schedule puts on the bus
 HEARTBEAT_DETAIL_TYPE = "aws-root-exporter heartbeat"
 # The central bus rule of deploy/aws/root-events.yaml: root activity (both detail types), the
 # AssumeRoot calls (recorded with the caller's identity) and the heartbeat.
-CENTRAL_RULE_PATTERN = {"$or": [
-    {"detail-type": sorted(CLOUDTRAIL_DETAIL_TYPES), "detail": {"userIdentity": {"type": ["Root"]}}},
-    {"detail-type": ["AWS API Call via CloudTrail"],
-     "detail": {"eventSource": ["sts.amazonaws.com"], "eventName": ["AssumeRoot"]}},
-    {"source": [HEARTBEAT_SOURCE], "detail-type": [HEARTBEAT_DETAIL_TYPE]},
-]}
+CENTRAL_RULE_PATTERN = {
+    "$or": [
+        {"detail-type": sorted(CLOUDTRAIL_DETAIL_TYPES), "detail": {"userIdentity": {"type": ["Root"]}}},
+        {
+            "detail-type": ["AWS API Call via CloudTrail"],
+            "detail": {"eventSource": ["sts.amazonaws.com"], "eventName": ["AssumeRoot"]},
+        },
+        {"source": [HEARTBEAT_SOURCE], "detail-type": [HEARTBEAT_DETAIL_TYPE]},
+    ]
+}
 WAIT_SECONDS = 20  # the longest long poll SQS allows
 BATCH_SIZE = 10  # the most ReceiveMessage returns at once
 ERROR_BACKOFF = 5.0  # seconds between attempts while the queue cannot be read
@@ -154,8 +172,10 @@ def with_messages(snapshot: Snapshot, messages: Sequence[Message], now: float) -
     for index, message in enumerate(messages):
         if isinstance(message, Malformed):
             malformed(message.account_id)
-            log.warning("skipping malformed event message", extra={
-                "source": NAME, "account_id": message.account_id or "", "error": message.reason})
+            log.warning(
+                "skipping malformed event message",
+                extra={"source": NAME, "account_id": message.account_id or "", "error": message.reason},
+            )
             continue
         events.delivered(message.event_time, now)
         if isinstance(message, Heartbeat):
@@ -165,8 +185,10 @@ def with_messages(snapshot: Snapshot, messages: Sequence[Message], now: float) -
             continue  # an AssumeRoot call: made by a role, not by root
         if index in unreadable:
             malformed(message.account_id)
-            log.warning("skipping malformed CloudTrail record", extra={
-                "source": NAME, "account_id": message.account_id or "", "error": unreadable[index]})
+            log.warning(
+                "skipping malformed CloudTrail record",
+                extra={"source": NAME, "account_id": message.account_id or "", "error": unreadable[index]},
+            )
             continue
         if message.account_id is None or message.account_id not in accounts:
             events.foreign += 1
@@ -175,8 +197,10 @@ def with_messages(snapshot: Snapshot, messages: Sequence[Message], now: float) -
             activity = classify(message.detail, events.keys)
         except MalformedRecord as error:
             malformed(message.account_id)
-            log.warning("skipping malformed CloudTrail record", extra={
-                "source": NAME, "account_id": message.account_id, "error": str(error)})
+            log.warning(
+                "skipping malformed CloudTrail record",
+                extra={"source": NAME, "account_id": message.account_id, "error": str(error)},
+            )
             continue
         if activity is not None:
             events.activity(replace(activity, account_id=message.account_id), now)
@@ -191,8 +215,15 @@ def with_messages(snapshot: Snapshot, messages: Sequence[Message], now: float) -
 class EventStream:
     """Long-polls one queue on its own thread until ``stop``."""
 
-    def __init__(self, sqs: Any, queue_url: str, store: SnapshotStore, clock: Callable[[], float],
-                 ready: Callable[[], bool] = lambda: True, wait_seconds: int = WAIT_SECONDS):
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        store: SnapshotStore,
+        clock: Callable[[], float],
+        ready: Callable[[], bool] = lambda: True,
+        wait_seconds: int = WAIT_SECONDS,
+    ):
         self._sqs = sqs
         self._queue_url = queue_url
         self._store = store
@@ -224,8 +255,9 @@ class EventStream:
                 self._stopping.wait(ERROR_BACKOFF)
 
     def receive(self) -> list[dict]:
-        response = self._sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=BATCH_SIZE,
-                                             WaitTimeSeconds=self._wait_seconds)
+        response = self._sqs.receive_message(
+            QueueUrl=self._queue_url, MaxNumberOfMessages=BATCH_SIZE, WaitTimeSeconds=self._wait_seconds
+        )
         return list(response.get("Messages") or [])
 
     def poll_once(self) -> int:
@@ -239,14 +271,19 @@ class EventStream:
         return len(received)
 
     def _delete(self, received: list[dict]) -> None:
-        entries = [{"Id": str(index), "ReceiptHandle": item["ReceiptHandle"]}
-                   for index, item in enumerate(received) if item.get("ReceiptHandle")]
+        entries = [
+            {"Id": str(index), "ReceiptHandle": item["ReceiptHandle"]}
+            for index, item in enumerate(received)
+            if item.get("ReceiptHandle")
+        ]
         if not entries:
             return
         failed = self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=entries).get("Failed") or []
         if failed:  # redelivered later; counted once by event id
-            log.warning("could not delete event messages", extra={
-                "source": NAME, "failed": len(failed), "error_code": str(failed[0].get("Code", ""))})
+            log.warning(
+                "could not delete event messages",
+                extra={"source": NAME, "failed": len(failed), "error_code": str(failed[0].get("Code", ""))},
+            )
 
 
 def queue_region(queue_url: str, default: str) -> str:

@@ -28,11 +28,15 @@ from exporter.state import Account, AccountState, PolicyAttachment, RootPolicies
 
 NAME = "root_policies"
 SPEC = SourceSpec(
-    NAME, "the organization's service control policies, read once per run, and what those in effect for each "
-          "member account (root, its OUs, the account) deny to its root user",
-    calls=tuple(AwsCall(f"organizations:{action}", EXPORTER)
-                for action in ("ListRoots", "ListPolicies", "DescribePolicy", "ListTargetsForPolicy")),
-    interval=3600.0)
+    NAME,
+    "the organization's service control policies, read once per run, and what those in effect for each "
+    "member account (root, its OUs, the account) deny to its root user",
+    calls=tuple(
+        AwsCall(f"organizations:{action}", EXPORTER)
+        for action in ("ListRoots", "ListPolicies", "DescribePolicy", "ListTargetsForPolicy")
+    ),
+    interval=3600.0,
+)
 SCP = "SERVICE_CONTROL_POLICY"
 log = logging.getLogger(__name__)
 
@@ -48,8 +52,10 @@ class Scp:
         try:
             return root_deny(self.content, root_arn)
         except PolicyUnreadable as error:  # untrusted input: counts as denying nothing
-            log.warning("service control policy unreadable; counted as denying nothing",
-                        extra={"source": NAME, "policy_id": self.id, "error": str(error)})
+            log.warning(
+                "service control policy unreadable; counted as denying nothing",
+                extra={"source": NAME, "policy_id": self.id, "error": str(error)},
+            )
             return RootDeny()
 
 
@@ -63,8 +69,11 @@ class OrganizationScps:
 
 def read_organization(organizations: Any) -> OrganizationScps:
     roots = organizations.list_roots().get("Roots", [])
-    enabled = any(kind.get("Type") == SCP and kind.get("Status") == "ENABLED"
-                  for root in roots for kind in root.get("PolicyTypes", []))
+    enabled = any(
+        kind.get("Type") == SCP and kind.get("Status") == "ENABLED"
+        for root in roots
+        for kind in root.get("PolicyTypes", [])
+    )
     if not enabled:
         return OrganizationScps(enabled=False)
     policies = []
@@ -79,9 +88,13 @@ def read_organization(organizations: Any) -> OrganizationScps:
             policy_id = str(summary["Id"])
             content = organizations.describe_policy(PolicyId=policy_id)["Policy"].get("Content", "")
             attachments = tuple(
-                PolicyAttachment(policy_id=policy_id, policy_name=str(summary.get("Name", "")),
-                                 target_id=str(target["TargetId"]), target_name=str(target.get("Name", "")),
-                                 target_type=str(target.get("Type", "")))
+                PolicyAttachment(
+                    policy_id=policy_id,
+                    policy_name=str(summary.get("Name", "")),
+                    target_id=str(target["TargetId"]),
+                    target_name=str(target.get("Name", "")),
+                    target_type=str(target.get("Type", "")),
+                )
                 for target_page in organizations.get_paginator("list_targets_for_policy").paginate(PolicyId=policy_id)
                 for target in target_page.get("Targets", [])
             )
@@ -106,8 +119,12 @@ def evaluate(scps: OrganizationScps, account: Account, arn_partition: str = "aws
         if deny.denies_some:
             restricting += places
         total = total | deny
-    return RootPolicies(scps_enabled=True, denies_all=total.denies_all, denied_actions=total.denied_actions,
-                        restricting=tuple(restricting))
+    return RootPolicies(
+        scps_enabled=True,
+        denies_all=total.denies_all,
+        denied_actions=total.denied_actions,
+        restricting=tuple(restricting),
+    )
 
 
 def prepare(context: Context) -> Callable[[Account, Optional[RootPolicies]], RootPolicies]:

@@ -24,26 +24,37 @@ from exporter.state import Account, TrailCoverage
 
 NAME = "trail_status"
 SPEC = SourceSpec(
-    NAME, "CloudTrail coverage in us-east-1: a logging trail (own, multi-region or the organization's shadow trail) "
-          "that selects management events, i.e. whether the account's root activity can be seen",
-    calls=tuple(AwsCall(f"cloudtrail:{action}", MEMBER_ROLE)
-                for action in ("DescribeTrails", "GetTrailStatus", "GetEventSelectors")),
-    interval=3600.0)
+    NAME,
+    "CloudTrail coverage in us-east-1: a logging trail (own, multi-region or the organization's shadow trail) "
+    "that selects management events, i.e. whether the account's root activity can be seen",
+    calls=tuple(
+        AwsCall(f"cloudtrail:{action}", MEMBER_ROLE)
+        for action in ("DescribeTrails", "GetTrailStatus", "GetEventSelectors")
+    ),
+    interval=3600.0,
+)
 REGION = "us-east-1"
 log = logging.getLogger(__name__)
 
 
 def applicable(trails: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The trails that record us-east-1, the organization's first (it covers every member)."""
-    found = [trail for trail in trails if isinstance(trail, Mapping) and isinstance(trail.get("TrailARN"), str)
-             and (trail.get("HomeRegion") == REGION or trail.get("IsMultiRegionTrail") is True)]
+    found = [
+        trail
+        for trail in trails
+        if isinstance(trail, Mapping)
+        and isinstance(trail.get("TrailARN"), str)
+        and (trail.get("HomeRegion") == REGION or trail.get("IsMultiRegionTrail") is True)
+    ]
     return sorted(found, key=lambda trail: trail.get("IsOrganizationTrail") is not True)
 
 
 def _classic_covers(selector: Mapping[str, Any]) -> bool:
     # AWS's defaults when a key is absent: IncludeManagementEvents true, ReadWriteType All.
-    return (selector.get("IncludeManagementEvents", True) is True
-            and selector.get("ReadWriteType", "All") in ("All", "WriteOnly"))
+    return selector.get("IncludeManagementEvents", True) is True and selector.get("ReadWriteType", "All") in (
+        "All",
+        "WriteOnly",
+    )
 
 
 def _advanced_covers(selector: Mapping[str, Any]) -> bool:
@@ -66,8 +77,9 @@ def selects_management_events(response: Mapping[str, Any]) -> bool:
     """Whether a ``GetEventSelectors`` answer logs management events (writes at least)."""
     classic = response.get("EventSelectors") or []
     advanced = response.get("AdvancedEventSelectors") or []
-    return (any(_classic_covers(s) for s in classic if isinstance(s, Mapping))
-            or any(_advanced_covers(s) for s in advanced if isinstance(s, Mapping)))
+    return any(_classic_covers(s) for s in classic if isinstance(s, Mapping)) or any(
+        _advanced_covers(s) for s in advanced if isinstance(s, Mapping)
+    )
 
 
 def coverage(cloudtrail: Any) -> TrailCoverage:
@@ -103,8 +115,10 @@ def coverage(cloudtrail: Any) -> TrailCoverage:
 def fetch(context: Context, account: Account, previous: Optional[TrailCoverage] = None) -> TrailCoverage:
     result = coverage(context.access.client(account, "cloudtrail", REGION))
     if not result.enabled:  # the runbook of AWSRootActivityDetectionOff points here
-        log.info("root activity cannot be seen", extra={"source": NAME, "account_id": account.id,
-                                                         "account_name": account.name, "reason": result.reason})
+        log.info(
+            "root activity cannot be seen",
+            extra={"source": NAME, "account_id": account.id, "account_name": account.name, "reason": result.reason},
+        )
     return result
 
 

@@ -48,8 +48,7 @@ def prometheus_test_config(exporter_port: int, alertmanager_port: int) -> str:
     jobs = [job for job in config["scrape_configs"] if job["job_name"] == JOB]
     assert len(jobs) == 1, f"prometheus/prometheus.yml must have exactly one scrape job {JOB!r}"
     job = jobs[0]
-    job.update(scrape_interval="1s", scrape_timeout="1s",
-               static_configs=[{"targets": [f"127.0.0.1:{exporter_port}"]}])
+    job.update(scrape_interval="1s", scrape_timeout="1s", static_configs=[{"targets": [f"127.0.0.1:{exporter_port}"]}])
     config["alerting"]["alertmanagers"] = [{"static_configs": [{"targets": [f"127.0.0.1:{alertmanager_port}"]}]}]
     assert config["rule_files"] == ["alerts.yml"], "the test writes its copy of the rules as alerts.yml"
     return yaml.safe_dump(config, sort_keys=False)
@@ -75,7 +74,8 @@ def alertmanager_test_config(webhook: WebhookReceiver) -> str:
     for receiver in config["receivers"]:
         hooks = receiver.get("webhook_configs")
         assert hooks and set(receiver) == {"name", "webhook_configs"}, (
-            f"receiver {receiver['name']!r}: the end-to-end test can only redirect webhook receivers")
+            f"receiver {receiver['name']!r}: the end-to-end test can only redirect webhook receivers"
+        )
         for hook in hooks:
             hook["url"] = f"{webhook.url}/{receiver['name']}"
     return yaml.safe_dump(config, sort_keys=False)
@@ -102,11 +102,14 @@ class PrometheusDemo:
 
     def logs(self) -> str:
         """Every component's log, for failure messages."""
-        return "\n".join(f"--- {name} log ---\n{text}" for name, text in (
-            ("aws-root-exporter", self.exporter.log()),
-            ("prometheus", self.prometheus.log()),
-            ("alertmanager", self.alertmanager.log()),
-        ))
+        return "\n".join(
+            f"--- {name} log ---\n{text}"
+            for name, text in (
+                ("aws-root-exporter", self.exporter.log()),
+                ("prometheus", self.prometheus.log()),
+                ("alertmanager", self.alertmanager.log()),
+            )
+        )
 
 
 @pytest.fixture(scope="session")
@@ -123,8 +126,11 @@ def prometheus_demo(demo_exporter: RunningExporter) -> Iterator[PrometheusDemo]:
         )
         demo = PrometheusDemo(demo_exporter, prometheus, alertmanager, webhook)
         try:
-            wait_for(lambda: prometheus.query(f'up{{job="{JOB}"}} == 1'), 30,
-                     "Prometheus to scrape aws-root-exporter successfully")
+            wait_for(
+                lambda: prometheus.query(f'up{{job="{JOB}"}} == 1'),
+                30,
+                "Prometheus to scrape aws-root-exporter successfully",
+            )
         except TimeoutError as error:
             raise TimeoutError(f"{error}\n{demo.logs()}") from None
         yield demo

@@ -55,17 +55,39 @@ CENTRALIZED_ROOT_ACCESS = True
 DEMO = [
     DemoRoot("123456789012", "management", management=True, password=True, mfa=frozenset({"hardware"})),
     DemoRoot("111111111111", "security-tooling", password=True, mfa=frozenset({"fido"}), scp_denies_root=True),
-    DemoRoot("222222222222", "log-archive", stream=frozenset({("DeleteLoginProfile", "assumed_root")}), scp_denies_root=True),
-    DemoRoot("333333333333", "prod-payments", password=True, keys={1: (True, 2 * HOUR)},
-             stream=frozenset({("DeactivateMFADevice", "root_credentials"), ("CreateAccessKey", "root_credentials")}), scp_denies_root=True),
+    DemoRoot(
+        "222222222222", "log-archive", stream=frozenset({("DeleteLoginProfile", "assumed_root")}), scp_denies_root=True
+    ),
+    DemoRoot(
+        "333333333333",
+        "prod-payments",
+        password=True,
+        keys={1: (True, 2 * HOUR)},
+        stream=frozenset({("DeactivateMFADevice", "root_credentials"), ("CreateAccessKey", "root_credentials")}),
+        scp_denies_root=True,
+    ),
     DemoRoot("444444444444", "prod-web", password=True, mfa=frozenset({"virtual"}), scp_denies_root=True),
     DemoRoot("555555555555", "dev-sandbox", password=True, mfa=frozenset({"hardware"}), certificate_active=True),
-    DemoRoot("666666666666", "data-lake", password=True, mfa=frozenset({"virtual", "fido"}),
-             console_success_ago=30 * 60, console_failure_ago=35 * 60,
-             stream=frozenset({("PasswordRecoveryRequested", "root_credentials"), ("ConsoleLogin", "root_credentials")}), scp_denies_root=True),
+    DemoRoot(
+        "666666666666",
+        "data-lake",
+        password=True,
+        mfa=frozenset({"virtual", "fido"}),
+        console_success_ago=30 * 60,
+        console_failure_ago=35 * 60,
+        stream=frozenset({("PasswordRecoveryRequested", "root_credentials"), ("ConsoleLogin", "root_credentials")}),
+        scp_denies_root=True,
+    ),
     DemoRoot("777777777777", "shared-services"),
-    DemoRoot("888888888888", "legacy-billing", password=True, mfa=frozenset({"virtual"}),
-             keys={1: (False, None), 2: (True, None)}, scp_denies_root=True, email_allowed=False),
+    DemoRoot(
+        "888888888888",
+        "legacy-billing",
+        password=True,
+        mfa=frozenset({"virtual"}),
+        keys={1: (False, None), 2: (True, None)},
+        scp_denies_root=True,
+        email_allowed=False,
+    ),
     DemoRoot("999999999999", "staging", password=True, mfa=frozenset({"hardware"}), member_role_denied=True),
     DemoRoot("101010101010", "old-project", suspended=True, password=True),
 ]
@@ -127,28 +149,47 @@ def test_scenario_reading_is_the_one_intended():
     check the wrong thing."""
     assert QUIET_ACCOUNTS == ["101010101010", "123456789012", "222222222222", "777777777777"]
     assert {alert for alert, account in EXPECTED if account == "333333333333"} == {
-        "AWSRootCredentialsWithoutMFA", "AWSRootAccessKeyActive", "AWSRootAccessKeyPresent",
-        "AWSRootAccessKeyUsedRecently", "AWSRootPasswordWithCentralizedRootAccess", "AWSRootActivity",
-        "AWSRootMFARemoved", "AWSRootAccessKeyCreated"}
+        "AWSRootCredentialsWithoutMFA",
+        "AWSRootAccessKeyActive",
+        "AWSRootAccessKeyPresent",
+        "AWSRootAccessKeyUsedRecently",
+        "AWSRootPasswordWithCentralizedRootAccess",
+        "AWSRootActivity",
+        "AWSRootMFARemoved",
+        "AWSRootAccessKeyCreated",
+    }
     assert {alert for alert, account in EXPECTED if account == "111111111111"} == {
-        "AWSRootPasswordWithCentralizedRootAccess"}
+        "AWSRootPasswordWithCentralizedRootAccess"
+    }
     assert {account for alert, account in EXPECTED if alert == "AWSRootNotRestrictedBySCP"} == {
-        "555555555555", "999999999999"}
+        "555555555555",
+        "999999999999",
+    }
 
 
 def firing_at_webhook(webhook) -> set[tuple[str, str]]:
-    return {(alert["labels"]["alertname"], alert["labels"].get("account_id", ""))
-            for alert in webhook.alerts(status="firing")}
+    return {
+        (alert["labels"]["alertname"], alert["labels"].get("account_id", ""))
+        for alert in webhook.alerts(status="firing")
+    }
 
 
 def firing_in_prometheus(demo) -> set[tuple[str, str]]:
-    return {(alert["labels"]["alertname"], alert["labels"].get("account_id", ""))
-            for alert in demo.alerts() if alert["state"] == "firing"}
+    return {
+        (alert["labels"]["alertname"], alert["labels"].get("account_id", ""))
+        for alert in demo.alerts()
+        if alert["state"] == "firing"
+    }
 
 
 def describe(pairs) -> str:
-    return "\n".join(f"  {alert} for {account or '-'} ({BY_ID[account].name if account in BY_ID else '?'})"
-                     for alert, account in sorted(pairs)) or "  (none)"
+    return (
+        "\n".join(
+            f"  {alert} for {account or '-'} ({BY_ID[account].name if account in BY_ID else '?'})"
+            for alert, account in sorted(pairs)
+        )
+        or "  (none)"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -159,22 +200,37 @@ def delivered(prometheus_demo) -> set[tuple[str, str]]:
     webhook = demo.webhook
 
     def report(headline: str) -> str:
-        rule_errors = [f"  {rule['name']}: {rule.get('lastError')}" for group in demo.prometheus.rules()
-                       for rule in group["rules"] if rule.get("lastError")]
-        return (f"{headline}\nexpected:\n{describe(EXPECTED)}\nat the webhook:\n{describe(firing_at_webhook(webhook))}"
-                f"\nfiring in Prometheus:\n{describe(firing_in_prometheus(demo))}"
-                f"\nrule errors:\n" + ("\n".join(rule_errors) or "  (none)")
-                + f"\nwebhook errors: {webhook.errors}\n{demo.logs()[-20000:]}")
+        rule_errors = [
+            f"  {rule['name']}: {rule.get('lastError')}"
+            for group in demo.prometheus.rules()
+            for rule in group["rules"]
+            if rule.get("lastError")
+        ]
+        return (
+            f"{headline}\nexpected:\n{describe(EXPECTED)}\nat the webhook:\n{describe(firing_at_webhook(webhook))}"
+            f"\nfiring in Prometheus:\n{describe(firing_in_prometheus(demo))}"
+            f"\nrule errors:\n"
+            + ("\n".join(rule_errors) or "  (none)")
+            + f"\nwebhook errors: {webhook.errors}\n{demo.logs()[-20000:]}"
+        )
 
     try:
-        wait_for(lambda: EXPECTED <= firing_at_webhook(webhook), DELIVERY_TIMEOUT,
-                 "every expected alert to reach the webhook", interval=0.5)
+        wait_for(
+            lambda: EXPECTED <= firing_at_webhook(webhook),
+            DELIVERY_TIMEOUT,
+            "every expected alert to reach the webhook",
+            interval=0.5,
+        )
     except TimeoutError as error:
         pytest.fail(report(f"{error}; missing:\n{describe(EXPECTED - firing_at_webhook(webhook))}"))
     time.sleep(SETTLE)
     try:
-        wait_for(lambda: firing_in_prometheus(demo) <= firing_at_webhook(webhook), 20,
-                 "every alert firing in Prometheus to reach the webhook", interval=0.5)
+        wait_for(
+            lambda: firing_in_prometheus(demo) <= firing_at_webhook(webhook),
+            20,
+            "every alert firing in Prometheus to reach the webhook",
+            interval=0.5,
+        )
     except TimeoutError as error:
         pytest.fail(report(str(error)))
     return firing_at_webhook(webhook)
@@ -183,7 +239,8 @@ def delivered(prometheus_demo) -> set[tuple[str, str]]:
 def test_expected_alerts_arrive_and_nothing_else(delivered):
     missing, unexpected = EXPECTED - delivered, delivered - EXPECTED
     assert not missing and not unexpected, (
-        f"missing at the webhook:\n{describe(missing)}\nunexpected at the webhook:\n{describe(unexpected)}")
+        f"missing at the webhook:\n{describe(missing)}\nunexpected at the webhook:\n{describe(unexpected)}"
+    )
 
 
 @pytest.mark.parametrize("account_id", QUIET_ACCOUNTS)
@@ -194,8 +251,11 @@ def test_compliant_and_credential_less_accounts_stay_quiet(delivered, account_id
 
 
 def test_exporter_health_alerts_stay_quiet(delivered):
-    health = {pair for pair in delivered if pair[0] in (
-        "AWSRootExporterDown", "AWSRootExporterTargetMissing", "AWSRootExporterDataStale")}
+    health = {
+        pair
+        for pair in delivered
+        if pair[0] in ("AWSRootExporterDown", "AWSRootExporterTargetMissing", "AWSRootExporterDataStale")
+    }
     assert not health, f"the exporter is up and fresh, yet:\n{describe(health)}"
 
 
@@ -204,7 +264,9 @@ def test_each_alert_reaches_the_receiver_for_its_severity(delivered, prometheus_
     for alert in prometheus_demo.webhook.alerts(status="firing"):
         severity = alert["labels"].get("severity")
         if ROUTES.get(severity) != alert["receiver"] or alert["path"] != f"/{alert['receiver']}":
-            wrong.append(f"  {alert['labels']['alertname']} ({severity}) went to {alert['receiver']} at {alert['path']}")
+            wrong.append(
+                f"  {alert['labels']['alertname']} ({severity}) went to {alert['receiver']} at {alert['path']}"
+            )
     assert not wrong, "critical alerts must page, the others go to tickets:\n" + "\n".join(wrong)
 
 
@@ -217,10 +279,14 @@ def test_notifications_name_the_account_and_link_a_runbook(delivered, prometheus
             problems.append(f"  {labels}: no demo account_id")
             continue
         if labels.get("account_name") != root.name:
-            problems.append(f"  {labels['alertname']}: account_name {labels.get('account_name')!r}, expected {root.name!r}")
+            problems.append(
+                f"  {labels['alertname']}: account_name {labels.get('account_name')!r}, expected {root.name!r}"
+            )
         if f"{root.name} ({root.account_id})" not in notes.get("description", ""):
-            problems.append(f"  {labels['alertname']}: description does not name {root.name} ({root.account_id}): "
-                            f"{notes.get('description')!r}")
+            problems.append(
+                f"  {labels['alertname']}: description does not name {root.name} ({root.account_id}): "
+                f"{notes.get('description')!r}"
+            )
         if root.name not in notes.get("summary", ""):
             problems.append(f"  {labels['alertname']}: summary does not name {root.name}: {notes.get('summary')!r}")
         if not notes.get("runbook_url", "").endswith("docs/runbooks.md#" + labels["alertname"].lower()):

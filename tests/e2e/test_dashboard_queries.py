@@ -85,8 +85,11 @@ VALUES_FOR_ALL = {"instance": ".*", "ou": ".*", "account": ".*"}
 
 
 def targets() -> list[tuple[str, str, str]]:
-    return [(panel["title"], target["refId"], target["expr"])
-            for panel in query_panels(DASHBOARD) for target in panel["targets"]]
+    return [
+        (panel["title"], target["refId"], target["expr"])
+        for panel in query_panels(DASHBOARD)
+        for target in panel["targets"]
+    ]
 
 
 def instant(prometheus, expr: str) -> list[dict]:
@@ -105,8 +108,9 @@ def eventually(prometheus, expr: str, timeout: float = 90.0) -> list[dict]:
 def label_values(prometheus, query: str, values: dict[str, str]) -> list[str]:
     """What Grafana lists for ``label_values(selector, label)``: the label API with a match[] selector."""
     selector, label = parse_label_values(substitute(query, values))
-    status, body = http_get(f"{prometheus.url}/api/v1/label/{label}/values?"
-                            + urllib.parse.urlencode({"match[]": selector}))
+    status, body = http_get(
+        f"{prometheus.url}/api/v1/label/{label}/values?" + urllib.parse.urlencode({"match[]": selector})
+    )
     answer = json.loads(body)
     assert status == 200 and answer["status"] == "success", f"Prometheus rejected {query}:\n{body}"
     return answer["data"]
@@ -126,8 +130,9 @@ def table_rows(prometheus, title: str, values: dict[str, str]) -> dict[str, dict
     rows: dict[str, dict[str, dict]] = {}
     for target in panel_by_title(DASHBOARD, title)["targets"]:
         result = instant(prometheus, substitute(target["expr"], values))
-        rows[target["refId"]] = {s["metric"]["account_id"]: {**s["metric"], "value": float(s["value"][1])}
-                                 for s in result}
+        rows[target["refId"]] = {
+            s["metric"]["account_id"]: {**s["metric"], "value": float(s["value"][1])} for s in result
+        }
     return rows
 
 
@@ -191,9 +196,13 @@ def test_all_root_users_table_has_one_row_per_demo_account(prometheus_demo, valu
 
 
 def test_without_mfa_lists_only_roots_with_credentials(prometheus_demo, values):
-    listed = account_ids(prometheus_demo, substitute(panel_by_title(DASHBOARD, "Without MFA")["targets"][0]["expr"], values))
-    expected = account_ids(prometheus_demo, f'root_credentials_present{{job="{JOB}"}} == 1 '
-                                            f'and on(account_id) root_mfa_active{{job="{JOB}"}} == 0')
+    listed = account_ids(
+        prometheus_demo, substitute(panel_by_title(DASHBOARD, "Without MFA")["targets"][0]["expr"], values)
+    )
+    expected = account_ids(
+        prometheus_demo,
+        f'root_credentials_present{{job="{JOB}"}} == 1 and on(account_id) root_mfa_active{{job="{JOB}"}} == 0',
+    )
     assert listed == expected
     assert NO_MFA_WITH_CREDENTIALS in listed
     assert not listed & NO_CREDENTIALS
@@ -254,10 +263,18 @@ def test_scp_coverage_shows_covered_and_uncovered_members(prometheus_demo, value
     rows = table_rows(prometheus_demo, "SCP coverage of member roots", values)
     denies = {account_id: row["value"] for account_id, row in rows["A"].items()}
     assert set(denies) == DEMO_ACCOUNT_IDS - {"123456789012"}  # the management account: SCPs never apply
-    assert {a for a, v in denies.items() if v == 1.0} == {"111111111111", "222222222222", "333333333333",
-                                                          "444444444444", "666666666666", "888888888888"}
+    assert {a for a, v in denies.items() if v == 1.0} == {
+        "111111111111",
+        "222222222222",
+        "333333333333",
+        "444444444444",
+        "666666666666",
+        "888888888888",
+    }
     assert rows["B"]["555555555555"]["value"] == 1.0  # dev-sandbox: only iam:CreateAccessKey is denied
     # dev-sandbox and staging have credentials and no full deny; shared-services has no credentials
-    count = instant(prometheus_demo, substitute(
-        panel_by_title(DASHBOARD, "Member roots not restricted by SCP")["targets"][0]["expr"], values))
+    count = instant(
+        prometheus_demo,
+        substitute(panel_by_title(DASHBOARD, "Member roots not restricted by SCP")["targets"][0]["expr"], values),
+    )
     assert float(count[0]["value"][1]) == 2.0

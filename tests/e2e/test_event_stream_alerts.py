@@ -25,17 +25,32 @@ ALERT = "AWSRootEventStreamSilent"
 
 def heartbeat(sent: float) -> str:
     """A heartbeat as EventBridge puts it on the queue (what the templates' schedule sends)."""
-    return json.dumps({"version": "0", "id": f"hb-{sent}", "detail-type": HEARTBEAT_DETAIL_TYPE,
-                       "source": HEARTBEAT_SOURCE, "account": "123456789012",
-                       "time": datetime.fromtimestamp(sent, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                       "region": "us-east-1", "resources": [], "detail": {}})
+    return json.dumps(
+        {
+            "version": "0",
+            "id": f"hb-{sent}",
+            "detail-type": HEARTBEAT_DETAIL_TYPE,
+            "source": HEARTBEAT_SOURCE,
+            "account": "123456789012",
+            "time": datetime.fromtimestamp(sent, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": "us-east-1",
+            "resources": [],
+            "detail": {},
+        }
+    )
 
 
 def prometheus_config(exporter_port: int) -> str:
     config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
     config["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
-    config["scrape_configs"] = [{"job_name": JOB, "scrape_interval": "1s", "scrape_timeout": "1s",
-                                 "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}]}]
+    config["scrape_configs"] = [
+        {
+            "job_name": JOB,
+            "scrape_interval": "1s",
+            "scrape_timeout": "1s",
+            "static_configs": [{"targets": [f"127.0.0.1:{exporter_port}"]}],
+        }
+    ]
     config.pop("alerting", None)
     return yaml.safe_dump(config, sort_keys=False)
 
@@ -52,13 +67,15 @@ def test_heartbeat_silence_fires_and_a_fresh_heartbeat_resolves(tmp_path):
         url = sqs.create_queue(QueueName="root-events")["QueueUrl"]
         sqs.send_message(QueueUrl=url, MessageBody=heartbeat(time.time() - 20 * 60))  # the newest is 20 min old
         config = tmp_path / "config.yaml"
-        config.write_text(yaml.safe_dump({"accounts": {"root_audit": "off"},
-                                          "collection": {"root_events": {"queue_url": url}}}))
+        config.write_text(
+            yaml.safe_dump({"accounts": {"root_audit": "off"}, "collection": {"root_events": {"queue_url": url}}})
+        )
         exporter = start_exporter(["--config.file", str(config)], env=fake.env())
         prometheus = None
         try:
-            prometheus = PrometheusServer(prometheus_config(exporter.port),
-                                          rule_files={"alerts.yml": shortened_alert_rules()})
+            prometheus = PrometheusServer(
+                prometheus_config(exporter.port), rule_files={"alerts.yml": shortened_alert_rules()}
+            )
             started = time.time()
             wait_for(lambda: state_of(prometheus, ALERT) == "firing", 60, f"{ALERT} to fire", interval=0.5)
             print(f"\n{ALERT} firing {time.time() - started:.1f} s after Prometheus started")
@@ -68,9 +85,16 @@ def test_heartbeat_silence_fires_and_a_fresh_heartbeat_resolves(tmp_path):
 
             sqs.send_message(QueueUrl=url, MessageBody=heartbeat(time.time()))
             wait_for(lambda: state_of(prometheus, ALERT) == "inactive", 60, f"{ALERT} to resolve", interval=0.5)
-            assert sum(int(v) for v in sqs.get_queue_attributes(
-                QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages",
-                                              "ApproximateNumberOfMessagesNotVisible"])["Attributes"].values()) == 0
+            assert (
+                sum(
+                    int(v)
+                    for v in sqs.get_queue_attributes(
+                        QueueUrl=url,
+                        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+                    )["Attributes"].values()
+                )
+                == 0
+            )
         finally:
             if prometheus is not None:
                 prometheus.stop()

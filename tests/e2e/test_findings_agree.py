@@ -59,8 +59,11 @@ def firing_accounts(demo) -> dict[str, set[str]]:
 
 
 def differences(page: dict[str, set[str]], prometheus: dict[str, set[str]]) -> list[str]:
-    return [f"  {finding.alert} ({finding.id}): page {sorted(page[finding.id])}, Prometheus {sorted(prometheus[finding.id])}"
-            for finding in ALERTING if page[finding.id] != prometheus[finding.id]]
+    return [
+        f"  {finding.alert} ({finding.id}): page {sorted(page[finding.id])}, Prometheus {sorted(prometheus[finding.id])}"
+        for finding in ALERTING
+        if page[finding.id] != prometheus[finding.id]
+    ]
 
 
 def test_page_and_prometheus_name_the_same_accounts_for_every_finding(prometheus_demo):
@@ -76,11 +79,24 @@ def test_page_and_prometheus_name_the_same_accounts_for_every_finding(prometheus
     assert api == page, "/api/roots.json and the page disagree"
     # The scenario exercises most findings; an empty comparison would prove nothing.
     shown = {finding_id for finding_id, accounts in page.items() if accounts}
-    assert shown >= {"root_without_mfa", "access_key_active", "access_key_present", "access_key_used_recently",
-                     "console_sign_in_recent", "console_sign_in_failures", "mfa_virtual_only",
-                     "signing_certificate_active", "password_with_centralized_root_access", "collection_failing",
-                     "root_activity", "password_recovery", "mfa_removed", "access_key_created",
-                     "not_restricted_by_scp", "email_not_allowed"}
+    assert shown >= {
+        "root_without_mfa",
+        "access_key_active",
+        "access_key_present",
+        "access_key_used_recently",
+        "console_sign_in_recent",
+        "console_sign_in_failures",
+        "mfa_virtual_only",
+        "signing_certificate_active",
+        "password_with_centralized_root_access",
+        "collection_failing",
+        "root_activity",
+        "password_recovery",
+        "mfa_removed",
+        "access_key_created",
+        "not_restricted_by_scp",
+        "email_not_allowed",
+    }
     # The demo's organization trail covers every reachable account: detection is on everywhere,
     # and both sides agree on that too (checked above with the empty sets).
     assert not page["activity_detection_off"]

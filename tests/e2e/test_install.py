@@ -23,7 +23,7 @@ def readme_install_lines() -> list[str]:
     assert block, "README has no marked install block"
     lines = [line for line in block.group(1).splitlines() if line.strip()]
     version = next(i for i, line in enumerate(lines) if line.endswith("--version"))
-    return lines[:version + 1]
+    return lines[: version + 1]
 
 
 @pytest.mark.e2e
@@ -34,8 +34,9 @@ def test_readme_install_works_in_a_fresh_clone(tmp_path: Path):
     script = "\n".join(["set -eu", f"git clone -q {REPO} aws-root-exporter", *lines[1:]])
     result = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip().splitlines()[-1] == \
-        f"aws-root-exporter {importlib.metadata.version('aws-root-exporter')}"
+    assert (
+        result.stdout.strip().splitlines()[-1] == f"aws-root-exporter {importlib.metadata.version('aws-root-exporter')}"
+    )
 
     installed = tmp_path / "aws-root-exporter" / ".venv" / "bin" / "aws-root-exporter"
     demo = subprocess.run([str(installed), "--demo"], cwd=tmp_path, capture_output=True, text=True, timeout=60)

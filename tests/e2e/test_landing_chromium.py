@@ -63,16 +63,26 @@ EXPECTED_SUMMARY = {
     # credentials; log-archive's event is a central AssumeRoot task, which is not root use.
     "root-activity": 2,
     # Members with root credentials outside the OUs the DenyRootUser SCP is attached to.
-    "not-restricted-by-scp": sum(1 for a in ACTIVE if has_credentials(a) and a.id != MANAGEMENT_ACCOUNT_ID
-                                 and a.ou not in ("Security", "Workloads/Prod")),
+    "not-restricted-by-scp": sum(
+        1
+        for a in ACTIVE
+        if has_credentials(a) and a.id != MANAGEMENT_ACCOUNT_ID and a.ou not in ("Security", "Workloads/Prod")
+    ),
     "collection-failing": sum(1 for a in ACTIVE if a.assume_role_denied),
 }
 
 
 def test_the_scenario_reading_is_the_one_intended():
-    assert EXPECTED_SUMMARY == {"accounts": 10, "no-mfa": 1, "access-keys": 2, "signed-in-24h": 1,
-                                "failed-sign-ins": 1, "root-activity": 2, "not-restricted-by-scp": 2,
-                                "collection-failing": 1}
+    assert EXPECTED_SUMMARY == {
+        "accounts": 10,
+        "no-mfa": 1,
+        "access-keys": 2,
+        "signed-in-24h": 1,
+        "failed-sign-ins": 1,
+        "root-activity": 2,
+        "not-restricted-by-scp": 2,
+        "collection-failing": 1,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -113,20 +123,24 @@ def test_screenshots_show_the_summary_and_the_findings(demo_exporter: RunningExp
     # What the first screen shows: the summary and the first (worst) row with its findings.
     visible = tab.evaluate(
         "[...document.querySelectorAll('#summary a, tbody tr:first-child li[data-finding]')]"
-        ".map(e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })")
+        ".map(e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })"
+    )
     assert visible and all(visible), f"at {width}x{height} the summary or the first row's findings are below the fold"
     print(f"landing page screenshots: {first} {full}")
 
 
-@pytest.mark.parametrize("query", ["", "?view=attention", "?view=console", "?view=collection-failing",
-                                   "?ou=Root%2FWorkloads&q=prod"])
+@pytest.mark.parametrize(
+    "query", ["", "?view=attention", "?view=console", "?view=collection-failing", "?ou=Root%2FWorkloads&q=prod"]
+)
 def test_no_sideways_scrolling_at_1366(demo_exporter: RunningExporter, browser: Browser, query):
     tab = browser.open(demo_exporter.url + "/" + query, 1366, 768)
     scroll_width, client_width = scrolls_sideways(tab)
     assert scroll_width <= client_width, f"{query or '/'} scrolls sideways at 1366: {scroll_width} > {client_width}"
     # Nor inside: no box that scrolls sideways, and the table ends within the window.
-    inner = tab.evaluate("[...document.querySelectorAll('body *')].filter(e => e.scrollWidth > e.clientWidth + 1"
-                         " && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX)).map(e => e.tagName)")
+    inner = tab.evaluate(
+        "[...document.querySelectorAll('body *')].filter(e => e.scrollWidth > e.clientWidth + 1"
+        " && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX)).map(e => e.tagName)"
+    )
     assert inner == [], f"{query or '/'}: boxes that scroll sideways: {inner}"
     assert tab.evaluate("document.getElementById('root-users').getBoundingClientRect().right <= innerWidth")
 
@@ -146,8 +160,13 @@ def test_rows_worst_first_with_their_findings_spelled_out(demo_exporter: Running
     assert worst == sorted(worst, key=SEVERITY_ORDER.index), worst
     assert sorted(row.attrs["data-account-id"] for row in rows(page)) == sorted(a.id for a in ACTIVE)
     payments = row_named(page, "prod-payments").find("td", data_field="findings").text()
-    for text in ("Root has credentials but no MFA", "CIS 1.5 · Security Hub IAM.9", "Active root access key",
-                 "Root access key used in the last 24h", "access key 1 used 2 hours ago"):
+    for text in (
+        "Root has credentials but no MFA",
+        "CIS 1.5 · Security Hub IAM.9",
+        "Active root access key",
+        "Root access key used in the last 24h",
+        "access key 1 used 2 hours ago",
+    ):
         assert text in payments
     assert "Root MFA is virtual only" in row_named(page, "prod-web").text()
     for name in ("management", "log-archive", "shared-services"):
@@ -158,8 +177,9 @@ def test_what_needs_attention_looks_different(demo_exporter: RunningExporter, br
     tab = browser.open(demo_exporter.url + "/", 1366, 768)
 
     def color(name: str, selector: str) -> str:
-        return tab.evaluate(f"getComputedStyle(document.querySelector('tr[data-account-id=\"{BY_NAME[name].id}\"] "
-                            f"{selector}')).color")
+        return tab.evaluate(
+            f"getComputedStyle(document.querySelector('tr[data-account-id=\"{BY_NAME[name].id}\"] {selector}')).color"
+        )
 
     # A member's password under centralized root access is red where the alert fires; the
     # management account's password is not.
@@ -173,7 +193,9 @@ def test_what_needs_attention_looks_different(demo_exporter: RunningExporter, br
     assert minutes and 30 <= int(minutes.group(1)) < 60, recent.text()
     assert "40 days ago" in old.text()
     background = "getComputedStyle(document.querySelector('tr[data-account-id=\"{}\"] td[data-field=last_console_login] span')).backgroundColor"
-    assert tab.evaluate(background.format(BY_NAME["data-lake"].id)) != tab.evaluate(background.format(BY_NAME["management"].id))
+    assert tab.evaluate(background.format(BY_NAME["data-lake"].id)) != tab.evaluate(
+        background.format(BY_NAME["management"].id)
+    )
     assert "Failed root sign-in attempts" in row_named(page, "data-lake").text()
     staging = row_named(page, "staging").find("td", data_field="collection").text()
     assert "AccessDenied" in staging and "not authorized to perform: sts:AssumeRole" in staging
@@ -191,16 +213,23 @@ def test_each_view_link_and_the_filters_lead_to_a_url(demo_exporter: RunningExpo
     assert {"all", "no-mfa", "access-keys", "console", "signed-in-24h", "failed-sign-ins"} <= set(links)
     for view, href in links.items():
         shown = dom(browser.open(urljoin(demo_exporter.url + "/", href), 1366, 768))
-        current = [a.attrs["data-view"] for a in shown.find("nav").find_all("a", data_view=None) if "current" in a.classes()]
+        current = [
+            a.attrs["data-view"] for a in shown.find("nav").find_all("a", data_view=None) if "current" in a.classes()
+        ]
         assert current == [view], f"{href}: highlighted {current}"
         assert f"({len(rows(shown))})" in shown.find("h2", id="view-title").text() or not rows(shown)
     # Submitting the filter form is a plain GET: the result has a URL of its own.
     tab = browser.open(demo_exporter.url + "/?view=all", 1366, 768)
-    tab.evaluate("document.querySelector('select[name=ou]').value = 'Root/Workloads/Dev';"
-                 "document.querySelector('input[name=q]').value = 'stag';"
-                 "document.getElementById('filters').submit()")
-    wait_for(lambda: "ou=" in tab.evaluate("location.search") and tab.evaluate("document.readyState") == "complete",
-             20, "the filter form to load its URL")
+    tab.evaluate(
+        "document.querySelector('select[name=ou]').value = 'Root/Workloads/Dev';"
+        "document.querySelector('input[name=q]').value = 'stag';"
+        "document.getElementById('filters').submit()"
+    )
+    wait_for(
+        lambda: "ou=" in tab.evaluate("location.search") and tab.evaluate("document.readyState") == "complete",
+        20,
+        "the filter form to load its URL",
+    )
     filtered = dom(tab)
     assert [row.attrs["data-account-id"] for row in rows(filtered)] == [BY_NAME["staging"].id]
     assert tab.evaluate("location.search") == "?ou=Root%2FWorkloads%2FDev&q=stag"
@@ -215,8 +244,12 @@ def blind_exporter(tmp_path_factory) -> Iterator[RunningExporter]:
     """An exporter whose AWS endpoint does not answer: discovery can never succeed."""
     config = tmp_path_factory.mktemp("blind") / "config.yaml"
     config.write_text("aws:\n  max_attempts: 1\n")
-    env = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "not-a-secret",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
+    env = {
+        "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "not-a-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+    }
     running = start_exporter(["--config.file", str(config)], env=env, wait_ready=False)
     try:
         wait_for(lambda: "discovery-banner" in http_get(running.url + "/")[1], 60, "the discovery banner")

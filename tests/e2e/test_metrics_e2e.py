@@ -50,38 +50,71 @@ FEATURES = {"root_credentials_management": True, "root_sessions": False}
 CONSOLE_ID = "210000000008"
 
 ACCOUNTS: tuple[DemoAccount, ...] = (
-    DemoAccount(MGMT, "management", password=True, password_last_used_ago=timedelta(days=10),
-                mfa=("hardware",)),
+    DemoAccount(MGMT, "management", password=True, password_last_used_ago=timedelta(days=10), mfa=("hardware",)),
     DemoAccount("210000000001", "no-mfa", "Workloads/Prod", password=True),
     DemoAccount("210000000002", "virtual-mfa", "Workloads/Prod", password=True, mfa=("virtual",)),
-    DemoAccount("210000000003", "hardware-mfa-cert", "Workloads/Dev", password=True, mfa=("hardware",),
-                certificates=(DemoCertificate(uploaded_ago=timedelta(days=100)),)),
+    DemoAccount(
+        "210000000003",
+        "hardware-mfa-cert",
+        "Workloads/Dev",
+        password=True,
+        mfa=("hardware",),
+        certificates=(DemoCertificate(uploaded_ago=timedelta(days=100)),),
+    ),
     DemoAccount("210000000004", "fido-key", "Security", password=True, mfa=("fido",)),
     DemoAccount("210000000005", "virtual-and-fido", "Security", password=True, mfa=("virtual", "fido")),
-    DemoAccount("210000000006", "key-one", "Workloads/Prod", password=True, mfa=("virtual",),
-                access_keys=(DemoKey(rotated_ago=timedelta(days=200), last_used_ago=timedelta(hours=3)),)),
-    DemoAccount("210000000007", "key-two", "Workloads/Dev", password=True, mfa=("hardware",),
-                access_keys=(DemoKey(active=False, rotated_ago=timedelta(days=700), last_used_ago=timedelta(days=500)),
-                             DemoKey(active=True, rotated_ago=timedelta(days=30)))),
-    DemoAccount(CONSOLE_ID, "console", "Workloads/Prod", password=True,
-                password_last_used_ago=timedelta(hours=3), mfa=("hardware",),
-                console_logins=(
-                    DemoLogin(timedelta(minutes=10), success=True, mfa_used=True, source_ip="203.0.113.10"),
-                    DemoLogin(timedelta(minutes=12), success=False, mfa_used=False, source_ip="198.51.100.7"),
-                    # an IAM user's sign-in, newer than root's: ignored
-                    DemoLogin(timedelta(minutes=8), success=True, source_ip="203.0.113.99", user_name="console-admin"),
-                    DemoLogin(timedelta(hours=3), success=True, mfa_used=False, source_ip="198.51.100.20"),
-                    # older than the look-back: never seen
-                    DemoLogin(timedelta(hours=30), success=True, mfa_used=True, source_ip="198.51.100.30"),
-                )),
+    DemoAccount(
+        "210000000006",
+        "key-one",
+        "Workloads/Prod",
+        password=True,
+        mfa=("virtual",),
+        access_keys=(DemoKey(rotated_ago=timedelta(days=200), last_used_ago=timedelta(hours=3)),),
+    ),
+    DemoAccount(
+        "210000000007",
+        "key-two",
+        "Workloads/Dev",
+        password=True,
+        mfa=("hardware",),
+        access_keys=(
+            DemoKey(active=False, rotated_ago=timedelta(days=700), last_used_ago=timedelta(days=500)),
+            DemoKey(active=True, rotated_ago=timedelta(days=30)),
+        ),
+    ),
+    DemoAccount(
+        CONSOLE_ID,
+        "console",
+        "Workloads/Prod",
+        password=True,
+        password_last_used_ago=timedelta(hours=3),
+        mfa=("hardware",),
+        console_logins=(
+            DemoLogin(timedelta(minutes=10), success=True, mfa_used=True, source_ip="203.0.113.10"),
+            DemoLogin(timedelta(minutes=12), success=False, mfa_used=False, source_ip="198.51.100.7"),
+            # an IAM user's sign-in, newer than root's: ignored
+            DemoLogin(timedelta(minutes=8), success=True, source_ip="203.0.113.99", user_name="console-admin"),
+            DemoLogin(timedelta(hours=3), success=True, mfa_used=False, source_ip="198.51.100.20"),
+            # older than the look-back: never seen
+            DemoLogin(timedelta(hours=30), success=True, mfa_used=True, source_ip="198.51.100.30"),
+        ),
+    ),
     DemoAccount("210000000009", "no-credentials", "Security/Logs"),
     DemoAccount("210000000010", "no-credentials-at-root"),
     # AssumeRole denied: the member-role sources fail, sts:AssumeRoot stands in
-    DemoAccount("210000000011", "role-denied", "Workloads/Dev", password=True, mfa=("hardware",),
-                assume_role_denied=True),
+    DemoAccount(
+        "210000000011", "role-denied", "Workloads/Dev", password=True, mfa=("hardware",), assume_role_denied=True
+    ),
     # AssumeRole and AssumeRoot denied: nothing can tell anything about this root
-    DemoAccount("210000000012", "unreadable", "Workloads/Dev", password=True, mfa=("virtual",),
-                assume_role_denied=True, assume_root_denied=True),
+    DemoAccount(
+        "210000000012",
+        "unreadable",
+        "Workloads/Dev",
+        password=True,
+        mfa=("virtual",),
+        assume_role_denied=True,
+        assume_root_denied=True,
+    ),
     DemoAccount("210000000013", "suspended", "Sandbox", password=True, state="SUSPENDED"),
 )
 # CloudTrail records that are not JSON: (account, age). Within the overlap of two look-ups, so
@@ -123,13 +156,30 @@ def config_text(intervals: dict[str, int], queue_url: Optional[str] = None) -> s
 
 def event_stream_queue(fake: FakeAws, heartbeat_at: float) -> str:
     """The root event stream's queue, holding one heartbeat as the templates' schedule sends it."""
-    sqs = boto3.client("sqs", endpoint_url=fake.endpoint_url, region_name="us-east-1",
-                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=fake.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
     url = sqs.create_queue(QueueName="root-events")["QueueUrl"]
-    sqs.send_message(QueueUrl=url, MessageBody=json.dumps({
-        "version": "0", "id": "heartbeat-1", "detail-type": HEARTBEAT_DETAIL_TYPE, "source": HEARTBEAT_SOURCE,
-        "account": MANAGEMENT_ACCOUNT_ID, "region": "us-east-1", "resources": [], "detail": {},
-        "time": datetime.fromtimestamp(heartbeat_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}))
+    sqs.send_message(
+        QueueUrl=url,
+        MessageBody=json.dumps(
+            {
+                "version": "0",
+                "id": "heartbeat-1",
+                "detail-type": HEARTBEAT_DETAIL_TYPE,
+                "source": HEARTBEAT_SOURCE,
+                "account": MANAGEMENT_ACCOUNT_ID,
+                "region": "us-east-1",
+                "resources": [],
+                "detail": {},
+                "time": datetime.fromtimestamp(heartbeat_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        ),
+    )
     return url
 
 
@@ -209,8 +259,14 @@ def expected_series(org: Org, until: float) -> tuple[dict[tuple[str, frozenset],
         known = by_role or audited
         keys, certs, mfa = account.access_keys, account.certificates, account.mfa
 
-        put("root_account_info", 1, email=account.email, ou_path=ou_path(account), state="ACTIVE",
-            management=str(management).lower())
+        put(
+            "root_account_info",
+            1,
+            email=account.email,
+            ou_path=ou_path(account),
+            state="ACTIVE",
+            management=str(management).lower(),
+        )
         if known:
             put("root_mfa_active", float(bool(mfa)))
             put("root_mfa_hardware", float(any(kind in ("fido", "hardware") for kind in mfa)))
@@ -237,23 +293,36 @@ def expected_series(org: Org, until: float) -> tuple[dict[tuple[str, frozenset],
             if times:
                 put("root_last_console_login_timestamp", max(times).timestamp())
             if newest is not None:
-                put("root_last_console_login_info", 1, source_ip=newest.source_ip,
-                    mfa_used=str(newest.mfa_used).lower())
+                put(
+                    "root_last_console_login_info", 1, source_ip=newest.source_ip, mfa_used=str(newest.mfa_used).lower()
+                )
             for success in (True, False):
                 for mfa_used in (True, False):
-                    count = sum(1 for login in root_logins(account)
-                                if login.success == success and login.mfa_used == mfa_used)
-                    key = put("root_console_login_events_total", float(count),
-                              outcome="success" if success else "failure", mfa_used=str(mfa_used).lower())
+                    count = sum(
+                        1 for login in root_logins(account) if login.success == success and login.mfa_used == mfa_used
+                    )
+                    key = put(
+                        "root_console_login_events_total",
+                        float(count),
+                        outcome="success" if success else "failure",
+                        mfa_used=str(mfa_used).lower(),
+                    )
                     if count == 0:
                         zero_or_absent.add(key)
             # The look-up asks for every root event (Username=root): its root sign-ins, successful or
             # not, are root activity too, counted in the same state as the event stream's.
             if root_logins(account):
-                put("root_activity_events_total", float(len(root_logins(account))),
-                    event_name="ConsoleLogin", session="root_credentials")
-                put("root_last_activity_timestamp",
-                    (now - min(login.ago for login in root_logins(account))).timestamp(), session="root_credentials")
+                put(
+                    "root_activity_events_total",
+                    float(len(root_logins(account))),
+                    event_name="ConsoleLogin",
+                    session="root_credentials",
+                )
+                put(
+                    "root_last_activity_timestamp",
+                    (now - min(login.ago for login in root_logins(account))).timestamp(),
+                    session="root_credentials",
+                )
             for outcome in ("success", "failure"):  # the demo has no AssumeRoot-session sign-ins
                 zero_or_absent.add(put("root_assumed_root_console_login_events_total", 0.0, outcome=outcome))
             malformed = sum(1 for account_id, _ in MALFORMED if account_id == account.id)
@@ -280,21 +349,42 @@ def expected_series(org: Org, until: float) -> tuple[dict[tuple[str, frozenset],
 
 
 PER_ACCOUNT_METRICS = (
-    "root_mfa_active", "root_mfa_hardware", "root_mfa_devices", "root_password_enabled",
-    "root_access_key_active", "root_access_key_last_used_timestamp", "root_access_key_last_rotated_timestamp",
-    "root_signing_certificate_active", "root_credentials_present", "root_last_console_login_timestamp",
-    "root_last_console_login_info", "root_console_login_events_total", "root_credential_report_generated_timestamp",
-    "root_account_info", "root_exporter_collection_success", "root_exporter_last_success_timestamp",
-    "root_exporter_malformed_events_total", "root_access_keys_present", "root_signing_certificates_present",
-    "root_assumed_root_console_login_events_total", "root_activity_detection_enabled", "root_activity_events_total",
+    "root_mfa_active",
+    "root_mfa_hardware",
+    "root_mfa_devices",
+    "root_password_enabled",
+    "root_access_key_active",
+    "root_access_key_last_used_timestamp",
+    "root_access_key_last_rotated_timestamp",
+    "root_signing_certificate_active",
+    "root_credentials_present",
+    "root_last_console_login_timestamp",
+    "root_last_console_login_info",
+    "root_console_login_events_total",
+    "root_credential_report_generated_timestamp",
+    "root_account_info",
+    "root_exporter_collection_success",
+    "root_exporter_last_success_timestamp",
+    "root_exporter_malformed_events_total",
+    "root_access_keys_present",
+    "root_signing_certificates_present",
+    "root_assumed_root_console_login_events_total",
+    "root_activity_detection_enabled",
+    "root_activity_events_total",
     "root_last_activity_timestamp",
-    "root_scp_denies_root", "root_scp_denied_root_actions",
+    "root_scp_denies_root",
+    "root_scp_denied_root_actions",
     "root_email_policy_compliant",
 )
 # The root event stream's health: organization-wide, present while the stream is configured.
-STREAM_METRICS = ("root_events_started_timestamp", "root_events_last_message_timestamp",
-                  "root_events_last_heartbeat_timestamp", "root_events_malformed_messages_total",
-                  "root_events_foreign_events_total", "root_event_delivery_delay_seconds")
+STREAM_METRICS = (
+    "root_events_started_timestamp",
+    "root_events_last_message_timestamp",
+    "root_events_last_heartbeat_timestamp",
+    "root_events_malformed_messages_total",
+    "root_events_foreign_events_total",
+    "root_event_delivery_delay_seconds",
+)
 
 
 def contract_metrics() -> dict[str, str]:
@@ -312,8 +402,7 @@ def _show(name: str, labels: frozenset) -> str:
 
 def per_account_differences(metrics: Exposition, expected: dict, zero_or_absent: set) -> list[str]:
     problems = []
-    actual = {(name, labels): value for name in PER_ACCOUNT_METRICS
-              for labels, value in metrics.series(name).items()}
+    actual = {(name, labels): value for name in PER_ACCOUNT_METRICS for labels, value in metrics.series(name).items()}
     for key, want in sorted(expected.items(), key=lambda item: (item[0][0], sorted(item[0][1]))):
         got = actual.get(key)
         if got is None:
@@ -331,8 +420,10 @@ def per_account_differences(metrics: Exposition, expected: dict, zero_or_absent:
 
 
 def source_success_times(metrics: Exposition, source: str) -> dict[str, float]:
-    return {dict(labels)["account_id"]: value
-            for labels, value in metrics.series("root_exporter_last_success_timestamp", source=source).items()}
+    return {
+        dict(labels)["account_id"]: value
+        for labels, value in metrics.series("root_exporter_last_success_timestamp", source=source).items()
+    }
 
 
 # ---------------------------------------------------------------- tests
@@ -363,25 +454,34 @@ def test_every_metric_matches_the_state_set_in_the_fake(org: Org):
                 return None
         return metrics
 
-    metrics = wait_for(ran_again, max(INTERVALS["account_summary"], INTERVALS["console_logins"]) + SLACK,
-                       "account_summary and console_logins to run a second time")
+    metrics = wait_for(
+        ran_again,
+        max(INTERVALS["account_summary"], INTERVALS["console_logins"]) + SLACK,
+        "account_summary and console_logins to run a second time",
+    )
     scraped = time.time()
 
     # Every metric of the contract, with its type; nothing the contract does not list.
     contract = contract_metrics()
     for name, kind in contract.items():
-        family = name[:-len("_total")] if kind == "counter" else name
+        family = name[: -len("_total")] if kind == "counter" else name
         assert metrics.types.get(family) == kind, f"{name}: type {metrics.types.get(family)}, contract says {kind}"
     undocumented = {name for name in metrics.types if name.startswith("root_")} - {
-        name[:-len("_total")] if kind == "counter" else name for name, kind in contract.items()}
+        name[: -len("_total")] if kind == "counter" else name for name, kind in contract.items()
+    }
     assert not undocumented, f"metrics missing from docs/architecture.md: {undocumented}"
-    assert set(PER_ACCOUNT_METRICS) | {"root_organization_feature_enabled", "root_exporter_collection_duration_seconds",
-                                       "root_exporter_collection_interval_seconds",
-                                       "root_exporter_collection_stale_after_seconds",
-                                       "root_exporter_collection_errors_total",
-                                       "root_exporter_build_info", "root_exporter_discovery_success",
-                                       "root_exporter_discovery_last_success_timestamp", "root_exporter_shard_info",
-                                       *STREAM_METRICS} == set(contract)
+    assert set(PER_ACCOUNT_METRICS) | {
+        "root_organization_feature_enabled",
+        "root_exporter_collection_duration_seconds",
+        "root_exporter_collection_interval_seconds",
+        "root_exporter_collection_stale_after_seconds",
+        "root_exporter_collection_errors_total",
+        "root_exporter_build_info",
+        "root_exporter_discovery_success",
+        "root_exporter_discovery_last_success_timestamp",
+        "root_exporter_shard_info",
+        *STREAM_METRICS,
+    } == set(contract)
 
     # Per account: every series, exact values, nothing more.
     expected, zero_or_absent = expected_series(org, scraped)
@@ -394,26 +494,37 @@ def test_every_metric_matches_the_state_set_in_the_fake(org: Org):
         frozenset({"feature": "RootSessions"}.items()): float(FEATURES["root_sessions"]),
     }
     assert metrics.series("root_exporter_collection_interval_seconds") == {
-        frozenset({"source": source}.items()): float(seconds) for source, seconds in INTERVALS.items()}
+        frozenset({"source": source}.items()): float(seconds) for source, seconds in INTERVALS.items()
+    }
     assert metrics.series("root_exporter_collection_stale_after_seconds") == {
-        frozenset({"source": source}.items()): 3.0 * seconds for source, seconds in INTERVALS.items()}
+        frozenset({"source": source}.items()): 3.0 * seconds for source, seconds in INTERVALS.items()
+    }
     durations = metrics.series("root_exporter_collection_duration_seconds")
     assert {dict(labels)["source"] for labels in durations} == {*SOURCES, "org_features"}
     assert all(0 <= seconds < scraped - org.started for seconds in durations.values()), durations
     # The event stream: one heartbeat on the queue, nothing else.
     assert metrics.value("root_events_last_heartbeat_timestamp") == org.heartbeat_at
-    assert org.started <= metrics.value("root_events_started_timestamp") <= metrics.value("root_events_last_message_timestamp") <= scraped
-    assert (metrics.value("root_events_malformed_messages_total"), metrics.value("root_events_foreign_events_total")) == (0.0, 0.0)
+    assert (
+        org.started
+        <= metrics.value("root_events_started_timestamp")
+        <= metrics.value("root_events_last_message_timestamp")
+        <= scraped
+    )
+    assert (
+        metrics.value("root_events_malformed_messages_total"),
+        metrics.value("root_events_foreign_events_total"),
+    ) == (0.0, 0.0)
     assert metrics.value("root_event_delivery_delay_seconds_count") == 1.0
     assert metrics.series("root_exporter_build_info") == {
-        frozenset({"version": importlib.metadata.version("aws-root-exporter")}.items()): 1.0}
+        frozenset({"version": importlib.metadata.version("aws-root-exporter")}.items()): 1.0
+    }
     assert metrics.series("root_exporter_discovery_success") == {frozenset(): 1.0}
     assert metrics.series("root_exporter_shard_info") == {frozenset({"index": "0", "count": "1"}.items()): 1.0}
     assert org.started <= metrics.value("root_exporter_discovery_last_success_timestamp") <= scraped
 
     # HELP says the values are collected in the background.
     for name in PER_ACCOUNT_METRICS:
-        family = name[:-len("_total")] if name.endswith("_total") else name
+        family = name[: -len("_total")] if name.endswith("_total") else name
         assert "background" in metrics.helps[family].lower(), f"{name}: HELP {metrics.helps[family]!r}"
 
 
@@ -427,8 +538,9 @@ def test_a_root_sign_in_after_start_appears_within_one_console_logins_interval(o
 
     when = datetime.now(timezone.utc).replace(microsecond=0)
     added = time.monotonic()
-    org.fake.add_console_login(account.id, time=when - timedelta(seconds=1), success=False, mfa_used=False,
-                               source_ip="192.0.2.66")
+    org.fake.add_console_login(
+        account.id, time=when - timedelta(seconds=1), success=False, mfa_used=False, source_ip="192.0.2.66"
+    )
     org.fake.add_console_login(account.id, time=when, success=True, mfa_used=True, source_ip="192.0.2.77")
 
     def seen() -> Optional[Exposition]:
@@ -438,7 +550,8 @@ def test_a_root_sign_in_after_start_appears_within_one_console_logins_interval(o
     metrics = wait_for(seen, INTERVALS["console_logins"] + SLACK, "the new root sign-in in /metrics")
     assert time.monotonic() - added <= INTERVALS["console_logins"] + SLACK
     assert metrics.series("root_last_console_login_info", **labels) == {
-        frozenset({**labels, "source_ip": "192.0.2.77", "mfa_used": "true"}.items()): 1.0}
+        frozenset({**labels, "source_ip": "192.0.2.77", "mfa_used": "true"}.items()): 1.0
+    }
     assert metrics.value("root_last_console_login_timestamp", **labels) == when.timestamp()
     assert count(metrics, "success", "true") == count(before, "success", "true") + 1
     assert count(metrics, "failure", "false") == count(before, "failure", "false") + 1
@@ -471,10 +584,14 @@ def test_a_failing_source_keeps_the_last_good_values_and_reports_failure(org: Or
     org.fake.fail(account.id, "GetAccountSummary", "AccessDenied")
     failed_at = time.time()
     try:
+
         def failing() -> Optional[Exposition]:
             metrics = org.metrics()
-            return metrics if metrics.value("root_exporter_collection_success", **labels,
-                                            source="account_summary") == 0.0 else None
+            return (
+                metrics
+                if metrics.value("root_exporter_collection_success", **labels, source="account_summary") == 0.0
+                else None
+            )
 
         metrics = wait_for(failing, INTERVALS["account_summary"] + SLACK, "account_summary to fail for virtual-mfa")
     finally:
@@ -483,12 +600,17 @@ def test_a_failing_source_keeps_the_last_good_values_and_reports_failure(org: Or
     assert last_success is not None and last_success <= failed_at
     for name in ("root_mfa_active", "root_mfa_hardware", "root_password_enabled", "root_credentials_present"):
         assert metrics.series(name, **labels) == before.series(name, **labels), name
-    others = {dict(key)["account_id"]: value
-              for key, value in metrics.series("root_exporter_collection_success", source="account_summary").items()}
+    others = {
+        dict(key)["account_id"]: value
+        for key, value in metrics.series("root_exporter_collection_success", source="account_summary").items()
+    }
     assert {i for i, value in others.items() if value == 0.0} == {account.id} | {
-        a.id for a in ACTIVE if a.assume_role_denied}
-    assert metrics.value("root_exporter_collection_errors_total", **labels, source="account_summary",
-                         code="AccessDenied") >= 1.0
+        a.id for a in ACTIVE if a.assume_role_denied
+    }
+    assert (
+        metrics.value("root_exporter_collection_errors_total", **labels, source="account_summary", code="AccessDenied")
+        >= 1.0
+    )
     logged = rf'msg="collection failed" source=account_summary error_code=AccessDenied .*account_id={account.id}'
     assert re.search(logged, org.exporter.log()), "no log line with account, source and error code"
 
@@ -497,9 +619,12 @@ def moto_assume_role_secrets() -> list[tuple[str, str, Optional[str]]]:
     """(session token, secret key, external id) of every AssumeRole session the fake handed out."""
     from moto.sts.models import sts_backends
 
-    return [(role.session_token, role.secret_access_key, role.external_id)
-            for per_partition in sts_backends.values() for backend in per_partition.values()
-            for role in backend.assumed_roles]
+    return [
+        (role.session_token, role.secret_access_key, role.external_id)
+        for per_partition in sts_backends.values()
+        for backend in per_partition.values()
+        for role in backend.assumed_roles
+    ]
 
 
 # A credentials element or field whose value is shown: <SessionToken>abc, "SecretAccessKey": "abc"
@@ -523,8 +648,11 @@ def test_no_secret_in_the_log_metrics_or_landing_page(org: Org):
     sessions = moto_assume_role_secrets()
     assert sessions, "the exporter assumed no role: nothing to look for"
     assert {external_id for _, _, external_id in sessions} == {EXTERNAL_ID}, "the external id was not sent"
-    for what, text in (("log", org.exporter.log()), ("/metrics", http_get(org.exporter.url + "/metrics")[1]),
-                       ("/", http_get(org.exporter.url + "/")[1])):
+    for what, text in (
+        ("log", org.exporter.log()),
+        ("/metrics", http_get(org.exporter.url + "/metrics")[1]),
+        ("/", http_get(org.exporter.url + "/")[1]),
+    ):
         assert not secret_leaks(text), f"{what} shows {secret_leaks(text)}"
 
 
@@ -533,8 +661,13 @@ def test_no_secret_in_debug_logs(org: Org, tmp_path: Path):
     config = tmp_path / "config.yaml"
     config.write_text(config_text(INTERVALS))
     env = {**os.environ, **org.fake.env()}
-    result = subprocess.run(exporter_command() + ["--config.file", str(config), "--once", "--log.level", "debug"],
-                            capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(
+        exporter_command() + ["--config.file", str(config), "--once", "--log.level", "debug"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 1, result.stderr[-2000:]  # the denied members fail
     assert "level=debug" in result.stderr
     leaks = secret_leaks(result.stderr) + secret_leaks(result.stdout)
@@ -549,14 +682,18 @@ def test_accounts_joining_and_leaving_the_organization_follow_discovery(org: Org
     config.write_text(config_text({**INTERVALS, "discovery": 10, "account_summary": HOUR, "console_logins": HOUR}))
     running = start_exporter(["--config.file", str(config)], env=org.fake.env())
     try:
+
         def accounts() -> set[str]:
             status, body = http_get(running.url + "/metrics")
             assert status == 200
             return parse(body).label_values("root_account_info", "account_id")
 
         def metric_account_ids() -> set[str]:
-            return {dict(labels).get("account_id") for name in PER_ACCOUNT_METRICS
-                    for labels in parse(http_get(running.url + "/metrics")[1]).series(name)}
+            return {
+                dict(labels).get("account_id")
+                for name in PER_ACCOUNT_METRICS
+                for labels in parse(http_get(running.url + "/metrics")[1]).series(name)
+            }
 
         assert accounts() == {a.id for a in ACTIVE} | {leaving}
         assert leaving in metric_account_ids()
@@ -564,8 +701,11 @@ def test_accounts_joining_and_leaving_the_organization_follow_discovery(org: Org
         changed = time.monotonic()
         org.fake.remove_account(leaving)
         org.fake.create_account(joining, "joining", ou="Transient")
-        wait_for(lambda: accounts() == {a.id for a in ACTIVE} | {joining}, 10 + SLACK,
-                 "discovery to drop the account that left and add the one that joined")
+        wait_for(
+            lambda: accounts() == {a.id for a in ACTIVE} | {joining},
+            10 + SLACK,
+            "discovery to drop the account that left and add the one that joined",
+        )
         assert time.monotonic() - changed <= 10 + SLACK
         assert leaving not in metric_account_ids()
         page = http_get(running.url + "/")[1]

@@ -29,14 +29,24 @@ def test_prometheus_scrapes_over_tls_with_basic_auth(tmp_path: Path):
     server = ca.issue("server", "exporter")
     hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
     web_config = tmp_path / "web-config.yml"
-    web_config.write_text(yaml.safe_dump({
-        "tls_server_config": {"cert_file": server.cert.name, "key_file": server.key.name},
-        "basic_auth_users": {"prometheus": hashed}}))
+    web_config.write_text(
+        yaml.safe_dump(
+            {
+                "tls_server_config": {"cert_file": server.cert.name, "key_file": server.key.name},
+                "basic_auth_users": {"prometheus": hashed},
+            }
+        )
+    )
     port = free_port()
     log_file = tempfile.NamedTemporaryFile(prefix="exporter-tls-", suffix=".log", delete=False)
     process = subprocess.Popen(
-        exporter_command() + ["--demo", "--web.config.file", str(web_config), "--web.listen-address", f"127.0.0.1:{port}"],
-        stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=dict(os.environ))
+        exporter_command()
+        + ["--demo", "--web.config.file", str(web_config), "--web.listen-address", f"127.0.0.1:{port}"],
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=dict(os.environ),
+    )
     context = ssl.create_default_context(cafile=str(ca.cert))
     auth = {"Authorization": "Basic " + base64.b64encode(f"prometheus:{PASSWORD}".encode()).decode()}
 
@@ -56,13 +66,21 @@ def test_prometheus_scrapes_over_tls_with_basic_auth(tmp_path: Path):
     try:
         wait_for(lambda: status("/-/ready", auth) == 200, 90, "the exporter to be ready over TLS")
         assert status("/metrics", {}) == 401
-        job = {"scrape_interval": "1s", "scrape_timeout": "1s", "scheme": "https",
-               "tls_config": {"ca_file": str(ca.cert)},
-               "static_configs": [{"targets": [f"127.0.0.1:{port}"]}]}
-        config = {"global": {"scrape_interval": "1s"}, "scrape_configs": [
-            {"job_name": "tls-auth", **job, "basic_auth": {"username": "prometheus", "password": PASSWORD}},
-            {"job_name": "tls-no-auth", **job},
-            {"job_name": "tls-wrong-auth", **job, "basic_auth": {"username": "prometheus", "password": "wrong"}}]}
+        job = {
+            "scrape_interval": "1s",
+            "scrape_timeout": "1s",
+            "scheme": "https",
+            "tls_config": {"ca_file": str(ca.cert)},
+            "static_configs": [{"targets": [f"127.0.0.1:{port}"]}],
+        }
+        config = {
+            "global": {"scrape_interval": "1s"},
+            "scrape_configs": [
+                {"job_name": "tls-auth", **job, "basic_auth": {"username": "prometheus", "password": PASSWORD}},
+                {"job_name": "tls-no-auth", **job},
+                {"job_name": "tls-wrong-auth", **job, "basic_auth": {"username": "prometheus", "password": "wrong"}},
+            ],
+        }
         prometheus = PrometheusServer(yaml.safe_dump(config))
         wait_for(lambda: prometheus.query('up{job="tls-auth"} == 1'), 30, "an authenticated TLS scrape")
         accounts = prometheus.query('count(root_mfa_active{job="tls-auth"})')

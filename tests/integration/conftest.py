@@ -56,8 +56,9 @@ def fake() -> Iterator[FakeAws]:
         yield running
 
 
-def new_account(fake: FakeAws, root: Optional[FakeRoot] = None, ou: str = "", name: str = "",
-                state: str = "ACTIVE") -> str:
+def new_account(
+    fake: FakeAws, root: Optional[FakeRoot] = None, ou: str = "", name: str = "", state: str = "ACTIVE"
+) -> str:
     """A member account with an id no other test uses; returns the id."""
     number = next(_account_numbers)
     account_id = f"{300000000000 + number * 1001:012d}"
@@ -68,8 +69,12 @@ def new_account(fake: FakeAws, root: Optional[FakeRoot] = None, ou: str = "", na
 class Harness:
     """The exporter's collection path (as ``cli._run`` wires it) against the running fake."""
 
-    def __init__(self, accounts: Optional[dict[str, Any]] = None, collection: Optional[dict[str, Any]] = None,
-                 aws: Optional[dict[str, Any]] = None):
+    def __init__(
+        self,
+        accounts: Optional[dict[str, Any]] = None,
+        collection: Optional[dict[str, Any]] = None,
+        aws: Optional[dict[str, Any]] = None,
+    ):
         data: dict[str, Any] = {"collection": {**FAST_COLLECTION, **(collection or {})}}
         if accounts:
             data["accounts"] = accounts

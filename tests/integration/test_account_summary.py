@@ -11,12 +11,15 @@ from tests.support.exposition import parse
 
 
 def test_summary_reflects_the_root_user(fake):
-    loaded = new_account(fake, root=FakeRoot(
-        password=True,
-        access_keys=[FakeAccessKey(active=True), FakeAccessKey(active=False)],
-        certificates=[FakeCertificate()],
-        mfa_devices=[FakeMfaDevice("virtual")],
-    ))
+    loaded = new_account(
+        fake,
+        root=FakeRoot(
+            password=True,
+            access_keys=[FakeAccessKey(active=True), FakeAccessKey(active=False)],
+            certificates=[FakeCertificate()],
+            mfa_devices=[FakeMfaDevice("virtual")],
+        ),
+    )
     empty = new_account(fake, root=FakeRoot.without_credentials())
     harness = Harness(accounts=only(loaded, empty))
 
@@ -31,8 +34,12 @@ def test_summary_reflects_the_root_user(fake):
     assert facts.mfa_active is True and facts.password_enabled is True and facts.credentials_present is True
 
     nothing = harness.value(empty, "account_summary")
-    assert (nothing.mfa_enabled, nothing.access_keys_present, nothing.signing_certificates_present,
-            nothing.password_present) == (False, 0, 0, False)
+    assert (
+        nothing.mfa_enabled,
+        nothing.access_keys_present,
+        nothing.signing_certificates_present,
+        nothing.password_present,
+    ) == (False, 0, 0, False)
     facts = harness.facts(empty)
     assert facts.credentials_present is False
     assert facts.without_mfa is False  # no credentials: nothing that needs MFA
@@ -54,8 +61,15 @@ def test_summary_follows_changes_at_the_next_run(fake):
 
 def test_deleted_key_is_not_active_although_the_cached_report_still_lists_it(fake):
     used = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=3)
-    member = new_account(fake, root=FakeRoot(password=True, access_keys=[
-        FakeAccessKey(active=True, last_used=used, last_used_service="s3", last_used_region="us-east-1")]))
+    member = new_account(
+        fake,
+        root=FakeRoot(
+            password=True,
+            access_keys=[
+                FakeAccessKey(active=True, last_used=used, last_used_service="s3", last_used_region="us-east-1")
+            ],
+        ),
+    )
     harness = Harness(accounts=only(member))
     harness.run("discovery", "credential_report")
     assert harness.facts(member).access_keys[0].active is True
@@ -77,8 +91,14 @@ def test_active_key_next_to_an_inactive_one_stays_active_and_is_exposed(fake):
     # AWS reports AccountAccessKeysPresent as 1 for a root with two keys (a flag, not a count);
     # the report says key 1 active, key 2 inactive. Key 1 must stay active on /metrics, or
     # AWSRootAccessKeyActive never fires.
-    member = new_account(fake, root=FakeRoot(password=True, mfa_devices=[FakeMfaDevice("virtual")], access_keys=[
-        FakeAccessKey(active=True), FakeAccessKey(active=False)]))
+    member = new_account(
+        fake,
+        root=FakeRoot(
+            password=True,
+            mfa_devices=[FakeMfaDevice("virtual")],
+            access_keys=[FakeAccessKey(active=True), FakeAccessKey(active=False)],
+        ),
+    )
     harness = Harness(accounts=only(member))
     assert harness.run("discovery", "credential_report", "account_summary")
     assert fake.calls_to("GetAccountSummary", member)

@@ -21,9 +21,16 @@ README_SECTION = "Troubleshooting credentials"
 @pytest.fixture
 def no_credentials(monkeypatch, tmp_path):
     """An environment in which the standard credential chain finds nothing."""
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                 "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"):
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
@@ -54,14 +61,28 @@ def test_expired_sso_session(fake, no_credentials):
     start_url = "https://example.awsapps.com/start"
     (no_credentials / "config").write_text(
         f"[profile dev]\nsso_start_url = {start_url}\nsso_region = us-east-1\nsso_account_id = {MGMT}\n"
-        "sso_role_name = ReadOnly\nregion = us-east-1\n")
+        "sso_role_name = ReadOnly\nregion = us-east-1\n"
+    )
     cache = no_credentials / ".aws" / "sso" / "cache"
     cache.mkdir(parents=True)
-    (cache / f"{hashlib.sha1(start_url.encode()).hexdigest()}.json").write_text(json.dumps(
-        {"startUrl": start_url, "region": "us-east-1", "accessToken": "expired-token",
-         "expiresAt": "2020-01-01T00:00:00Z"}))
-    result = subprocess.run(exporter_command() + ["--once"], capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "AWS_PROFILE": "dev"}, cwd=no_credentials)
+    (cache / f"{hashlib.sha1(start_url.encode()).hexdigest()}.json").write_text(
+        json.dumps(
+            {
+                "startUrl": start_url,
+                "region": "us-east-1",
+                "accessToken": "expired-token",
+                "expiresAt": "2020-01-01T00:00:00Z",
+            }
+        )
+    )
+    result = subprocess.run(
+        exporter_command() + ["--once"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "AWS_PROFILE": "dev"},
+        cwd=no_credentials,
+    )
     assert result.returncode == 1, result.stderr
     assert "UnauthorizedSSOTokenError" in result.stderr
     assert "aws sso login --profile dev" in result.stderr and README_SECTION in result.stderr
@@ -86,8 +107,9 @@ def test_unreachable_endpoint(fake, monkeypatch):
 
 
 def test_expired_credentials(fake):
-    fake.fail(MGMT, "GetCallerIdentity", "ExpiredToken", "The security token included in the request is expired",
-              status=400)
+    fake.fail(
+        MGMT, "GetCallerIdentity", "ExpiredToken", "The security token included in the request is expired", status=400
+    )
     try:
         status = failed_discovery(Harness(aws={"max_attempts": 1}))
     finally:

@@ -13,8 +13,10 @@ INTERVALS = {"discovery": 3600.0, "account_summary": 300.0, "mfa_devices": 300.0
 
 def errors(harness: Harness, account_id: str) -> dict[tuple[str, str], float]:
     metrics = parse(exposition(harness.snapshot, INTERVALS)[0].decode())
-    return {(dict(k)["source"], dict(k)["code"]): v
-            for k, v in metrics.series("root_exporter_collection_errors_total", account_id=account_id).items()}
+    return {
+        (dict(k)["source"], dict(k)["code"]): v
+        for k, v in metrics.series("root_exporter_collection_errors_total", account_id=account_id).items()
+    }
 
 
 def test_failures_are_counted_by_code_and_a_healthy_account_has_none(fake):

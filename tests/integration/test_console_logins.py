@@ -57,8 +57,9 @@ def test_outcome_and_mfa_are_counted_under_their_keys_and_iam_users_ignored(fake
     fake.add_console_login(member, time=newest_success, success=True, mfa_used=False, source_ip="198.51.100.9")
     fake.add_console_login(member, time=ago(hours=2), success=True, mfa_used=False)
     fake.add_console_login(member, time=ago(minutes=10), success=False, mfa_used=False, source_ip="203.0.113.66")
-    fake.add_console_login(member, time=ago(minutes=5), user_type="IAMUser", user_name="alice",
-                           source_ip="203.0.113.77")
+    fake.add_console_login(
+        member, time=ago(minutes=5), user_type="IAMUser", user_name="alice", source_ip="203.0.113.77"
+    )
     fake.add_console_login(member, time=ago(hours=30), success=True)  # before the 24 h look-back
     harness = Harness(accounts=only(member))
 
@@ -126,8 +127,11 @@ def test_event_is_counted_once_across_overlapping_runs_and_repeats(fake):
 def test_malformed_events_are_skipped_and_counted(fake):
     member = new_account(fake)
     fake.add_raw_cloudtrail_event(member, time=ago(minutes=3), cloudtrail_event='{"eventName": "ConsoleLogin", ')
-    fake.add_raw_cloudtrail_event(member, time=ago(minutes=4), cloudtrail_event=(
-        '{"eventName": "ConsoleLogin", "userIdentity": {"type": "Root"}, "responseElements": null}'))
+    fake.add_raw_cloudtrail_event(
+        member,
+        time=ago(minutes=4),
+        cloudtrail_event=('{"eventName": "ConsoleLogin", "userIdentity": {"type": "Root"}, "responseElements": null}'),
+    )
     fake.add_console_login(member, time=ago(minutes=5), success=True, mfa_used=False)
     fake.add_console_login(member, time=ago(minutes=6), success=False, mfa_used=False)
     harness = Harness(accounts=only(member))
@@ -234,15 +238,23 @@ def test_assume_root_session_sign_ins_are_counted_apart_and_are_no_root_credenti
     assert shown.value("root_assumed_root_console_login_events_total", **of(harness, member, outcome="success")) == 1
     assert shown.value("root_assumed_root_console_login_events_total", **of(harness, member, outcome="failure")) == 1
     assert shown.series("root_console_login_events_total", **of(harness, member)) == {
-        frozenset(of(harness, member, outcome="success", mfa_used="true").items()): 1}
+        frozenset(of(harness, member, outcome="success", mfa_used="true").items()): 1
+    }
     assert shown.value("root_last_console_login_timestamp", **of(harness, member)) == password_sign_in.timestamp()
 
 
 def test_values_in_upper_case_are_counted_like_any_other(fake):
     member = new_account(fake)
-    fake.add_raw_cloudtrail_event(member, time=ago(minutes=3), cloudtrail_event=fixture_record("root-success-mfa-upper"))
-    fake.add_raw_cloudtrail_event(member, time=ago(minutes=4), cloudtrail_event=fixture_record(
-        "root-failure-no-mfa", responseElements={"ConsoleLogin": "FAILURE"}, additionalEventData={"MFAUsed": "NO"}))
+    fake.add_raw_cloudtrail_event(
+        member, time=ago(minutes=3), cloudtrail_event=fixture_record("root-success-mfa-upper")
+    )
+    fake.add_raw_cloudtrail_event(
+        member,
+        time=ago(minutes=4),
+        cloudtrail_event=fixture_record(
+            "root-failure-no-mfa", responseElements={"ConsoleLogin": "FAILURE"}, additionalEventData={"MFAUsed": "NO"}
+        ),
+    )
     harness = Harness(accounts=only(member))
 
     assert harness.run("discovery", "console_logins")
@@ -255,10 +267,15 @@ def test_values_in_upper_case_are_counted_like_any_other(fake):
 
 def test_fields_of_the_wrong_type_are_counted_as_malformed_and_the_window_advances(fake):
     member = new_account(fake)
-    for changes in ({"responseElements": "Success"}, {"additionalEventData": "MFAUsed=Yes"},
-                    {"userIdentity": {"type": 1}}, {"sourceIPAddress": ["192.0.2.10"]}):
-        fake.add_raw_cloudtrail_event(member, time=ago(minutes=5),
-                                      cloudtrail_event=fixture_record("root-success-mfa-yes", **changes))
+    for changes in (
+        {"responseElements": "Success"},
+        {"additionalEventData": "MFAUsed=Yes"},
+        {"userIdentity": {"type": 1}},
+        {"sourceIPAddress": ["192.0.2.10"]},
+    ):
+        fake.add_raw_cloudtrail_event(
+            member, time=ago(minutes=5), cloudtrail_event=fixture_record("root-success-mfa-yes", **changes)
+        )
     fake.add_console_login(member, time=ago(minutes=6), success=True, mfa_used=False)
     harness = Harness(accounts=only(member))
 
@@ -289,8 +306,9 @@ def test_a_repeating_next_token_stops_that_account_with_a_clear_error(fake):
     try:
         done = threading.Event()
         result: list[bool] = []
-        worker = threading.Thread(target=lambda: (result.append(harness.run("console_logins")), done.set()),
-                                  daemon=True)
+        worker = threading.Thread(
+            target=lambda: (result.append(harness.run("console_logins")), done.set()), daemon=True
+        )
         worker.start()
         assert done.wait(30), "the console_logins run did not end: it follows the repeating NextToken forever"
     finally:

@@ -17,8 +17,13 @@ def test_report_values_for_a_known_root(fake):
         password=True,
         password_last_used=NOW - timedelta(days=2),
         access_keys=[
-            FakeAccessKey(active=True, created=NOW - timedelta(days=400), last_used=NOW - timedelta(hours=5),
-                          last_used_service="ec2", last_used_region="eu-west-1"),
+            FakeAccessKey(
+                active=True,
+                created=NOW - timedelta(days=400),
+                last_used=NOW - timedelta(hours=5),
+                last_used_service="ec2",
+                last_used_region="eu-west-1",
+            ),
             FakeAccessKey(active=False, created=NOW - timedelta(days=30)),
         ],
         certificates=[FakeCertificate(active=False, uploaded=NOW - timedelta(days=90))],
@@ -35,8 +40,11 @@ def test_report_values_for_a_known_root(fake):
     assert report.mfa_active is True
     assert report.password_enabled is None  # the fake writes not_supported for root, as AWS may
     first, second = report.access_keys
-    assert (first.active, first.last_rotated, first.last_used) == (True, NOW - timedelta(days=400),
-                                                                   NOW - timedelta(hours=5))
+    assert (first.active, first.last_rotated, first.last_used) == (
+        True,
+        NOW - timedelta(days=400),
+        NOW - timedelta(hours=5),
+    )
     assert (second.active, second.last_rotated, second.last_used) == (False, NOW - timedelta(days=30), None)
     assert (report.certificates[0].active, report.certificates[0].last_rotated) == (False, NOW - timedelta(days=90))
     assert (report.certificates[1].active, report.certificates[1].last_rotated) == (False, None)
@@ -72,8 +80,9 @@ def test_report_in_progress_answer_is_waited_out(fake):
 
 def test_limit_exceeded_once_then_the_report_arrives(fake):
     member = new_account(fake, root=FakeRoot(certificates=[FakeCertificate()]))
-    fake.fail(member, "GenerateCredentialReport", "LimitExceeded", "Rate exceeded for credential report",
-              status=409, times=1)
+    fake.fail(
+        member, "GenerateCredentialReport", "LimitExceeded", "Rate exceeded for credential report", status=409, times=1
+    )
     harness = Harness(accounts=only(member))
 
     assert harness.run("discovery", "credential_report")
@@ -91,8 +100,10 @@ def test_unparsable_report_fails_that_account_only_and_keeps_the_last_good_value
     good_success_time = harness.status(broken, "credential_report").last_success
     assert good.access_keys[0].active is True
 
-    for content in (b"\x00\xffthis is not a credential report\n",
-                    b"user,arn,mfa_active\nalice,arn:aws:iam::1:user/alice,false\n"):  # no root row
+    for content in (
+        b"\x00\xffthis is not a credential report\n",
+        b"user,arn,mfa_active\nalice,arn:aws:iam::1:user/alice,false\n",
+    ):  # no root row
         fake.set_report_override(broken, content)
         harness.later(REPORT_LIFETIME)  # the last report is old enough to ask for a new one
         assert harness.run("credential_report") is False

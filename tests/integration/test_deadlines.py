@@ -15,8 +15,9 @@ from tests.support.net import wait_for
 def test_a_hung_account_fails_at_its_deadline_and_the_run_does_not_wait_for_it(fake):
     hung = new_account(fake, root=FakeRoot(password=True, access_keys=[FakeAccessKey()]))
     quick = [new_account(fake, root=FakeRoot.with_password("virtual")) for _ in range(3)]
-    harness = Harness(accounts=only(hung, *quick), collection={"deadlines": {"account_summary": "1s"}},
-                      aws={"max_attempts": 1})
+    harness = Harness(
+        accounts=only(hung, *quick), collection={"deadlines": {"account_summary": "1s"}}, aws={"max_attempts": 1}
+    )
     assert harness.run("discovery")
     fake.set_latency(3.0, account_id=hung)
     try:
@@ -41,17 +42,26 @@ def test_a_hung_account_fails_at_its_deadline_and_the_run_does_not_wait_for_it(f
 def test_the_other_accounts_keep_their_interval_while_one_hangs(fake):
     hung = new_account(fake)
     quick = new_account(fake, root=FakeRoot.with_password("virtual"))
-    harness = Harness(accounts=only(hung, quick), collection={"deadlines": {"account_summary": "1s"}},
-                      aws={"max_attempts": 1})
+    harness = Harness(
+        accounts=only(hung, quick), collection={"deadlines": {"account_summary": "1s"}}, aws={"max_attempts": 1}
+    )
     scheduler = Scheduler(harness.collection, {"discovery": 3600, "account_summary": 1.5})
     harness.collection.sources = tuple(s for s in harness.collection.sources if s.name == "account_summary")
     fake.set_latency(30.0, account_id=hung)
     scheduler.start()
     try:
-        first = wait_for(lambda: harness.snapshot.accounts.get(quick) and
-                         harness.snapshot.accounts[quick].sources.get("account_summary"), 10, "first run")
-        wait_for(lambda: harness.status(quick, "account_summary").last_success >= first.last_success + 2.5,
-                 10, "two more runs of the quick account while the other one hangs")
+        first = wait_for(
+            lambda: (
+                harness.snapshot.accounts.get(quick) and harness.snapshot.accounts[quick].sources.get("account_summary")
+            ),
+            10,
+            "first run",
+        )
+        wait_for(
+            lambda: harness.status(quick, "account_summary").last_success >= first.last_success + 2.5,
+            10,
+            "two more runs of the quick account while the other one hangs",
+        )
         assert harness.status(hung, "account_summary").error.startswith("DeadlineExceeded")
     finally:
         scheduler.stop()

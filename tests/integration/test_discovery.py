@@ -64,10 +64,12 @@ def test_exclude_by_ou_id_and_by_account_id(fake):
     kept = new_account(fake, ou="ExcludeTest/Dev")
     in_excluded_ou = new_account(fake, ou="ExcludeTest/Prod/Payments")
     excluded_by_id = new_account(fake, ou="ExcludeTest/Dev")
-    harness = Harness(accounts={
-        "include": [fake.create_ou("ExcludeTest")],
-        "exclude": [fake.create_ou("ExcludeTest/Prod"), excluded_by_id],
-    })
+    harness = Harness(
+        accounts={
+            "include": [fake.create_ou("ExcludeTest")],
+            "exclude": [fake.create_ou("ExcludeTest/Prod"), excluded_by_id],
+        }
+    )
 
     harness.run("discovery")
 
@@ -115,8 +117,9 @@ def test_static_discovery_lists_the_configured_accounts(fake):
     first = new_account(fake, root=FakeRoot(access_keys=[FakeAccessKey(), FakeAccessKey()]))
     second = new_account(fake)
     unlisted = new_account(fake)
-    harness = Harness(accounts={"discovery": "static",
-                                "static": [{"id": second, "name": "second"}, {"id": first, "name": "first"}]})
+    harness = Harness(
+        accounts={"discovery": "static", "static": [{"id": second, "name": "second"}, {"id": first, "name": "first"}]}
+    )
 
     assert harness.run("discovery", "account_summary")
 

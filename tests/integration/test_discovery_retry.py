@@ -25,8 +25,11 @@ def test_failed_discovery_is_retried_with_backoff_until_it_succeeds(fake, caplog
     with caplog.at_level(logging.INFO, logger="exporter.scheduler"):
         scheduler.start()
         try:
-            wait_for(lambda: harness.snapshot.discovery and harness.snapshot.discovery.success, 10,
-                     "discovery to succeed after four failures")
+            wait_for(
+                lambda: harness.snapshot.discovery and harness.snapshot.discovery.success,
+                10,
+                "discovery to succeed after four failures",
+            )
             took = time.monotonic() - started
             assert ready(harness.snapshot, set(INTERVALS)) is False  # sources still to run
             wait_for(lambda: ready(harness.snapshot, set(INTERVALS)), 30, "every source's first run")

@@ -24,15 +24,25 @@ from fakeaws import FakeAccessKey, FakeMfaDevice, FakeRoot
 from exporter.sources.credential_report import REPORT_LIFETIME
 from tests.integration.conftest import Harness, new_account, only
 
-MEMBER_ACTIONS = ("AssumeRole", "GetAccountSummary", "GenerateCredentialReport", "GetCredentialReport",
-                  "ListVirtualMFADevices", "LookupEvents")
+MEMBER_ACTIONS = (
+    "AssumeRole",
+    "GetAccountSummary",
+    "GenerateCredentialReport",
+    "GetCredentialReport",
+    "ListVirtualMFADevices",
+    "LookupEvents",
+)
 SOURCES = ("account_summary", "credential_report", "mfa_devices", "console_logins")
 
 
 def test_throttling_on_most_calls_still_collects_every_account_within_bounded_retries(fake):
     # With MFA, so that mfa_devices reads them too (it skips a root the summary shows without MFA).
-    members = [new_account(fake, root=FakeRoot(password=True, access_keys=[FakeAccessKey()],
-                                               mfa_devices=[FakeMfaDevice("virtual")])) for _ in range(4)]
+    members = [
+        new_account(
+            fake, root=FakeRoot(password=True, access_keys=[FakeAccessKey()], mfa_devices=[FakeMfaDevice("virtual")])
+        )
+        for _ in range(4)
+    ]
     harness = Harness(accounts=only(*members), aws={"max_attempts": 4})
     assert harness.run("discovery")
     for member in members:  # two of every three calls of every member are throttled
@@ -120,8 +130,9 @@ def test_assume_role_credentials_expiring_between_runs_are_renewed(fake):
         issued = len(fake.calls_to("AssumeRole"))
         time.sleep(3.5)  # every credential the clients hold has expired now
         fake.clear_calls()
-        assert harness.run("account_summary", "mfa_devices"), [harness.status(m, "account_summary").error
-                                                                for m in members]
+        assert harness.run("account_summary", "mfa_devices"), [
+            harness.status(m, "account_summary").error for m in members
+        ]
     finally:
         fake.set_assume_role_lifetime(None)
     assert issued >= 2
@@ -137,13 +148,20 @@ def test_the_fake_refuses_expired_assume_role_credentials(fake):
     member = new_account(fake)
     fake.set_assume_role_lifetime(2)
     try:
-        credentials = boto3.client("sts").assume_role(RoleArn=f"arn:aws:iam::{member}:role/OrganizationAccountAccessRole",
-                                                      RoleSessionName="test")["Credentials"]
+        credentials = boto3.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{member}:role/OrganizationAccountAccessRole", RoleSessionName="test"
+        )["Credentials"]
     finally:
         fake.set_assume_role_lifetime(None)
-    assert (credentials["Expiration"] - credentials["Expiration"].now(credentials["Expiration"].tzinfo)).total_seconds() < 3
-    iam = boto3.client("iam", aws_access_key_id=credentials["AccessKeyId"],
-                       aws_secret_access_key=credentials["SecretAccessKey"], aws_session_token=credentials["SessionToken"])
+    assert (
+        credentials["Expiration"] - credentials["Expiration"].now(credentials["Expiration"].tzinfo)
+    ).total_seconds() < 3
+    iam = boto3.client(
+        "iam",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
     iam.get_account_summary()
     time.sleep(2.5)
     with pytest.raises(ClientError) as caught:

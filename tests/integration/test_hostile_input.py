@@ -36,12 +36,17 @@ def exporter(tmp_path_factory) -> Iterator[tuple[FakeAws, RunningExporter]]:
         fake.create_account(TRAIL_MEMBER, "trail", root=FakeRoot.with_password("virtual"))
         fake.add_console_login(TRAIL_MEMBER, time=NOW - timedelta(minutes=30), source_ip=f"203.0.113.{LONE}")
         fake.create_account(RAW_MEMBER, "raw-trail", root=FakeRoot.with_password("virtual"))
-        record = {"userIdentity": {"type": "Root", "accessKeyId": ""}, "eventName": "ConsoleLogin",
-                  "eventTime": (NOW - timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                  "sourceIPAddress": "\udc80\udfff", "responseElements": {"ConsoleLogin": "Success"},
-                  "additionalEventData": {"MFAUsed": "Yes"}}
-        fake.add_raw_cloudtrail_event(RAW_MEMBER, time=NOW - timedelta(minutes=20), cloudtrail_event=json.dumps(record),
-                                      event_id=f"id-{LONE}")
+        record = {
+            "userIdentity": {"type": "Root", "accessKeyId": ""},
+            "eventName": "ConsoleLogin",
+            "eventTime": (NOW - timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "sourceIPAddress": "\udc80\udfff",
+            "responseElements": {"ConsoleLogin": "Success"},
+            "additionalEventData": {"MFAUsed": "Yes"},
+        }
+        fake.add_raw_cloudtrail_event(
+            RAW_MEMBER, time=NOW - timedelta(minutes=20), cloudtrail_event=json.dumps(record), event_id=f"id-{LONE}"
+        )
         fake.create_account(PLAIN_MEMBER, "plain", root=FakeRoot.with_password("fido"))
         config = Path(tmp_path_factory.mktemp("hostile")) / "config.yaml"
         config.write_text("aws:\n  max_attempts: 1\ncollection:\n  credential_report_timeout: 30s\n")

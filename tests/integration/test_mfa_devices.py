@@ -11,12 +11,17 @@ from tests.integration.conftest import Harness, new_account, only
 def member_iam(fake, account_id):
     """An IAM client inside ``account_id`` for setting up IAM users (not the exporter's)."""
     sts = boto3.client("sts", endpoint_url=fake.endpoint_url, region_name="us-east-1")
-    credentials = sts.assume_role(RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
-                                  RoleSessionName="test-setup")["Credentials"]
-    return boto3.client("iam", endpoint_url=fake.endpoint_url, region_name="us-east-1",
-                        aws_access_key_id=credentials["AccessKeyId"],
-                        aws_secret_access_key=credentials["SecretAccessKey"],
-                        aws_session_token=credentials["SessionToken"])
+    credentials = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", RoleSessionName="test-setup"
+    )["Credentials"]
+    return boto3.client(
+        "iam",
+        endpoint_url=fake.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
 
 
 def test_virtual_hardware_and_no_mfa(fake):
@@ -40,10 +45,15 @@ def test_iam_user_named_like_root_device_does_not_make_root_mfa_virtual(fake):
     member = new_account(fake, root=FakeRoot(password=True, mfa_devices=[FakeMfaDevice("hardware")]))
     iam = member_iam(fake, member)
     iam.create_user(UserName="root-account-mfa-device")
-    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="root-account-mfa-device")[
-        "VirtualMFADevice"]["SerialNumber"]
-    iam.enable_mfa_device(UserName="root-account-mfa-device", SerialNumber=serial,
-                          AuthenticationCode1="123456", AuthenticationCode2="654321")
+    serial = iam.create_virtual_mfa_device(VirtualMFADeviceName="root-account-mfa-device")["VirtualMFADevice"][
+        "SerialNumber"
+    ]
+    iam.enable_mfa_device(
+        UserName="root-account-mfa-device",
+        SerialNumber=serial,
+        AuthenticationCode1="123456",
+        AuthenticationCode2="654321",
+    )
     assigned = iam.list_virtual_mfa_devices(AssignmentStatus="Assigned")["VirtualMFADevices"]
     assert [device["SerialNumber"] for device in assigned] == [f"arn:aws:iam::{member}:mfa/root-account-mfa-device"]
     harness = Harness(accounts=only(member))
@@ -61,8 +71,9 @@ def test_root_with_virtual_device_among_many_assigned_user_devices(fake):
         name = f"user-{index}"
         iam.create_user(UserName=name)
         serial = iam.create_virtual_mfa_device(VirtualMFADeviceName=name)["VirtualMFADevice"]["SerialNumber"]
-        iam.enable_mfa_device(UserName=name, SerialNumber=serial,
-                              AuthenticationCode1="123456", AuthenticationCode2="654321")
+        iam.enable_mfa_device(
+            UserName=name, SerialNumber=serial, AuthenticationCode1="123456", AuthenticationCode2="654321"
+        )
     harness = Harness(accounts=only(member))
 
     assert harness.run("discovery", "account_summary", "mfa_devices")

@@ -24,9 +24,14 @@ def ago(**delta) -> datetime:
 def in_cloudtrail(fake, account: str, detail: dict, when: datetime, username: str = "root") -> str:
     """``detail`` as a record of the account's CloudTrail (us-east-1), as LookupEvents returns it."""
     detail = {**detail, "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
-    return fake.add_raw_cloudtrail_event(account, time=when, cloudtrail_event=json.dumps(detail),
-                                         event_name=detail["eventName"], event_id=detail["eventID"],
-                                         username=username)
+    return fake.add_raw_cloudtrail_event(
+        account,
+        time=when,
+        cloudtrail_event=json.dumps(detail),
+        event_name=detail["eventName"],
+        event_id=detail["eventID"],
+        username=username,
+    )
 
 
 def polled(fake, *names: str):
@@ -41,8 +46,10 @@ def test_the_look_up_asks_for_every_root_event(fake):
     fake.clear_calls()
     assert harness.run("console_logins")
     calls = fake.calls_to("LookupEvents", member)
-    assert calls and all(json.loads(call.params["LookupAttributes"]) == [
-        {"AttributeKey": "Username", "AttributeValue": "root"}] for call in calls), [c.params for c in calls]
+    assert calls and all(
+        json.loads(call.params["LookupAttributes"]) == [{"AttributeKey": "Username", "AttributeValue": "root"}]
+        for call in calls
+    ), [c.params for c in calls]
 
 
 def test_a_root_access_key_created_seen_by_polling_is_root_activity(fake):
@@ -52,10 +59,25 @@ def test_a_root_access_key_created_seen_by_polling_is_root_activity(fake):
     assert harness.run("console_logins")
     assert activity(harness, member) == {(member, "CreateAccessKey", ROOT_CREDENTIALS): 1}
     metrics = parse(exposition(harness.snapshot, {})[0].decode())
-    assert metrics.value("root_activity_events_total", account_id=member, account_name=harness.state(member).account.name,
-                         event_name="CreateAccessKey", session=ROOT_CREDENTIALS) == 1.0
-    assert metrics.value("root_last_activity_timestamp", account_id=member,
-                         account_name=harness.state(member).account.name, session=ROOT_CREDENTIALS) > 0
+    assert (
+        metrics.value(
+            "root_activity_events_total",
+            account_id=member,
+            account_name=harness.state(member).account.name,
+            event_name="CreateAccessKey",
+            session=ROOT_CREDENTIALS,
+        )
+        == 1.0
+    )
+    assert (
+        metrics.value(
+            "root_last_activity_timestamp",
+            account_id=member,
+            account_name=harness.state(member).account.name,
+            session=ROOT_CREDENTIALS,
+        )
+        > 0
+    )
     # The next run reads the overlap again: still one.
     assert harness.run("console_logins")
     assert activity(harness, member) == {(member, "CreateAccessKey", ROOT_CREDENTIALS): 1}
@@ -86,8 +108,10 @@ def test_the_same_event_on_the_stream_and_by_polling_counts_once(fake):
     stream.put(second)
     while consumer.poll_once():
         pass
-    assert activity(harness, member) == {(member, "DeactivateMFADevice", ROOT_CREDENTIALS): 1,
-                                         (member, "CreateAccessKey", ROOT_CREDENTIALS): 1}
+    assert activity(harness, member) == {
+        (member, "DeactivateMFADevice", ROOT_CREDENTIALS): 1,
+        (member, "CreateAccessKey", ROOT_CREDENTIALS): 1,
+    }
 
 
 def test_the_exporters_own_audit_is_not_counted_and_an_assume_root_task_is_assumed_root(fake):
@@ -125,8 +149,9 @@ def test_a_malformed_root_record_is_counted_and_the_others_still_count(fake):
     harness = polled(fake, member)
     broken = record(member, "CreateAccessKey")
     broken["eventName"] = 7
-    fake.add_raw_cloudtrail_event(member, time=ago(minutes=2), cloudtrail_event=json.dumps(broken),
-                                  event_name="CreateAccessKey")
+    fake.add_raw_cloudtrail_event(
+        member, time=ago(minutes=2), cloudtrail_event=json.dumps(broken), event_name="CreateAccessKey"
+    )
     in_cloudtrail(fake, member, record(member, "DeleteAccessKey"), ago(minutes=1))
     assert harness.run("console_logins")
     assert harness.value(member, "console_logins").malformed == 1

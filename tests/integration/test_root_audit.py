@@ -88,8 +88,12 @@ def test_member_without_root_credentials_is_not_without_mfa(fake, features):
     assert harness.run("discovery", "root_audit")
 
     audit = harness.value(member, "root_audit")
-    assert (audit.password, audit.access_keys_active, audit.signing_certificates_active, audit.mfa_devices) == \
-        (False, (), (), ())
+    assert (audit.password, audit.access_keys_active, audit.signing_certificates_active, audit.mfa_devices) == (
+        False,
+        (),
+        (),
+        (),
+    )
     facts = harness.facts(member)
     assert facts.credentials_present is False
     assert facts.mfa_active is False
@@ -99,9 +103,14 @@ def test_member_without_root_credentials_is_not_without_mfa(fake, features):
 
 def test_audit_reads_password_keys_and_certificates(fake, features):
     features(root_credentials_management=True, root_sessions=False)
-    member = new_account(fake, root=FakeRoot(password=True,
-                                             access_keys=[FakeAccessKey(active=False), FakeAccessKey(active=True)],
-                                             certificates=[FakeCertificate(active=True)]))
+    member = new_account(
+        fake,
+        root=FakeRoot(
+            password=True,
+            access_keys=[FakeAccessKey(active=False), FakeAccessKey(active=True)],
+            certificates=[FakeCertificate(active=True)],
+        ),
+    )
     harness = Harness(accounts=only(member))
 
     assert harness.run("discovery", "root_audit")
@@ -167,8 +176,10 @@ def test_assume_root_denied_for_one_member_while_the_others_succeed(fake, featur
 
 def test_root_audit_stands_in_for_the_member_role(fake, features):
     features(root_credentials_management=True, root_sessions=False)
-    member = new_account(fake, root=FakeRoot(password=True, mfa_devices=[FakeMfaDevice("fido")],
-                                             access_keys=[FakeAccessKey(active=True)]))
+    member = new_account(
+        fake,
+        root=FakeRoot(password=True, mfa_devices=[FakeMfaDevice("fido")], access_keys=[FakeAccessKey(active=True)]),
+    )
     fake.fail(member, "AssumeRole")
     harness = Harness(accounts=only(member))
 
@@ -210,10 +221,15 @@ def test_readme_counts_the_root_typed_events_one_audit_leaves_in_a_member(fake, 
     from exporter.config import parse_config
 
     features(root_credentials_management=True, root_sessions=False)
-    member = new_account(fake, root=FakeRoot(
-        password=True, access_keys=[FakeAccessKey(), FakeAccessKey(active=False)],
-        certificates=[FakeCertificate(), FakeCertificate()],
-        mfa_devices=[FakeMfaDevice("virtual"), FakeMfaDevice("fido"), FakeMfaDevice("hardware")]))
+    member = new_account(
+        fake,
+        root=FakeRoot(
+            password=True,
+            access_keys=[FakeAccessKey(), FakeAccessKey(active=False)],
+            certificates=[FakeCertificate(), FakeCertificate()],
+            mfa_devices=[FakeMfaDevice("virtual"), FakeMfaDevice("fido"), FakeMfaDevice("hardware")],
+        ),
+    )
     harness = Harness(accounts=only(member))
     assert harness.run("discovery")
     fake.clear_calls()

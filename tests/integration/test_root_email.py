@@ -12,8 +12,7 @@ POLICY = [r"aws\+[a-z0-9-]+@example\.com", r"legacy@example\.org"]
 
 def compliant(harness: Harness) -> dict[str, float]:
     body = parse(exposition(harness.snapshot, harness.config.collection.intervals)[0].decode())
-    return {dict(labels)["account_id"]: value
-            for labels, value in body.series("root_email_policy_compliant").items()}
+    return {dict(labels)["account_id"]: value for labels, value in body.series("root_email_policy_compliant").items()}
 
 
 def test_each_account_is_checked_against_the_policy(fake):
@@ -22,8 +21,9 @@ def test_each_account_is_checked_against_the_policy(fake):
     personal = new_account(fake, name="alice")
     suffix = "399999999901"  # full match: an address that only starts like an allowed one fails
     fake.create_account(suffix, "lookalike", email="aws+ok@example.com.attacker.test")
-    harness = Harness(accounts={"include": [group, shouting, personal, suffix, MGMT],
-                                "root_email": {"allowed": POLICY}})
+    harness = Harness(
+        accounts={"include": [group, shouting, personal, suffix, MGMT], "root_email": {"allowed": POLICY}}
+    )
     assert harness.run("discovery")
     assert compliant(harness) == {group: 1.0, shouting: 1.0, personal: 0.0, suffix: 0.0, MGMT: 0.0}
 

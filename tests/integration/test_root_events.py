@@ -34,11 +34,18 @@ def record(account: str, name: str = "ConsoleLogin", kind: str = "Root", key: st
     if key:
         identity["accessKeyId"] = key
         identity["sessionContext"] = {"attributes": {"mfaAuthenticated": "false", "creationDate": iso(time.time())}}
-    out = {"eventVersion": "1.09", "userIdentity": identity, "eventTime": iso(time.time()),
-           "eventSource": "signin.amazonaws.com" if name == "ConsoleLogin" else "iam.amazonaws.com",
-           "eventName": name, "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7",
-           "eventID": str(uuid.uuid4()), "eventType": "AwsConsoleSignIn" if name == "ConsoleLogin" else "AwsApiCall",
-           "recipientAccountId": account}
+    out = {
+        "eventVersion": "1.09",
+        "userIdentity": identity,
+        "eventTime": iso(time.time()),
+        "eventSource": "signin.amazonaws.com" if name == "ConsoleLogin" else "iam.amazonaws.com",
+        "eventName": name,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "198.51.100.7",
+        "eventID": str(uuid.uuid4()),
+        "eventType": "AwsConsoleSignIn" if name == "ConsoleLogin" else "AwsApiCall",
+        "recipientAccountId": account,
+    }
     if name == "ConsoleLogin":
         out["responseElements"] = {"ConsoleLogin": "Success"}
     out.update(extra)
@@ -62,8 +69,11 @@ class Stream:
     def put(self, detail: dict, detail_type: str = "AWS API Call via CloudTrail") -> float:
         source = "aws.signin" if detail_type == "AWS Console Sign In via CloudTrail" else "aws.iam"
         sent = time.time()
-        answer = self.events.put_events(Entries=[{"Source": source, "DetailType": detail_type,
-                                                  "Detail": json.dumps(detail), "EventBusName": self.bus}])
+        answer = self.events.put_events(
+            Entries=[
+                {"Source": source, "DetailType": detail_type, "Detail": json.dumps(detail), "EventBusName": self.bus}
+            ]
+        )
         assert answer["FailedEntryCount"] == 0
         return sent
 
@@ -73,7 +83,8 @@ class Stream:
     def left(self) -> int:
         """Messages still in the queue, visible or in flight."""
         attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+            QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )
         return sum(int(value) for value in attributes["Attributes"].values())
 
     def consumer(self, harness: Harness, wait_seconds: int = 20) -> EventStream:
@@ -96,8 +107,11 @@ def collected(fake) -> Iterator[tuple[Harness, str]]:
 
 
 def activity(harness: Harness, account: str) -> dict:
-    return {(a, name, session): count for (a, name, session), count in harness.snapshot.root_events.counts.items()
-            if a == account}
+    return {
+        (a, name, session): count
+        for (a, name, session), count in harness.snapshot.root_events.counts.items()
+        if a == account
+    }
 
 
 def test_a_root_sign_in_reaches_metrics_within_one_long_poll(stream, collected):
@@ -111,8 +125,16 @@ def test_a_root_sign_in_reaches_metrics_within_one_long_poll(stream, collected):
         seen = None
         while time.time() - sent < 20:  # one long poll
             metrics = parse(http_get(url, timeout=5)[1])
-            if metrics.value("root_activity_events_total", account_id=member, account_name=harness.state(member).account.name,
-                             event_name="ConsoleLogin", session=ROOT_CREDENTIALS) == 1.0:
+            if (
+                metrics.value(
+                    "root_activity_events_total",
+                    account_id=member,
+                    account_name=harness.state(member).account.name,
+                    event_name="ConsoleLogin",
+                    session=ROOT_CREDENTIALS,
+                )
+                == 1.0
+            ):
                 seen = time.time()
                 break
             time.sleep(0.05)
@@ -122,8 +144,15 @@ def test_a_root_sign_in_reaches_metrics_within_one_long_poll(stream, collected):
         server.server_close()
     assert seen is not None, "the sign-in did not reach /metrics within one long poll"
     print(f"\nroot sign-in: PutEvents -> /metrics in {seen - sent:.3f} s")
-    assert metrics.value("root_last_activity_timestamp", account_id=member,
-                         account_name=harness.state(member).account.name, session=ROOT_CREDENTIALS) is not None
+    assert (
+        metrics.value(
+            "root_last_activity_timestamp",
+            account_id=member,
+            account_name=harness.state(member).account.name,
+            session=ROOT_CREDENTIALS,
+        )
+        is not None
+    )
     assert metrics.value("root_event_delivery_delay_seconds_count") >= 1
     assert stream.left() == 0  # applied, then deleted
 
@@ -131,9 +160,21 @@ def test_a_root_sign_in_reaches_metrics_within_one_long_poll(stream, collected):
 def test_iam_user_events_are_ignored(stream, collected):
     harness, member = collected
     stream.put(record(member, kind="IAMUser"), "AWS Console Sign In via CloudTrail")  # the rule drops it
-    stream.send_raw(json.dumps({"version": "0", "id": "x", "detail-type": "AWS API Call via CloudTrail",
-                                "source": "aws.iam", "account": member, "time": iso(time.time()), "region": "us-east-1",
-                                "resources": [], "detail": record(member, "CreateAccessKey", kind="IAMUser")}))
+    stream.send_raw(
+        json.dumps(
+            {
+                "version": "0",
+                "id": "x",
+                "detail-type": "AWS API Call via CloudTrail",
+                "source": "aws.iam",
+                "account": member,
+                "time": iso(time.time()),
+                "region": "us-east-1",
+                "resources": [],
+                "detail": record(member, "CreateAccessKey", kind="IAMUser"),
+            }
+        )
+    )
     consumer = stream.consumer(harness, wait_seconds=1)
     assert consumer.poll_once() == 1  # only the one sent around the rule
     assert activity(harness, member) == {}
@@ -144,18 +185,28 @@ def test_iam_user_events_are_ignored(stream, collected):
 def test_an_assume_root_sessions_events_are_labelled_assumed_root(stream, collected):
     harness, member = collected
     key = "ASIA" + uuid.uuid4().hex[:16].upper()
-    issued = record(MGMT, "AssumeRoot", kind="AssumedRole", eventSource="sts.amazonaws.com",
-                    requestParameters={"targetPrincipal": member, "durationSeconds": 900,
-                                       "taskPolicyArn": {"arn": "arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials"}},
-                    responseElements={"credentials": {"accessKeyId": key, "expiration": "soon"}})
+    issued = record(
+        MGMT,
+        "AssumeRoot",
+        kind="AssumedRole",
+        eventSource="sts.amazonaws.com",
+        requestParameters={
+            "targetPrincipal": member,
+            "durationSeconds": 900,
+            "taskPolicyArn": {"arn": "arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials"},
+        },
+        responseElements={"credentials": {"accessKeyId": key, "expiration": "soon"}},
+    )
     stream.put(issued)
     stream.put(record(member, "DeleteLoginProfile", key=key))
     stream.put(record(member, "CreateAccessKey", key="ASIA" + uuid.uuid4().hex[:16].upper()))  # a console session
     consumer = stream.consumer(harness, wait_seconds=1)
     while consumer.poll_once():
         pass
-    assert activity(harness, member) == {(member, "DeleteLoginProfile", ASSUMED_ROOT): 1,
-                                         (member, "CreateAccessKey", ROOT_CREDENTIALS): 1}
+    assert activity(harness, member) == {
+        (member, "DeleteLoginProfile", ASSUMED_ROOT): 1,
+        (member, "CreateAccessKey", ROOT_CREDENTIALS): 1,
+    }
     assert stream.left() == 0
 
 
@@ -182,8 +233,15 @@ def test_malformed_and_foreign_messages_are_deleted_and_counted(stream, collecte
     harness, member = collected
     name = harness.state(member).account.name
     stream.send_raw("not json at all")
-    stream.send_raw(json.dumps({"detail-type": "AWS API Call via CloudTrail", "time": iso(time.time()),
-                                "detail": {**record(member), "eventTime": 12}}))  # names the member
+    stream.send_raw(
+        json.dumps(
+            {
+                "detail-type": "AWS API Call via CloudTrail",
+                "time": iso(time.time()),
+                "detail": {**record(member), "eventTime": 12},
+            }
+        )
+    )  # names the member
     stream.put(record("999999999999", "CreateAccessKey"))  # an account this exporter does not collect
     consumer = stream.consumer(harness, wait_seconds=1)
     while consumer.poll_once():
@@ -192,8 +250,12 @@ def test_malformed_and_foreign_messages_are_deleted_and_counted(stream, collecte
     assert (events.malformed_messages, dict(events.malformed), events.foreign) == (1, {member: 1}, 1)
     assert stream.left() == 0  # deleted, not redelivered forever
     metrics = parse(exposition(harness.snapshot, {})[0].decode())
-    assert metrics.value("root_exporter_malformed_events_total", account_id=member, account_name=name,
-                         source="root_events") == 1.0
+    assert (
+        metrics.value(
+            "root_exporter_malformed_events_total", account_id=member, account_name=name, source="root_events"
+        )
+        == 1.0
+    )
     assert metrics.value("root_events_malformed_messages_total") == 1.0
     assert metrics.value("root_events_foreign_events_total") == 1.0
 
@@ -225,8 +287,16 @@ def test_a_crash_between_receive_and_apply_loses_nothing(stream, collected):
 def test_the_heartbeat_is_recorded(stream, collected):
     harness, _ = collected
     sent = time.time()
-    stream.events.put_events(Entries=[{"Source": HEARTBEAT_SOURCE, "DetailType": HEARTBEAT_DETAIL_TYPE,
-                                       "Detail": "{}", "EventBusName": stream.bus}])
+    stream.events.put_events(
+        Entries=[
+            {
+                "Source": HEARTBEAT_SOURCE,
+                "DetailType": HEARTBEAT_DETAIL_TYPE,
+                "Detail": "{}",
+                "EventBusName": stream.bus,
+            }
+        ]
+    )
     consumer = stream.consumer(harness, wait_seconds=1)
     assert consumer.poll_once() == 1
     assert abs(harness.snapshot.root_events.last_heartbeat - sent) < 5

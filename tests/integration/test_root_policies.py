@@ -64,16 +64,19 @@ def org(fake):
     return accounts, harness
 
 
-@pytest.mark.parametrize("key, denies, actions", [
-    ("plain", 0.0, 1.0),  # only DenyLeaveOrganization at the root applies to root
-    ("ou", 1.0, math.inf),
-    ("nested", 1.0, math.inf),  # attached at the parent OU, exempting AssumeRoot sessions
-    ("account", 1.0, math.inf),
-    ("partial", 0.0, 2.0),  # iam:CreateAccessKey, plus LeaveOrganization from the root
-    ("not_action", 0.0, math.inf),  # every action but three
-    ("conditional", 0.0, 1.0),  # the root deny holds only outside a network: not counted
-    ("allow_list", 0.0, 1.0),
-])
+@pytest.mark.parametrize(
+    "key, denies, actions",
+    [
+        ("plain", 0.0, 1.0),  # only DenyLeaveOrganization at the root applies to root
+        ("ou", 1.0, math.inf),
+        ("nested", 1.0, math.inf),  # attached at the parent OU, exempting AssumeRoot sessions
+        ("account", 1.0, math.inf),
+        ("partial", 0.0, 2.0),  # iam:CreateAccessKey, plus LeaveOrganization from the root
+        ("not_action", 0.0, math.inf),  # every action but three
+        ("conditional", 0.0, 1.0),  # the root deny holds only outside a network: not counted
+        ("allow_list", 0.0, 1.0),
+    ],
+)
 def test_each_account_shows_what_its_scps_deny_root(org, key, denies, actions):
     accounts, harness = org
     account_id = accounts[key]
@@ -151,8 +154,10 @@ def test_denied_list_policies_fails_the_source_visibly_and_nothing_else(fake):
     assert status.success is False
     assert "AccessDenied" in status.error and "ListPolicies" in status.error
     body = parse(exposition(harness.snapshot, harness.config.collection.intervals)[0].decode())
-    success = {dict(labels)["source"]: value
-               for labels, value in body.series("root_exporter_collection_success", account_id=account_id).items()}
+    success = {
+        dict(labels)["source"]: value
+        for labels, value in body.series("root_exporter_collection_success", account_id=account_id).items()
+    }
     assert success == {"account_summary": 1.0, "root_policies": 0.0}
     # the last good value stays, stale
     assert metric(harness, "root_scp_denies_root", account_id) == 1.0

@@ -40,8 +40,11 @@ def test_home_account_is_read_without_assume_role(fake):
 def test_member_is_read_through_the_configured_role_and_external_id(fake):
     member = new_account(fake, root=FakeRoot(access_keys=[FakeAccessKey()]))
     fake.clear_calls()
-    harness = Harness(accounts=only(MGMT, member, role_name="AuditReader", external_id="ext-4f9a-2207",
-                                    session_name="root-exporter-it"))
+    harness = Harness(
+        accounts=only(
+            MGMT, member, role_name="AuditReader", external_id="ext-4f9a-2207", session_name="root-exporter-it"
+        )
+    )
 
     assert harness.run("discovery", "account_summary")
 
@@ -68,9 +71,7 @@ def test_no_external_id_is_sent_when_none_is_configured(fake):
     assert harness.run("discovery", "account_summary")
 
     issued = assume_role_into(fake, member)
-    assert [call.params["RoleArn"] for call in issued] == [
-        f"arn:aws:iam::{member}:role/OrganizationAccountAccessRole"
-    ]
+    assert [call.params["RoleArn"] for call in issued] == [f"arn:aws:iam::{member}:role/OrganizationAccountAccessRole"]
     assert "ExternalId" not in issued[0].params
 
 
@@ -164,8 +165,7 @@ def test_a_throttled_member_does_not_use_up_the_retries_of_the_others(fake, monk
     """botocore's standard mode keeps one retry quota per client (500 tokens, 5 per throttled
     retry); the member clients are shared, so they retry without it. (botocore's backoff sleeps
     are skipped here to keep the test short; the retries themselves are real requests.)"""
-    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=lambda seconds: None,
-                                                                         time=time.time))
+    monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=lambda seconds: None, time=time.time))
     throttled, healthy = new_account(fake), new_account(fake)
     fake.fail(throttled, "GetAccountSummary", "Throttling", status=400)
     harness = Harness(accounts=only(throttled, healthy), aws={"max_attempts": 11})

@@ -46,7 +46,8 @@ def test_every_shard_says_which_it_is_and_exports_the_organization_series_its_al
         harness.run("discovery")
         metrics = parse(exposition(harness.snapshot, intervals)[0].decode())
         assert metrics.series("root_exporter_shard_info") == {
-            frozenset({"index": str(index), "count": "3"}.items()): 1.0}
+            frozenset({"index": str(index), "count": "3"}.items()): 1.0
+        }
         assert metrics.series("root_exporter_discovery_success") == {frozenset(): 1.0}
         features.append(metrics.series("root_organization_feature_enabled"))
         # Every shard still knows the features (root_audit: auto depends on them).

@@ -15,19 +15,26 @@ from tests.support.exporter import start_exporter
 from tests.support.exposition import parse
 from tests.support.net import http_get, wait_for
 
-ONLY_SUMMARY = ["--no-collector.credential_report", "--no-collector.mfa_devices", "--no-collector.console_logins",
-                "--no-collector.root_audit"]
+ONLY_SUMMARY = [
+    "--no-collector.credential_report",
+    "--no-collector.mfa_devices",
+    "--no-collector.console_logins",
+    "--no-collector.root_audit",
+]
 
 
 def test_values_past_stale_after_leave_metrics_and_the_page_marks_them(fake, tmp_path: Path):
     member = new_account(fake, root=FakeRoot(password=True), name="dormant")
     config = tmp_path / "config.yaml"
-    config.write_text(f"aws:\n  max_attempts: 1\naccounts:\n  include: [\"{member}\"]\n"
-                      "collection:\n  intervals:\n    account_summary: 10s\n  deadlines:\n    account_summary: 2s\n"
-                      "  stale_after:\n    account_summary: 14s\n")
+    config.write_text(
+        f'aws:\n  max_attempts: 1\naccounts:\n  include: ["{member}"]\n'
+        "collection:\n  intervals:\n    account_summary: 10s\n  deadlines:\n    account_summary: 2s\n"
+        "  stale_after:\n    account_summary: 14s\n"
+    )
     running = start_exporter(["--config.file", str(config), *ONLY_SUMMARY], env=fake.env())
     labels = {"account_id": member, "account_name": "dormant"}
     try:
+
         def metrics():
             return parse(http_get(running.url + "/metrics")[1])
 
@@ -35,8 +42,11 @@ def test_values_past_stale_after_leave_metrics_and_the_page_marks_them(fake, tmp
         assert metrics().value("root_exporter_collection_stale_after_seconds", source="account_summary") == 14.0
         fake.fail(member, "GetAccountSummary", "AccessDenied")
         failing_since = time.monotonic()
-        wait_for(lambda: metrics().value("root_exporter_collection_success", **labels, source="account_summary")
-                 == 0.0, 15, "the first failed run")
+        wait_for(
+            lambda: metrics().value("root_exporter_collection_success", **labels, source="account_summary") == 0.0,
+            15,
+            "the first failed run",
+        )
         assert metrics().value("root_mfa_active", **labels) == 0.0  # failing, not yet stale: last good value
         wait_for(lambda: metrics().value("root_mfa_active", **labels) is None, 30, "the stale value to leave /metrics")
         assert time.monotonic() - failing_since >= 3  # not at the first failure
@@ -44,8 +54,10 @@ def test_values_past_stale_after_leave_metrics_and_the_page_marks_them(fake, tmp
         assert now.value("root_password_enabled", **labels) is None
         assert now.value("root_exporter_collection_success", **labels, source="account_summary") == 0.0
         assert now.value("root_exporter_last_success_timestamp", **labels, source="account_summary") > 0
-        assert now.value("root_exporter_collection_errors_total", **labels, source="account_summary",
-                         code="AccessDenied") >= 1
+        assert (
+            now.value("root_exporter_collection_errors_total", **labels, source="account_summary", code="AccessDenied")
+            >= 1
+        )
         row = parse_html(http_get(running.url + "/")[1]).find("tr", data_account_id=member)
         assert row.attrs["data-stale"] == "account_summary"
         assert row.find("div", data_stale="account_summary").text().startswith("stale since ")

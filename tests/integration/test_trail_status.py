@@ -59,8 +59,12 @@ def test_no_trail_means_detection_off(setup):
     result = coverage(harness, member)
     assert (result.enabled, result.reason) == (False, "no trail records us-east-1")
     metrics = parse(exposition(harness.snapshot, {})[0].decode())
-    assert metrics.value("root_activity_detection_enabled", account_id=member,
-                         account_name=harness.state(member).account.name) == 0.0
+    assert (
+        metrics.value(
+            "root_activity_detection_enabled", account_id=member, account_name=harness.state(member).account.name
+        )
+        == 0.0
+    )
 
 
 def test_a_logging_trail_with_management_events_means_detection_on(setup):
@@ -82,15 +86,29 @@ def test_a_trail_that_is_not_logging_does_not_count(setup):
 def test_read_only_classic_selectors_do_not_count(setup):
     harness, member = setup
     arn = trail(harness, member)
-    management_selectors(harness, member, arn, EventSelectors=[{"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}])
+    management_selectors(
+        harness, member, arn, EventSelectors=[{"ReadWriteType": "ReadOnly", "IncludeManagementEvents": True}]
+    )
     assert coverage(harness, member).enabled is False
 
 
 def test_advanced_selectors_without_management_events_do_not_count(setup):
     harness, member = setup
     arn = trail(harness, member)
-    management_selectors(harness, member, arn, AdvancedEventSelectors=[{"Name": "S3 data only", "FieldSelectors": [
-        {"Field": "eventCategory", "Equals": ["Data"]}, {"Field": "resources.type", "Equals": ["AWS::S3::Object"]}]}])
+    management_selectors(
+        harness,
+        member,
+        arn,
+        AdvancedEventSelectors=[
+            {
+                "Name": "S3 data only",
+                "FieldSelectors": [
+                    {"Field": "eventCategory", "Equals": ["Data"]},
+                    {"Field": "resources.type", "Equals": ["AWS::S3::Object"]},
+                ],
+            }
+        ],
+    )
     result = coverage(harness, member)
     assert result.enabled is False and "selects no management events" in result.reason
 
@@ -98,8 +116,14 @@ def test_advanced_selectors_without_management_events_do_not_count(setup):
 def test_advanced_selectors_with_management_events_count(setup):
     harness, member = setup
     arn = trail(harness, member)
-    management_selectors(harness, member, arn, AdvancedEventSelectors=[{"Name": "Management", "FieldSelectors": [
-        {"Field": "eventCategory", "Equals": ["Management"]}]}])
+    management_selectors(
+        harness,
+        member,
+        arn,
+        AdvancedEventSelectors=[
+            {"Name": "Management", "FieldSelectors": [{"Field": "eventCategory", "Equals": ["Management"]}]}
+        ],
+    )
     assert coverage(harness, member).enabled is True
 
 

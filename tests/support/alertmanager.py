@@ -22,14 +22,18 @@ class AlertmanagerServer(ManagedProcess):
         binary = require_binary(ALERTMANAGER, "prometheus-alertmanager")
         self.config_path = self.workdir / "alertmanager.yml"
         self.config_path.write_text(config_yaml)
-        self._start([
-            binary,
-            f"--config.file={self.config_path}",
-            f"--storage.path={self.workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{self.port}",
-            "--cluster.listen-address=",
-            "--log.level=info",
-        ], "/-/ready", ready_timeout)
+        self._start(
+            [
+                binary,
+                f"--config.file={self.config_path}",
+                f"--storage.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",
+                "--log.level=info",
+            ],
+            "/-/ready",
+            ready_timeout,
+        )
 
     def alerts(self) -> list[dict]:
         """Alerts Alertmanager holds now (API v2)."""

@@ -37,10 +37,14 @@ class Browser:
 
         self._process = subprocess.Popen(
             [chromium_binary(), *FLAGS, "--remote-debugging-pipe", f"--user-data-dir={self._profile}", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             # close_fds would close 3 and 4 after plumb(); every other descriptor of ours is
             # non-inheritable (Python's default), so exec closes it anyway.
-            preexec_fn=plumb, close_fds=False)
+            preexec_fn=plumb,
+            close_fds=False,
+        )
         os.close(to_chrome_r)
         os.close(from_chrome_w)
         self._buffer = b""
@@ -89,8 +93,11 @@ class Browser:
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         self.call("Page.enable", session=session)
-        self.call("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session,
+        )
         self.call("Page.navigate", {"url": url}, session)
         self.wait_event("Page.loadEventFired", session)
         return Tab(self, session)
@@ -125,8 +132,9 @@ class Tab:
         self._session = session
 
     def evaluate(self, expression: str) -> Any:
-        result = self._browser.call("Runtime.evaluate", {"expression": expression, "returnByValue": True},
-                                    self._session)
+        result = self._browser.call(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True}, self._session
+        )
         if "exceptionDetails" in result:
             raise AssertionError(f"{expression}: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -135,7 +143,9 @@ class Tab:
         params: dict[str, Any] = {"format": "png"}
         if full_page:
             params["captureBeyondViewport"] = True
-            size = self.evaluate("[Math.max(innerWidth, document.documentElement.scrollWidth), document.documentElement.scrollHeight]")
+            size = self.evaluate(
+                "[Math.max(innerWidth, document.documentElement.scrollWidth), document.documentElement.scrollHeight]"
+            )
             params["clip"] = {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1}
         data = self._browser.call("Page.captureScreenshot", params, self._session)["data"]
         path.parent.mkdir(parents=True, exist_ok=True)

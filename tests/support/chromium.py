@@ -18,8 +18,14 @@ from typing import Iterator, Optional
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 )
 
 
@@ -36,7 +42,10 @@ def _run(args: list[str], timeout: float) -> str:
     try:
         result = subprocess.run(
             [chromium_binary(), *FLAGS, f"--user-data-dir={profile}", *args],
-            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
     finally:
         shutil.rmtree(profile, ignore_errors=True)
@@ -88,10 +97,13 @@ class Element:
         Attribute names use ``_`` for ``-`` (``data_account_id``)."""
         wanted = {name.replace("_", "-"): value for name, value in attrs.items()}
         return [
-            element for element in self.iter()
-            if element.tag == tag and all(
+            element
+            for element in self.iter()
+            if element.tag == tag
+            and all(
                 name in element.attrs and (value is None or element.attrs[name] == value)
-                for name, value in wanted.items())
+                for name, value in wanted.items()
+            )
         ]
 
     def find(self, tag: str, **attrs: Optional[str]) -> "Element":

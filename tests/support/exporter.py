@@ -42,8 +42,9 @@ class RunningExporter:
         return stop_process(self.process)
 
 
-def start_exporter(args: list[str], env: Optional[dict[str, str]] = None, ready_timeout: float = 90.0,
-                   wait_ready: bool = True) -> RunningExporter:
+def start_exporter(
+    args: list[str], env: Optional[dict[str, str]] = None, ready_timeout: float = 90.0, wait_ready: bool = True
+) -> RunningExporter:
     """Start ``aws-root-exporter ARGS --web.listen-address 127.0.0.1:<free port>``.
 
     Waits until ``/-/ready`` answers 200 (every source ran once) unless ``wait_ready`` is False,
@@ -55,7 +56,10 @@ def start_exporter(args: list[str], env: Optional[dict[str, str]] = None, ready_
     full_env.update(env or {})
     process = subprocess.Popen(
         exporter_command() + list(args) + ["--web.listen-address", f"127.0.0.1:{port}"],
-        stdout=log_file, stderr=subprocess.STDOUT, env=full_env, stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
     )
     running = RunningExporter(process, port, Path(log_file.name))
     path = "/-/ready" if wait_ready else "/-/healthy"

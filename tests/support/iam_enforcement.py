@@ -111,8 +111,9 @@ def trust_allows(trust: dict[str, Any], caller_arn: str, caller_account: str, re
         unknown = set(statement.get("Condition", {})) - {"StringEquals"}
         equals = statement.get("Condition", {}).get("StringEquals", {})
         values = {"sts:ExternalId": request.get("ExternalId")}
-        if unknown or any(values.get(k) is None or values[k] not in ([v] if isinstance(v, str) else v)
-                          for k, v in equals.items()):
+        if unknown or any(
+            values.get(k) is None or values[k] not in ([v] if isinstance(v, str) else v) for k, v in equals.items()
+        ):
             continue
         return True
     return False
@@ -159,17 +160,24 @@ class EnforcingFakeAws(FakeAws):
         if (service, action) not in FAKE_ANSWERED and service not in JSON_SERVICES:
             return None
         path = environ.get("PATH_INFO", "/") + (f"?{environ['QUERY_STRING']}" if environ.get("QUERY_STRING") else "")
-        request = IAMRequest(account_id=get_account_id_from(key), method=environ["REQUEST_METHOD"], path=path,
-                             data={k: [v] for k, v in params.items()}, body=body,
-                             headers=EnvironHeaders(environ), action=action)
+        request = IAMRequest(
+            account_id=get_account_id_from(key),
+            method=environ["REQUEST_METHOD"],
+            path=path,
+            data={k: [v] for k, v in params.items()},
+            body=body,
+            headers=EnvironHeaders(environ),
+            action=action,
+        )
         request.check_signature()
         resource, conditions = resource_and_conditions(service, action, params)
         if evaluate(request._access_key.collect_policies(), f"{service}:{action}", resource, conditions):
             return None
         return _denied(service, request._access_key.arn, f"{service}:{action}", resource)
 
-    def _trust_denial(self, key: str, environ: dict[str, Any], body: bytes,
-                      params: dict[str, str]) -> Optional[wire.Response]:
+    def _trust_denial(
+        self, key: str, environ: dict[str, Any], body: bytes, params: dict[str, str]
+    ) -> Optional[wire.Response]:
         """A cross-account AssumeRole: the target role's trust policy decides (moto would not)."""
         from moto.iam.models import get_account_id_from, iam_backends
 

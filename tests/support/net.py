@@ -40,7 +40,9 @@ def wait_for(check: Callable[[], Optional[T]], timeout: float, what: str, interv
         except (OSError, ValueError) as error:  # not up yet
             last_error = error
         time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}" + (f" (last error: {last_error})" if last_error else ""))
+    raise TimeoutError(
+        f"timed out after {timeout:.0f}s waiting for {what}" + (f" (last error: {last_error})" if last_error else "")
+    )
 
 
 def stop_process(process: "subprocess.Popen", timeout: float = 15.0) -> int:

@@ -47,8 +47,9 @@ class ManagedProcess:
 
     def _start(self, command: list[str], ready_path: str, timeout: float) -> None:
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, cwd=self.workdir)
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir
+            )
 
         def ready() -> bool:
             if self.process.poll() is not None:
@@ -73,7 +74,9 @@ class ManagedProcess:
         except ValueError:
             payload = None
         if status != 200 or payload is None:
-            raise RuntimeError(f"{self.name} GET {url} answered {status}: {body}\n--- {self.name} log ---\n{self.log()}")
+            raise RuntimeError(
+                f"{self.name} GET {url} answered {status}: {body}\n--- {self.name} log ---\n{self.log()}"
+            )
         return payload
 
     def stop(self) -> None:
@@ -96,22 +99,31 @@ class PrometheusServer(ManagedProcess):
     content) next to it, so relative ``rule_files`` paths in the configuration resolve.
     """
 
-    def __init__(self, config_yaml: str, rule_files: Optional[dict[str, str]] = None,
-                 workdir: Optional[Path] = None, ready_timeout: float = 60.0):
+    def __init__(
+        self,
+        config_yaml: str,
+        rule_files: Optional[dict[str, str]] = None,
+        workdir: Optional[Path] = None,
+        ready_timeout: float = 60.0,
+    ):
         super().__init__("prometheus", workdir)
         binary = require_binary(PROMETHEUS, "prometheus")
         self.config_path = self.workdir / "prometheus.yml"
         self.config_path.write_text(config_yaml)
         for name, content in (rule_files or {}).items():
             (self.workdir / name).write_text(content)
-        self._start([
-            binary,
-            f"--config.file={self.config_path}",
-            f"--storage.tsdb.path={self.workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{self.port}",
-            "--web.enable-lifecycle",
-            "--log.level=info",
-        ], "/-/ready", ready_timeout)
+        self._start(
+            [
+                binary,
+                f"--config.file={self.config_path}",
+                f"--storage.tsdb.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--web.enable-lifecycle",
+                "--log.level=info",
+            ],
+            "/-/ready",
+            ready_timeout,
+        )
 
     def query(self, expr: str) -> list[dict]:
         """Evaluate ``expr`` now; the result as a list of ``{"metric": {...}, "value": [t, "v"]}``.

@@ -51,7 +51,6 @@ class FakeBase:
         except KeyError:
             raise KeyError(f"unknown account {account_id}; create_account first") from None
 
-
     def _normalize(self, account: _Account) -> None:
         """Give serials to MFA devices that have none, for this account."""
         used: set[str] = set()
@@ -65,9 +64,8 @@ class FakeBase:
                         serial = f"{base}-{n}"
                     device.serial = serial
                 elif device.kind == "fido":
-                    device.serial = (
-                        f"arn:aws:iam::{account.id}:u2f/root-account-mfa-device/"
-                        + _random_chars(26, string.ascii_uppercase + "234567")
+                    device.serial = f"arn:aws:iam::{account.id}:u2f/root-account-mfa-device/" + _random_chars(
+                        26, string.ascii_uppercase + "234567"
                     )
                 else:
                     device.serial = "GAHT" + "".join(random.choice(string.digits) for _ in range(8))

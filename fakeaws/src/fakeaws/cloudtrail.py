@@ -25,6 +25,7 @@ _LOOKUP_KEYS = {
     "AccessKeyId",
 }
 
+
 def _parse_time(value: Any) -> datetime:
     if isinstance(value, (int, float)):
         return datetime.fromtimestamp(value, timezone.utc)
@@ -63,8 +64,14 @@ class CloudTrailService(FakeBase):
         """
         event_id = event_id or str(uuid.uuid4())
         record = wire.console_login_record(
-            account_id=account_id, event_id=event_id, time=time, success=success,
-            mfa_used=mfa_used, source_ip=source_ip, user_type=user_type, user_name=user_name,
+            account_id=account_id,
+            event_id=event_id,
+            time=time,
+            success=success,
+            mfa_used=mfa_used,
+            source_ip=source_ip,
+            user_type=user_type,
+            user_name=user_name,
             region=region,
         )
         if assumed_root:
@@ -74,7 +81,12 @@ class CloudTrailService(FakeBase):
                 "assumedRoot": "true",
             }
         self._add_event(
-            account_id, region, event_id, "ConsoleLogin", time, json.dumps(record),
+            account_id,
+            region,
+            event_id,
+            "ConsoleLogin",
+            time,
+            json.dumps(record),
             wire.lookup_username(user_type, user_name),
         )
         return event_id
@@ -97,15 +109,26 @@ class CloudTrailService(FakeBase):
         return event_id
 
     def _add_event(
-        self, account_id: str, region: str, event_id: str, name: str, time: datetime,
-        record: str, username: str,
+        self,
+        account_id: str,
+        region: str,
+        event_id: str,
+        name: str,
+        time: datetime,
+        record: str,
+        username: str,
     ) -> None:
         with self._lock:
             self._event_seq += 1
             event = _Event(
-                event_id=event_id, name=name, time=wire.utc(time).replace(microsecond=0),
-                source="signin.amazonaws.com", username=username, read_only="false",
-                record=record, seq=self._event_seq,
+                event_id=event_id,
+                name=name,
+                time=wire.utc(time).replace(microsecond=0),
+                source="signin.amazonaws.com",
+                username=username,
+                read_only="false",
+                record=record,
+                seq=self._event_seq,
             )
             self._account(account_id).events.setdefault(region, []).append(event)
 
@@ -121,9 +144,7 @@ class CloudTrailService(FakeBase):
         params = request.params
         attributes = params.get("LookupAttributes") or []
         if not isinstance(attributes, list) or len(attributes) > 1:
-            raise _AwsError(
-                "InvalidLookupAttributesException", "You can only specify one lookup attribute."
-            )
+            raise _AwsError("InvalidLookupAttributesException", "You can only specify one lookup attribute.")
         attribute = None
         if attributes:
             key = attributes[0].get("AttributeKey")
@@ -137,14 +158,10 @@ class CloudTrailService(FakeBase):
         except (ValueError, OverflowError):
             raise _AwsError("InvalidTimeRangeException", "Invalid StartTime or EndTime") from None
         if start and end and start > end:
-            raise _AwsError(
-                "InvalidTimeRangeException", "Start time must be before or equal to end time."
-            )
+            raise _AwsError("InvalidTimeRangeException", "Start time must be before or equal to end time.")
         max_results = params.get("MaxResults", 50)
         if not isinstance(max_results, int) or not 1 <= max_results <= 50:
-            raise _AwsError(
-                "InvalidMaxResultsException", "MaxResults must be an integer between 1 and 50."
-            )
+            raise _AwsError("InvalidMaxResultsException", "MaxResults must be an integer between 1 and 50.")
         category = params.get("EventCategory")
         fingerprint = hashlib.sha256(
             json.dumps([attribute, str(start), str(end), category], sort_keys=True).encode()
@@ -166,13 +183,14 @@ class CloudTrailService(FakeBase):
         if category == "insight":
             events = []
         matched = [
-            event for event in events
+            event
+            for event in events
             if (start is None or event.time >= start)
             and (end is None or event.time <= end)
             and (attribute is None or _event_matches(event, *attribute))
         ]
         matched.sort(key=lambda event: (event.time, event.seq), reverse=True)
-        page = matched[offset:offset + max_results]
+        page = matched[offset : offset + max_results]
         result: dict[str, Any] = {
             "Events": [
                 {
@@ -202,9 +220,12 @@ class CloudTrailService(FakeBase):
         """The management account's organization trails that record ``region`` (moto's objects)."""
         from moto.cloudtrail.models import cloudtrail_backends
 
-        return [trail for backend in cloudtrail_backends[MANAGEMENT_ACCOUNT_ID].values()
-                for trail in backend.trails.values()
-                if trail.is_org_trail and (trail.is_multi_region or trail.region_name == region)]
+        return [
+            trail
+            for backend in cloudtrail_backends[MANAGEMENT_ACCOUNT_ID].values()
+            for trail in backend.trails.values()
+            if trail.is_org_trail and (trail.is_multi_region or trail.region_name == region)
+        ]
 
     def _member_org_trail(self, request: _Request, account_id: str, name: Any) -> Optional[Any]:
         """The organization trail a member names by ARN, or None (then moto answers)."""
@@ -234,7 +255,9 @@ class CloudTrailService(FakeBase):
         if trail is None:
             return None
         classic, advanced = trail.get_event_selectors()
-        return wire.json_response({"TrailARN": trail.arn, "EventSelectors": classic, "AdvancedEventSelectors": advanced})
+        return wire.json_response(
+            {"TrailARN": trail.arn, "EventSelectors": classic, "AdvancedEventSelectors": advanced}
+        )
 
 
 def _event_matches(event: _Event, key: str, value: str) -> bool:

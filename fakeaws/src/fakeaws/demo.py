@@ -100,9 +100,7 @@ class DemoAccount:
         created = now - ROOT_AGE
         return FakeRoot(
             password=self.password,
-            password_last_used=(
-                now - self.password_last_used_ago if self.password_last_used_ago else None
-            ),
+            password_last_used=(now - self.password_last_used_ago if self.password_last_used_ago else None),
             access_keys=[
                 FakeAccessKey(
                     active=key.active,
@@ -114,38 +112,46 @@ class DemoAccount:
                 for key in self.access_keys
             ],
             certificates=[
-                FakeCertificate(active=cert.active, uploaded=now - cert.uploaded_ago)
-                for cert in self.certificates
+                FakeCertificate(active=cert.active, uploaded=now - cert.uploaded_ago) for cert in self.certificates
             ],
-            mfa_devices=[
-                FakeMfaDevice(kind, enabled=created + timedelta(days=1)) for kind in self.mfa
-            ],
+            mfa_devices=[FakeMfaDevice(kind, enabled=created + timedelta(days=1)) for kind in self.mfa],
             created=created,
         )
 
 
 DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
     DemoAccount(
-        MANAGEMENT_ACCOUNT_ID, "management",
-        password=True, password_last_used_ago=timedelta(days=40), mfa=("hardware",),
+        MANAGEMENT_ACCOUNT_ID,
+        "management",
+        password=True,
+        password_last_used_ago=timedelta(days=40),
+        mfa=("hardware",),
     ),
     DemoAccount("111111111111", "security-tooling", "Security", password=True, mfa=("fido",)),
     DemoAccount("222222222222", "log-archive", "Security"),
     DemoAccount(
-        "333333333333", "prod-payments", "Workloads/Prod",
+        "333333333333",
+        "prod-payments",
+        "Workloads/Prod",
         password=True,
-        access_keys=(
-            DemoKey(rotated_ago=timedelta(days=400), last_used_ago=timedelta(hours=2)),
-        ),
+        access_keys=(DemoKey(rotated_ago=timedelta(days=400), last_used_ago=timedelta(hours=2)),),
     ),
     DemoAccount("444444444444", "prod-web", "Workloads/Prod", password=True, mfa=("virtual",)),
     DemoAccount(
-        "555555555555", "dev-sandbox", "Workloads/Dev",
-        password=True, mfa=("hardware",), certificates=(DemoCertificate(),),
+        "555555555555",
+        "dev-sandbox",
+        "Workloads/Dev",
+        password=True,
+        mfa=("hardware",),
+        certificates=(DemoCertificate(),),
     ),
     DemoAccount(
-        "666666666666", "data-lake", "Workloads/Prod",
-        password=True, password_last_used_ago=timedelta(minutes=30), mfa=("virtual", "fido"),
+        "666666666666",
+        "data-lake",
+        "Workloads/Prod",
+        password=True,
+        password_last_used_ago=timedelta(minutes=30),
+        mfa=("virtual", "fido"),
         console_logins=(
             DemoLogin(timedelta(minutes=30), success=True, mfa_used=True, source_ip="203.0.113.10"),
             DemoLogin(timedelta(minutes=35), success=False, mfa_used=False, source_ip="198.51.100.7"),
@@ -154,16 +160,23 @@ DEMO_ACCOUNTS: tuple[DemoAccount, ...] = (
     ),
     DemoAccount("777777777777", "shared-services", "Infrastructure"),
     DemoAccount(
-        "888888888888", "legacy-billing", "Workloads/Prod",
-        password=True, mfa=("virtual",),
+        "888888888888",
+        "legacy-billing",
+        "Workloads/Prod",
+        password=True,
+        mfa=("virtual",),
         access_keys=(
             DemoKey(active=False, rotated_ago=timedelta(days=700), last_used_ago=timedelta(days=500)),
             DemoKey(active=True, rotated_ago=timedelta(days=120)),
         ),
     ),
     DemoAccount(
-        "999999999999", "staging", "Workloads/Dev",
-        password=True, mfa=("hardware",), assume_role_denied=True,
+        "999999999999",
+        "staging",
+        "Workloads/Dev",
+        password=True,
+        mfa=("hardware",),
+        assume_role_denied=True,
     ),
     DemoAccount("101010101010", "old-project", "Sandbox", state="SUSPENDED"),
 )
@@ -172,9 +185,17 @@ DEMO_FEATURES = {"root_credentials_management": True, "root_sessions": True}
 
 
 def _deny_root(action: object, **statement: object) -> dict:
-    return {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Deny", "Action": action, "Resource": "*",
-        "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}, **statement}}]}
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Action": action,
+                "Resource": "*",
+                "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:root"}, **statement},
+            }
+        ],
+    }
 
 
 @dataclass(frozen=True)
@@ -192,8 +213,13 @@ DEMO_SCPS: tuple[DemoScp, ...] = (
 )
 
 
-def build_organization(fake: FakeAws, now: datetime, accounts: Iterable[DemoAccount] = DEMO_ACCOUNTS,
-                       features: Mapping[str, bool] = DEMO_FEATURES, scps: Iterable[DemoScp] = DEMO_SCPS) -> None:
+def build_organization(
+    fake: FakeAws,
+    now: datetime,
+    accounts: Iterable[DemoAccount] = DEMO_ACCOUNTS,
+    features: Mapping[str, bool] = DEMO_FEATURES,
+    scps: Iterable[DemoScp] = DEMO_SCPS,
+) -> None:
     """Create an organization of ``accounts`` (the demo's by default) in a started, empty
     ``fake``; every age in the scenario is relative to ``now``."""
     if now.tzinfo is None:
@@ -205,12 +231,18 @@ def build_organization(fake: FakeAws, now: datetime, accounts: Iterable[DemoAcco
             fake.set_root(account.id, account.fake_root(now))
         else:
             fake.create_account(
-                account.id, account.name, email=account.email, ou=account.ou,
-                root=account.fake_root(now), state=account.state,
+                account.id,
+                account.name,
+                email=account.email,
+                ou=account.ou,
+                root=account.fake_root(now),
+                state=account.state,
             )
         if account.assume_role_denied:
             fake.fail(
-                account.id, "AssumeRole", "AccessDenied",
+                account.id,
+                "AssumeRole",
+                "AccessDenied",
                 f"User: arn:aws:iam::{MANAGEMENT_ACCOUNT_ID}:root is not authorized to perform: "
                 f"sts:AssumeRole on resource: arn:aws:iam::{account.id}:role/OrganizationAccountAccessRole",
             )
@@ -218,9 +250,13 @@ def build_organization(fake: FakeAws, now: datetime, accounts: Iterable[DemoAcco
             fake.fail(account.id, "AssumeRoot", "AccessDenied")
         for login in account.console_logins:
             fake.add_console_login(
-                account.id, time=now - login.ago, success=login.success,
-                mfa_used=login.mfa_used, source_ip=login.source_ip,
-                user_type="IAMUser" if login.user_name else "Root", user_name=login.user_name,
+                account.id,
+                time=now - login.ago,
+                success=login.success,
+                mfa_used=login.mfa_used,
+                source_ip=login.source_ip,
+                user_type="IAMUser" if login.user_name else "Root",
+                user_name=login.user_name,
             )
     fake.set_scps_enabled(True)
     for policy in scps:
@@ -228,9 +264,7 @@ def build_organization(fake: FakeAws, now: datetime, accounts: Iterable[DemoAcco
         fake.create_scp(policy.name, dict(policy.document), targets)
 
 
-def start_demo_fake(
-    now: Optional[datetime] = None, *, host: str = "127.0.0.1", port: int = 0
-) -> FakeAws:
+def start_demo_fake(now: Optional[datetime] = None, *, host: str = "127.0.0.1", port: int = 0) -> FakeAws:
     """Start a ``FakeAws`` (default: a free loopback port) with the demo organization in it."""
     fake = FakeAws(host, port)
     fake.start()
@@ -255,8 +289,13 @@ HEARTBEAT_EVERY = 60.0  # seconds; the shipped templates' schedule puts one ever
 def _client(fake: FakeAws, service: str) -> Any:
     import boto3
 
-    return boto3.client(service, endpoint_url=fake.endpoint_url, region_name="us-east-1",
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return boto3.client(
+        service,
+        endpoint_url=fake.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def build_detection(fake: FakeAws) -> str:
@@ -264,25 +303,43 @@ def build_detection(fake: FakeAws) -> str:
     which every member sees as a shadow trail; returns its ARN."""
     s3, cloudtrail = _client(fake, "s3"), _client(fake, "cloudtrail")
     s3.create_bucket(Bucket="demo-organization-trail")
-    arn = cloudtrail.create_trail(Name="organization", S3BucketName="demo-organization-trail",
-                                  IsMultiRegionTrail=True, IsOrganizationTrail=True)["TrailARN"]
-    cloudtrail.put_event_selectors(TrailName=arn, EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}])
+    arn = cloudtrail.create_trail(
+        Name="organization", S3BucketName="demo-organization-trail", IsMultiRegionTrail=True, IsOrganizationTrail=True
+    )["TrailARN"]
+    cloudtrail.put_event_selectors(
+        TrailName=arn, EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}]
+    )
     cloudtrail.start_logging(Name=arn)
     return arn
 
 
 def _root_record(account_id: str, name: str, now: datetime, key: str = "", source: str = "iam.amazonaws.com") -> dict:
-    identity: dict[str, Any] = {"type": "Root", "principalId": account_id, "arn": f"arn:aws:iam::{account_id}:root",
-                                "accountId": account_id}
+    identity: dict[str, Any] = {
+        "type": "Root",
+        "principalId": account_id,
+        "arn": f"arn:aws:iam::{account_id}:root",
+        "accountId": account_id,
+    }
     if key:
         identity["accessKeyId"] = key
-    record = {"eventVersion": "1.09", "userIdentity": identity, "eventTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-              "eventSource": source, "eventName": name, "awsRegion": "us-east-1",
-              "sourceIPAddress": "203.0.113.10", "eventID": str(uuid.uuid4()), "eventType": "AwsApiCall",
-              "recipientAccountId": account_id}
+    record = {
+        "eventVersion": "1.09",
+        "userIdentity": identity,
+        "eventTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.10",
+        "eventID": str(uuid.uuid4()),
+        "eventType": "AwsApiCall",
+        "recipientAccountId": account_id,
+    }
     if name == "ConsoleLogin":
-        record.update(eventType="AwsConsoleSignIn", responseElements={"ConsoleLogin": "Success"},
-                      additionalEventData={"MFAUsed": "Yes"})
+        record.update(
+            eventType="AwsConsoleSignIn",
+            responseElements={"ConsoleLogin": "Success"},
+            additionalEventData={"MFAUsed": "Yes"},
+        )
     return record
 
 
@@ -293,12 +350,16 @@ def demo_stream_events(now: datetime) -> list[tuple[str, dict]]:
     api, sign_in = "AWS API Call via CloudTrail", "AWS Console Sign In via CloudTrail"
     task_key = "ASIA" + uuid.uuid4().hex[:16].upper()
     assume_root = _root_record(MANAGEMENT_ACCOUNT_ID, "AssumeRoot", now, source="sts.amazonaws.com")
-    assume_root["userIdentity"] = {"type": "AssumedRole", "accountId": MANAGEMENT_ACCOUNT_ID,
-                                   "arn": f"arn:aws:sts::{MANAGEMENT_ACCOUNT_ID}:assumed-role/Admin/alice",
-                                   "sessionContext": {"assumedRoot": "true"}}
+    assume_root["userIdentity"] = {
+        "type": "AssumedRole",
+        "accountId": MANAGEMENT_ACCOUNT_ID,
+        "arn": f"arn:aws:sts::{MANAGEMENT_ACCOUNT_ID}:assumed-role/Admin/alice",
+        "sessionContext": {"assumedRoot": "true"},
+    }
     assume_root["requestParameters"] = {
         "targetPrincipal": "222222222222",
-        "taskPolicyArn": {"arn": "arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials"}}
+        "taskPolicyArn": {"arn": "arn:aws:iam::aws:policy/root-task/IAMDeleteRootUserCredentials"},
+    }
     assume_root["responseElements"] = {"credentials": {"accessKeyId": task_key}}
     console = "ASIA" + uuid.uuid4().hex[:16].upper()
     return [
@@ -325,10 +386,24 @@ def build_stream(fake: FakeAws, now: datetime, heartbeat_every: float = HEARTBEA
     events.create_event_bus(Name=DEMO_BUS)
     events.put_rule(Name="root-events-to-queue", EventBusName=DEMO_BUS, EventPattern=json.dumps(CENTRAL_RULE_PATTERN))
     events.put_targets(Rule="root-events-to-queue", EventBusName=DEMO_BUS, Targets=[{"Id": "queue", "Arn": arn}])
-    heartbeat = {"Source": HEARTBEAT_SOURCE, "DetailType": HEARTBEAT_DETAIL_TYPE, "Detail": "{}", "EventBusName": DEMO_BUS}
-    events.put_events(Entries=[heartbeat] + [
-        {"Source": "aws.signin" if kind.endswith("Sign In via CloudTrail") else "aws.iam", "DetailType": kind,
-         "Detail": json.dumps(record), "EventBusName": DEMO_BUS} for kind, record in demo_stream_events(now)])
+    heartbeat = {
+        "Source": HEARTBEAT_SOURCE,
+        "DetailType": HEARTBEAT_DETAIL_TYPE,
+        "Detail": "{}",
+        "EventBusName": DEMO_BUS,
+    }
+    events.put_events(
+        Entries=[heartbeat]
+        + [
+            {
+                "Source": "aws.signin" if kind.endswith("Sign In via CloudTrail") else "aws.iam",
+                "DetailType": kind,
+                "Detail": json.dumps(record),
+                "EventBusName": DEMO_BUS,
+            }
+            for kind, record in demo_stream_events(now)
+        ]
+    )
 
     def beat() -> None:
         while True:
@@ -347,5 +422,6 @@ def with_demo_stream(config: Any, fake: FakeAws) -> Any:
     from dataclasses import replace
 
     url = _client(fake, "sqs").get_queue_url(QueueName=DEMO_QUEUE)["QueueUrl"]
-    return replace(config, collection=replace(config.collection, root_events=replace(
-        config.collection.root_events, queue_url=url)))
+    return replace(
+        config, collection=replace(config.collection, root_events=replace(config.collection.root_events, queue_url=url))
+    )

@@ -39,6 +39,7 @@ _SIGNING_PARAMS = frozenset(
     }
 )
 
+
 class _Request:
     def __init__(self, environ: dict[str, Any]):
         length = int(environ.get("CONTENT_LENGTH") or 0)
@@ -77,9 +78,9 @@ class _Request:
     def recorded_params(self) -> Mapping[str, str]:
         """``params`` as ``FakeCall.params`` keeps them: strings, without signing parameters."""
         recorded = {
-            str(key): value if isinstance(value, str) else json.dumps(
-                value, sort_keys=True, separators=(",", ":"), default=str
-            )
+            str(key): value
+            if isinstance(value, str)
+            else json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
             for key, value in self.params.items()
             if str(key).lower() not in _SIGNING_PARAMS
         }
@@ -100,7 +101,6 @@ class _Request:
 
 
 class Dispatch(FakeBase):
-
     def _handle(self, environ: dict[str, Any], start_response: Callable, moto_app: Any) -> Any:
         request = _Request(environ)
         session = None
@@ -116,8 +116,14 @@ class Dispatch(FakeBase):
             account_id = MANAGEMENT_ACCOUNT_ID
         target = request.target_account()
         call = FakeCall(
-            request.service, request.action, account_id, request.region, _time.time(),
-            session is not None, request.recorded_params(), target,
+            request.service,
+            request.action,
+            account_id,
+            request.region,
+            _time.time(),
+            session is not None,
+            request.recorded_params(),
+            target,
         )
         keyed = _keyed_account(request, account_id, target)
         with self._lock:
@@ -170,8 +176,11 @@ class Dispatch(FakeBase):
             with self._lock:
                 expiry = _now() + timedelta(seconds=self._role_lifetime or 0)
                 self._role_expiry[key.group(1)] = expiry
-            text = re.sub(r"<Expiration>[^<]*</Expiration>",
-                          f"<Expiration>{expiry.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}</Expiration>", text)
+            text = re.sub(
+                r"<Expiration>[^<]*</Expiration>",
+                f"<Expiration>{expiry.strftime('%Y-%m-%dT%H:%M:%S.%fZ')}</Expiration>",
+                text,
+            )
         body = text.encode()
         headers = [(k, v) for k, v in answer["headers"] if k.lower() != "content-length"]
         start_response(answer["status"], headers + [("Content-Length", str(len(body)))])
@@ -213,6 +222,7 @@ class Dispatch(FakeBase):
                 message = f"injected {code}"
         raise _AwsError(code, message, failure.status)
 
+
 class _Middleware:
     def __init__(self, fake: Dispatch, moto_app: Any):
         self.fake = fake
@@ -232,6 +242,13 @@ def _keyed_account(request: _Request, caller: str, target: Optional[str]) -> str
 
 
 _REASONS = {
-    200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
-    410: "Gone", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable",
+    200: "OK",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    410: "Gone",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
 }

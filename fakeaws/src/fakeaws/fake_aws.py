@@ -22,7 +22,6 @@ moto keeps its state in module-level dictionaries, so one process runs one ``Fak
 ``start`` resets moto and refuses to run while another instance is running.
 """
 
-
 from __future__ import annotations
 
 import math
@@ -58,8 +57,7 @@ class FakeAws(Dispatch, IamService, OrganizationsService, RootSessions, CloudTra
         with FakeAws._running_lock:
             if FakeAws._running is not None:
                 raise RuntimeError(
-                    "another FakeAws is running in this process; moto's state is process-wide, "
-                    "stop it first"
+                    "another FakeAws is running in this process; moto's state is process-wide, stop it first"
                 )
             FakeAws._running = self
         try:
@@ -71,7 +69,10 @@ class FakeAws(Dispatch, IamService, OrganizationsService, RootSessions, CloudTra
 
             moto_app = DomainDispatcherApplication(create_backend_app)
             self._server = make_server(
-                self.host, self.port, _Middleware(self, moto_app), threaded=True,
+                self.host,
+                self.port,
+                _Middleware(self, moto_app),
+                threaded=True,
                 request_handler=QuietHandler,
             )
         except BaseException:
@@ -80,9 +81,7 @@ class FakeAws(Dispatch, IamService, OrganizationsService, RootSessions, CloudTra
             raise
         host, port = self._server.server_address[:2]
         self.endpoint_url = f"http://{host}:{port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-aws", daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-aws", daemon=True)
         self._thread.start()
         return self.endpoint_url
 
@@ -168,9 +167,7 @@ class FakeAws(Dispatch, IamService, OrganizationsService, RootSessions, CloudTra
                 for key in [key for key in self._failures if key[0] == account_id]:
                     del self._failures[key]
 
-    def set_latency(
-        self, seconds: float, action: Optional[str] = None, account_id: Optional[str] = None
-    ) -> None:
+    def set_latency(self, seconds: float, action: Optional[str] = None, account_id: Optional[str] = None) -> None:
         """Every matching request waits ``seconds`` before it is answered (until ``clear_latency``).
 
         ``action`` None = any action; ``account_id`` None = any account, which is matched as in
@@ -203,7 +200,8 @@ class FakeAws(Dispatch, IamService, OrganizationsService, RootSessions, CloudTra
     def calls_to(self, action: str, account_id: Optional[str] = None) -> list[FakeCall]:
         """The calls of ``action`` (made by ``account_id``, the calling account, when given)."""
         return [
-            call for call in self.calls
+            call
+            for call in self.calls
             if call.action == action and (account_id is None or call.account_id == account_id)
         ]
 

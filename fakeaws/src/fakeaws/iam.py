@@ -14,7 +14,6 @@ from fakeaws.wire import XmlMap
 
 
 class IamService(FakeBase):
-
     def set_report_override(self, account_id: str, content: Optional[bytes]) -> None:
         """GetCredentialReport returns ``content`` verbatim (None = back to the real report)."""
         with self._lock:
@@ -34,7 +33,6 @@ class IamService(FakeBase):
         """The next GenerateCredentialReport makes a new report even if the cached one is young."""
         with self._lock:
             self._account(account_id).report.expired = True
-
 
     def _summary_map(self, account_id: str) -> XmlMap:
         from moto.iam.models import iam_backends
@@ -150,7 +148,8 @@ class IamService(FakeBase):
             content = report.override if report.override is not None else report.content
             generated = report.generated
         return wire.query_response(
-            "iam", "GetCredentialReport",
+            "iam",
+            "GetCredentialReport",
             {"Content": content, "ReportFormat": "text/csv", "GeneratedTime": generated},
         )
 
@@ -169,11 +168,13 @@ class IamService(FakeBase):
             account, root = self._root(account_id)
             for device in root.mfa_devices:
                 if device.kind == "virtual" and status != "Unassigned":
-                    devices.append({
-                        "SerialNumber": device.serial,
-                        "User": self._root_user(account),
-                        "EnableDate": device.enabled,
-                    })
+                    devices.append(
+                        {
+                            "SerialNumber": device.serial,
+                            "User": self._root_user(account),
+                            "EnableDate": device.enabled,
+                        }
+                    )
         backend = iam_backends[account_id]["aws"]
         for device in list(backend.virtual_mfa_devices.values()):
             assigned = device.enable_date is not None
@@ -183,15 +184,18 @@ class IamService(FakeBase):
             if device.user is not None:
                 user = device.user
                 item["User"] = {
-                    "Path": user.path, "UserName": user.name, "UserId": user.id,
-                    "Arn": user.arn, "CreateDate": user.create_date,
+                    "Path": user.path,
+                    "UserName": user.name,
+                    "UserId": user.id,
+                    "Arn": user.arn,
+                    "CreateDate": user.create_date,
                 }
             if device.enable_date is not None:
                 item["EnableDate"] = device.enable_date
             devices.append(item)
         start = self._marker(request)
         max_items = int(request.params.get("MaxItems") or 100)
-        page = devices[start:start + max_items]
+        page = devices[start : start + max_items]
         result: dict[str, Any] = {"VirtualMFADevices": page, "IsTruncated": start + max_items < len(devices)}
         if result["IsTruncated"]:
             result["Marker"] = str(start + max_items)

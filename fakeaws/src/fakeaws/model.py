@@ -44,6 +44,7 @@ REPORT_COLUMNS = (
 )
 _EMPTY_PARAMS: Mapping[str, str] = MappingProxyType({})
 
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 

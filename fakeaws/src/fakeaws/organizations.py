@@ -30,7 +30,6 @@ _STATUS_FOR_STATE = {
 
 
 class OrganizationsService(FakeBase):
-
     def create_organization(self) -> None:
         """An organization (all features) whose management account is 123456789012."""
         backend = _org_backend()
@@ -51,16 +50,11 @@ class OrganizationsService(FakeBase):
         with self._lock:
             parent = self._root_id()
             for name in [part for part in path.split("/") if part]:
-                existing = [
-                    ou for ou in backend.ou
-                    if getattr(ou, "parent_id", None) == parent and ou.name == name
-                ]
+                existing = [ou for ou in backend.ou if getattr(ou, "parent_id", None) == parent and ou.name == name]
                 if existing:
                     parent = existing[0].id
                 else:
-                    parent = backend.create_organizational_unit(Name=name, ParentId=parent)[
-                        "OrganizationalUnit"
-                    ]["Id"]
+                    parent = backend.create_organizational_unit(Name=name, ParentId=parent)["OrganizationalUnit"]["Id"]
             return parent
 
     def create_account(
@@ -113,8 +107,9 @@ class OrganizationsService(FakeBase):
         destination = self.create_ou(ou) if ou else self._root_id()
         with self._lock:
             account = backend.get_account_by_id(account_id)
-            backend.move_account(AccountId=account_id, SourceParentId=account.parent_id,
-                                 DestinationParentId=destination)
+            backend.move_account(
+                AccountId=account_id, SourceParentId=account.parent_id, DestinationParentId=destination
+            )
 
     # ------------------------------------------------------------ service control policies
 
@@ -123,7 +118,9 @@ class OrganizationsService(FakeBase):
         backend = _org_backend()
         with self._lock:
             root_id = self._root_id()
-            enabled_now = any(t["Type"] == "SERVICE_CONTROL_POLICY" for t in backend._get_root_by_id(root_id).policy_types)
+            enabled_now = any(
+                t["Type"] == "SERVICE_CONTROL_POLICY" for t in backend._get_root_by_id(root_id).policy_types
+            )
             if enabled and not enabled_now:
                 backend.enable_policy_type(RootId=root_id, PolicyType="SERVICE_CONTROL_POLICY")
             elif not enabled and enabled_now:
@@ -134,8 +131,9 @@ class OrganizationsService(FakeBase):
         backend = _org_backend()
         text = content if isinstance(content, str) else json.dumps(content)
         with self._lock:
-            policy_id = backend.create_policy(Name=name, Description=name, Content=text,
-                                              Type="SERVICE_CONTROL_POLICY")["Policy"]["PolicySummary"]["Id"]
+            policy_id = backend.create_policy(Name=name, Description=name, Content=text, Type="SERVICE_CONTROL_POLICY")[
+                "Policy"
+            ]["PolicySummary"]["Id"]
         for target in targets:
             self.attach_scp(policy_id, target)
         return policy_id
@@ -171,6 +169,7 @@ class OrganizationsService(FakeBase):
     def _org_member_ids(self) -> set[str]:
         backend = _org_backend()
         return {account.id for account in backend.accounts} if backend.org else set()
+
     def _list_organizations_features(self, request: _Request, account_id: str) -> wire.Response:
         backend = _org_backend()
         with self._lock:
@@ -190,6 +189,7 @@ class OrganizationsService(FakeBase):
         return wire.query_response(
             "iam", "ListOrganizationsFeatures", {"OrganizationId": org_id, "EnabledFeatures": features}
         )
+
 
 def _org_backend() -> Any:
     from moto.organizations.models import organizations_backends

@@ -91,7 +91,8 @@ class RootSessions(FakeBase):
 
     def _root_caller_identity(self, request: _Request, account_id: str) -> wire.Response:
         return wire.query_response(
-            "sts", "GetCallerIdentity",
+            "sts",
+            "GetCallerIdentity",
             {"UserId": account_id, "Account": account_id, "Arn": f"arn:aws:iam::{account_id}:root"},
         )
 
@@ -99,9 +100,7 @@ class RootSessions(FakeBase):
         with self._lock:
             account, root = self._root(account_id)
             if not root.password:
-                raise _AwsError(
-                    "NoSuchEntity", f"Login Profile for User {account.name} cannot be found.", 404
-                )
+                raise _AwsError("NoSuchEntity", f"Login Profile for User {account.name} cannot be found.", 404)
             profile = {
                 "UserName": account.name,
                 "CreateDate": self._root_created(account),
@@ -113,8 +112,7 @@ class RootSessions(FakeBase):
         with self._lock:
             _, root = self._root(account_id)
             keys = [
-                {"AccessKeyId": key.id, "Status": "Active" if key.active else "Inactive",
-                 "CreateDate": key.created}
+                {"AccessKeyId": key.id, "Status": "Active" if key.active else "Inactive", "CreateDate": key.created}
                 for key in root.access_keys
             ]
         return wire.query_response("iam", "ListAccessKeys", {"AccessKeyMetadata": keys, "IsTruncated": False})
@@ -181,6 +179,7 @@ class RootSessions(FakeBase):
         "GetUser": _rs_get_user,
     }
 
+
 def _denier(session: _RootSession, request: _Request, why: str) -> Callable:
     def deny(fake: FakeBase, req: _Request, account_id: str) -> wire.Response:
         raise _AwsError(
@@ -196,5 +195,5 @@ def _denier(session: _RootSession, request: _Request, why: str) -> Callable:
 
 def _certificate_body(cert_id: str) -> str:
     filler = base64.b64encode(hashlib.sha512(cert_id.encode()).digest() * 6).decode()
-    lines = [filler[i:i + 64] for i in range(0, len(filler), 64)]
+    lines = [filler[i : i + 64] for i in range(0, len(filler), 64)]
     return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"

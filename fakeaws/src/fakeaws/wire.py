@@ -133,7 +133,6 @@ def json_response(payload: Mapping[str, Any]) -> Response:
     return 200, [("Content-Type", JSON_CONTENT_TYPE), ("x-amzn-RequestId", request_id())], body
 
 
-
 def json_error(code: str, message: str, status: int) -> Response:
     body = json.dumps({"__type": code, "message": message}).encode("utf-8")
     headers = [
@@ -146,10 +145,7 @@ def json_error(code: str, message: str, status: int) -> Response:
 
 # ---------------------------------------------------------------- CloudTrail sign-in records
 
-_BROWSER = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
+_BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 
 
 def console_login_record(
