@@ -41,6 +41,9 @@ class _Families:
         def gauge(name: str, help_text: str, labels: Iterable[str] = ()) -> GaugeMetricFamily:
             return GaugeMetricFamily(name, f"{help_text} {BACKGROUND}", labels=ACCOUNT_LABELS + list(labels))
 
+        def counter(name: str, help_text: str, labels: Iterable[str] = ()) -> CounterMetricFamily:
+            return CounterMetricFamily(name, f"{help_text} {BACKGROUND}", labels=ACCOUNT_LABELS + list(labels))
+
         self.mfa_active = gauge(
             "root_mfa_active",
             "1 if the root user has an MFA device (account summary or root audit, else credential report).",
@@ -118,15 +121,15 @@ class _Families:
             "root_email_policy_compliant",
             "1 if the root user's e-mail address matches accounts.root_email.allowed, else 0; absent when no policy is configured (Organizations discovery).",
         )
-        self.logins = CounterMetricFamily(
+        self.logins = counter(
             "root_console_login_events",
-            f"Root console sign-in events seen in CloudTrail since the exporter started. {BACKGROUND}",
-            labels=ACCOUNT_LABELS + ["outcome", "mfa_used"],
+            "Root console sign-in events seen in CloudTrail since the exporter started.",
+            ["outcome", "mfa_used"],
         )
-        self.assumed_root_logins = CounterMetricFamily(
+        self.assumed_root_logins = counter(
             "root_assumed_root_console_login_events",
-            f"Console sign-ins through sts:AssumeRoot sessions (centrally issued privileged tasks, not the root user's own credentials) seen in CloudTrail since the exporter started; not part of root_console_login_events_total or root_last_console_login_timestamp. {BACKGROUND}",
-            labels=ACCOUNT_LABELS + ["outcome"],
+            "Console sign-ins through sts:AssumeRoot sessions (centrally issued privileged tasks, not the root user's own credentials) seen in CloudTrail since the exporter started; not part of root_console_login_events_total or root_last_console_login_timestamp.",
+            ["outcome"],
         )
         self.success = gauge(
             "root_exporter_collection_success",
@@ -138,20 +141,20 @@ class _Families:
             "Unix seconds of the last successful run of that source for that account.",
             ["source"],
         )
-        self.errors = CounterMetricFamily(
+        self.errors = counter(
             "root_exporter_collection_errors",
-            f"Failed fetches of that source for that account since the exporter started, by AWS error code (or the exporter's own: DeadlineExceeded, ReportTimeout...; at most 10 codes per source, then Other); discovery counts on the exporter's own account. {BACKGROUND}",
-            labels=ACCOUNT_LABELS + ["source", "code"],
+            "Failed fetches of that source for that account since the exporter started, by AWS error code (or the exporter's own: DeadlineExceeded, ReportTimeout...; at most 10 codes per source, then Other); discovery counts on the exporter's own account.",
+            ["source", "code"],
         )
-        self.malformed = CounterMetricFamily(
+        self.malformed = counter(
             "root_exporter_malformed_events",
-            f"Malformed events skipped, by source, since the exporter started. {BACKGROUND}",
-            labels=ACCOUNT_LABELS + ["source"],
+            "Malformed events skipped, by source, since the exporter started.",
+            ["source"],
         )
-        self.activity = CounterMetricFamily(
+        self.activity = counter(
             "root_activity_events",
-            f"Root activity events (CIS filter: userIdentity.type Root, no invokedBy, not AwsServiceEvent) seen since the exporter started, by eventName (notable names, else other) and session (root_credentials, or assumed_root for sts:AssumeRoot sessions); the exporter's own audit is not counted. From the root event stream and the console_logins look-up (LookupEvents Username=root). {BACKGROUND}",
-            labels=ACCOUNT_LABELS + ["event_name", "session"],
+            "Root activity events (CIS filter: userIdentity.type Root, no invokedBy, not AwsServiceEvent) seen since the exporter started, by eventName (notable names, else other) and session (root_credentials, or assumed_root for sts:AssumeRoot sessions); the exporter's own audit is not counted. From the root event stream and the console_logins look-up (LookupEvents Username=root).",
+            ["event_name", "session"],
         )
         self.last_activity = GaugeMetricFamily(
             "root_last_activity_timestamp",
