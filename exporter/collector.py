@@ -380,6 +380,14 @@ class RootCollector(Collector):
             "Root event stream events of accounts outside the collected set (another shard, or not collected), deleted.",
         )
         foreign.add_metric([], events.foreign)
+        errors = CounterMetricFamily(
+            "root_events_errors",
+            "Root event stream calls that failed, by SQS operation and error code (AccessDenied: the exporter's "
+            "policy lacks sqs:ReceiveMessage or sqs:DeleteMessage on the queue); retried every 5 s.",
+            labels=["operation", "error_code"],
+        )
+        for (operation, code), count in sorted(events.errors.items()):
+            errors.add_metric([operation, code], count)
         delay = HistogramMetricFamily(
             "root_event_delivery_delay_seconds",
             "Seconds from an event's time to its application by the root event stream.",
@@ -390,7 +398,7 @@ class RootCollector(Collector):
             delay.add_metric([], buckets + [("+Inf", histogram.count)], histogram.total)
         else:
             delay.add_metric([], [("+Inf", 0)], 0.0)
-        yield from (malformed, foreign, delay)
+        yield from (malformed, foreign, errors, delay)
 
     def _exporter(self, snapshot: Snapshot) -> Iterator[Metric]:
         duration = GaugeMetricFamily(

@@ -366,11 +366,19 @@ class RootEventsBuilder:
             last_heartbeat=self.last_heartbeat,
             started=self._base.started,
             delay=self.delay,
+            errors=self._base.errors,
         )
 
 
 def with_stream_started(snapshot: Snapshot, now: float) -> Snapshot:
     return replace(snapshot, root_events=replace(snapshot.root_events, started=now))
+
+
+def with_stream_error(snapshot: Snapshot, operation: str, code: str) -> Snapshot:
+    """Count one failed call of the stream (``operation`` and ``code`` already label-safe)."""
+    errors = dict(snapshot.root_events.errors)
+    errors[(operation, code)] = errors.get((operation, code), 0) + 1
+    return replace(snapshot, root_events=replace(snapshot.root_events, errors=MappingProxyType(errors)))
 
 
 def with_root_activity(snapshot: Snapshot, activities: Iterable[RootActivity], now: float) -> Snapshot:

@@ -188,6 +188,7 @@ class RootEvents:
     last_heartbeat: Optional[float] = None  # Unix seconds of the newest heartbeat event
     started: Optional[float] = None  # Unix seconds the consumer started; None = stream off
     delay: Optional[DelayHistogram] = None
+    errors: Mapping[tuple[str, str], int] = field(default_factory=lambda: EMPTY)  # (operation, error code) -> calls
 
 
 @dataclass(frozen=True)

@@ -316,6 +316,7 @@ def test_per_account_queries_honour_every_filter(dashboard):
         "root_events_last_heartbeat_timestamp",
         "root_events_malformed_messages_total",
         "root_events_foreign_events_total",
+        "root_events_errors_total",
         "root_event_delivery_delay_seconds",
         "root_event_delivery_delay_seconds_bucket",
     }

@@ -23,19 +23,29 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import os
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 import boto3
 import botocore.exceptions
 import botocore.session
 import pytest
 
+from prometheus_client import CollectorRegistry, generate_latest
+
 from exporter import cli
+from exporter.aws.sessions import AwsAccess
+from exporter.collector import RootCollector
+from exporter.snapshot import SnapshotStore
+from exporter.sources import root_events
+from exporter.sources.base import Context
+from exporter.sources.root_events import HEARTBEAT_DETAIL_TYPE, HEARTBEAT_SOURCE
+from exporter.state import Snapshot
 from fakeaws import MANAGEMENT_ACCOUNT_ID, FakeAccessKey, FakeRoot
 from fakeaws.demo import DEMO_SCPS, build_detection
 from tests.deploy_policies import (
@@ -58,6 +68,7 @@ from tests.support.iam_enforcement import (
 
 EXPORTER_ROLE = "AwsRootExporter"
 MEMBER_ROLE = "AwsRootExporterRead"
+QUEUE_NAME = "aws-root-exporter-root-events"
 EXTERNAL_ID = "contract-external-id"
 MEMBERS = {  # id -> (name, OU, root)
     "320000000001": ("web", "Workloads", FakeRoot.with_password("virtual")),
@@ -75,15 +86,11 @@ AUDIT_TASK_ACTIONS = {
 }
 # Needs no permission: "No permissions are required to perform this operation" (STS API reference).
 NO_PERMISSION_NEEDED = {"sts:GetCallerIdentity"}
-# Shipped for a source that another branch adds; removing the action changes nothing here yet.
-# strict: once that source lands, its leave-one-out case passes and this entry must go.
 # Needed by --verify-config.aws, not by a source: proven by test_verify_config_aws_needs_what_it_checks.
 VERIFY_ONLY = {"organizations:ListAccounts"}
-AWAITING_SOURCE = {
-    "sqs:ReceiveMessage": "root event stream, which --once does not run (issue 12)",
-    "sqs:DeleteMessage": "root event stream, which --once does not run (issue 12)",
-    "sqs:GetQueueAttributes": "root event stream, which --once does not run (issue 12)",
-}
+# The root event stream's actions (a thread, which --once does not run): proven by one poll of the
+# consumer the service starts (test_the_root_event_stream_needs_what_it_calls).
+STREAM_OPERATIONS = {"sqs:ReceiveMessage": "ReceiveMessage", "sqs:DeleteMessage": "DeleteMessageBatch"}
 CONFIG = f"""\
 accounts:
   role_name: {MEMBER_ROLE}
@@ -156,6 +163,7 @@ class Organization:
     env: dict[str, str]
     config: Path
     member_accounts: list[str]
+    queue_url: str
 
     @contextmanager
     def without(self, principal: str, action: str) -> Iterator[None]:
@@ -232,7 +240,7 @@ def organization(tmp_path_factory) -> Iterator[Organization]:
         build_detection(fake)  # an organization trail: trail_status then makes every call it can
         fake.set_scps_enabled(True)  # and a deny-root SCP, so root_policies reads one
         fake.create_scp(DEMO_SCPS[0].name, dict(DEMO_SCPS[0].document), [fake.create_ou("Workloads")])
-        queue = boto3.client("sqs").create_queue(QueueName="aws-root-exporter-root-events")["QueueUrl"]
+        queue = boto3.client("sqs").create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
         queue_arn = boto3.client("sqs").get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
@@ -247,7 +255,7 @@ def organization(tmp_path_factory) -> Iterator[Organization]:
         config = tmp_path_factory.mktemp("contract") / "config.yaml"
         config.write_text(CONFIG)
         with iam_enforced():
-            yield Organization(fake, env, config, sorted(MEMBERS))
+            yield Organization(fake, env, config, sorted(MEMBERS), queue)
     finally:
         os.environ.clear()
         os.environ.update(saved_env)
@@ -352,11 +360,8 @@ def test_every_call_is_allowed_by_the_shipped_policy_of_its_principal(baseline):
 def _leave_one_out_cases() -> list[Any]:
     cases = []
     for principal, path in (("exporter", EXPORTER_POLICY), ("member", MEMBER_POLICY)):
-        for action in sorted(all_actions(load_policy(path)) - VERIFY_ONLY):
-            marks = []
-            if action in AWAITING_SOURCE:
-                marks.append(pytest.mark.xfail(strict=True, reason=f"needs the {AWAITING_SOURCE[action]}"))
-            cases.append(pytest.param(principal, action, id=f"{principal}-{action}", marks=marks))
+        for action in sorted(all_actions(load_policy(path)) - VERIFY_ONLY - set(STREAM_OPERATIONS)):
+            cases.append(pytest.param(principal, action, id=f"{principal}-{action}"))
     return cases
 
 
@@ -469,3 +474,67 @@ def test_verify_config_aws_needs_what_it_checks(organization, capsys):
         with organization.without("exporter", action):
             code, text = verify()
         assert code == 1 and f"missing permission {action}" in text, text
+
+
+@dataclass
+class StreamPoll:
+    handled: Optional[int]  # messages handled; None when the poll failed
+    snapshot: Snapshot
+    logs: list[dict[str, Any]]
+    left: int  # messages still on the queue (visible or in flight)
+
+
+def poll_stream(organization: Organization, caplog: Any) -> StreamPoll:
+    """One heartbeat on the queue, then one poll of the consumer the service builds from
+    ``collection.root_events.queue_url``, with the exporter role's credentials."""
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends[MANAGEMENT_ACCOUNT_ID]["us-east-1"].get_queue(QUEUE_NAME)
+    queue.messages.clear()  # what a case before this one left in flight
+    heartbeat = {"source": HEARTBEAT_SOURCE, "detail-type": HEARTBEAT_DETAIL_TYPE, "time": "2026-12-02T10:00:00Z"}
+    sqs_backends[MANAGEMENT_ACCOUNT_ID]["us-east-1"].send_message(QUEUE_NAME, json.dumps(heartbeat))
+    path = organization.config.with_name("stream.yaml")
+    path.write_text(CONFIG + f"  root_events:\n    queue_url: {organization.queue_url}\n")
+    old = {k: os.environ.get(k) for k in organization.env}
+    os.environ.update(organization.env)
+    try:
+        config = cli.load(str(path))
+        store = SnapshotStore()
+        stream = root_events.build_stream(Context(access=AwsAccess(config), config=config), store)
+        assert stream is not None, "collection.root_events.queue_url set, yet no stream"
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger=root_events.__name__):
+            handled = stream.poll()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    logs = [{"message": r.getMessage(), **r.__dict__} for r in caplog.records]
+    return StreamPoll(handled, store.current, logs, len(queue.messages))
+
+
+def test_the_root_event_stream_works_with_the_shipped_permissions(organization, caplog):
+    poll = poll_stream(organization, caplog)
+    assert poll.handled == 1, poll.logs
+    assert poll.snapshot.root_events.last_heartbeat is not None
+    assert poll.snapshot.root_events.errors == {}
+    assert poll.left == 0, "the applied message was not deleted"
+
+
+@pytest.mark.parametrize("action", sorted(STREAM_OPERATIONS))
+def test_the_root_event_stream_needs_what_it_calls(organization, caplog, action):
+    """Leave-one-out for the stream: without either SQS action the failure shows as
+    root_events_errors_total{operation, error_code} (an AccessDenied code) and a log line naming it."""
+    operation = STREAM_OPERATIONS[action]
+    with organization.without("exporter", action):
+        poll = poll_stream(organization, caplog)
+    assert poll.handled is None
+    ((failed, code),) = poll.snapshot.root_events.errors  # AccessDenied or AccessDeniedException
+    assert failed == operation and code.startswith("AccessDenied"), poll.snapshot.root_events.errors
+    assert [entry for entry in poll.logs if entry.get("operation") == operation], poll.logs
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(RootCollector(lambda: poll.snapshot, {}))
+    metrics = parse(generate_latest(registry).decode())  # what /metrics shows
+    assert list(metrics.series("root_events_errors_total", operation=operation, error_code=code).values()) == [1.0]

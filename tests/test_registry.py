@@ -134,7 +134,6 @@ POLICIES = REPO / "deploy" / "aws" / "policies"
 # tests/test_deploy_permissions.py (VERIFY_ONLY, AWAITING_SOURCE) names the same.
 SHIPPED_AHEAD = {
     "organizations:ListAccounts": "--verify-config.aws's one page (VERIFY_ONLY in tests/test_deploy_permissions.py)",
-    "sqs:GetQueueAttributes": "granted with the root-events queue; the stream does not call it",
 }
 
 

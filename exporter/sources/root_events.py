@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional, Sequence, Union
 
-from exporter.aws.errors import describe_error
+from exporter.aws.errors import describe_error, metric_code
 from exporter.root_activity import (
     AssumeRootIssued,
     MalformedRecord,
@@ -32,6 +32,7 @@ from exporter.root_activity import (
     classify,
     clean_text,
     parse_time,
+    with_stream_error,
     with_stream_started,
 )
 from exporter.snapshot import SnapshotStore
@@ -225,7 +226,7 @@ class EventStream:
         wait_seconds: int = WAIT_SECONDS,
     ):
         self._sqs = sqs
-        self._queue_url = queue_url
+        self.queue_url = queue_url
         self._store = store
         self._clock = clock
         self._ready = ready
@@ -248,15 +249,27 @@ class EventStream:
         while not self._stopping.is_set() and not self._ready():
             self._stopping.wait(READY_CHECK)
         while not self._stopping.is_set():
-            try:
-                self.poll_once()
-            except Exception as error:  # noqa: BLE001 - the thread must outlive any one failure
-                log.warning("event stream failed", extra={"source": NAME, "error": describe_error(error)})
+            if self.poll() is None:
                 self._stopping.wait(ERROR_BACKOFF)
+
+    def poll(self) -> Optional[int]:
+        """``poll_once``, a failure logged and counted in ``root_events_errors_total``
+        (by operation and error code) instead of raised; None when it failed."""
+        try:
+            return self.poll_once()
+        except Exception as error:  # noqa: BLE001 - the thread must outlive any one failure
+            operation = getattr(error, "operation_name", "") or "other"
+            code = metric_code(error)
+            log.warning(
+                "event stream failed",
+                extra={"source": NAME, "operation": operation, "error_code": code, "error": describe_error(error)},
+            )
+            self._store.update(with_stream_error, operation, code)
+            return None
 
     def receive(self) -> list[dict]:
         response = self._sqs.receive_message(
-            QueueUrl=self._queue_url, MaxNumberOfMessages=BATCH_SIZE, WaitTimeSeconds=self._wait_seconds
+            QueueUrl=self.queue_url, MaxNumberOfMessages=BATCH_SIZE, WaitTimeSeconds=self._wait_seconds
         )
         return list(response.get("Messages") or [])
 
@@ -278,7 +291,7 @@ class EventStream:
         ]
         if not entries:
             return
-        failed = self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=entries).get("Failed") or []
+        failed = self._sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=entries).get("Failed") or []
         if failed:  # redelivered later; counted once by event id
             log.warning(
                 "could not delete event messages",
@@ -293,6 +306,16 @@ def queue_region(queue_url: str, default: str) -> str:
 
 def start_stream(context: Context, store: SnapshotStore) -> Optional[EventStream]:
     """Start the consumer when ``collection.root_events.queue_url`` is set; None when it is not."""
+    stream = build_stream(context, store)
+    if stream is None:
+        return None
+    log.info("root event stream started", extra={"source": NAME, "queue_url": stream.queue_url})
+    return stream.start()
+
+
+def build_stream(context: Context, store: SnapshotStore) -> Optional[EventStream]:
+    """The consumer of ``collection.root_events.queue_url``, not yet started (None when unset),
+    recorded in the snapshot as started: ``start`` runs it on its thread, ``poll`` once here."""
     queue_url = context.config.collection.root_events.queue_url
     if not queue_url:
         return None
@@ -309,8 +332,7 @@ def start_stream(context: Context, store: SnapshotStore) -> Optional[EventStream
         return access.client(Account(id=access.home_account_id, name=""), "sqs", region)
 
     store.update(with_stream_started, context.clock())
-    log.info("root event stream started", extra={"source": NAME, "queue_url": queue_url})
-    return _LazyStream(client, queue_url, store, context.clock, ready).start()
+    return _LazyStream(client, queue_url, store, context.clock, ready)
 
 
 class _LazyStream(EventStream):

@@ -10,6 +10,10 @@ with the resource and condition values the real call has (AssumeRoot: the target
 It also judges the calls of JSON services (Organizations...) before moto does, to answer a denial
 in the shape AWS uses (moto's is XML, which botocore reads as error code "403").
 
+IAM authorizes SQS batch calls by the single action (``DeleteMessageBatch`` by
+``sqs:DeleteMessage``); moto by the call's own name: ``AUTHORIZED_AS`` maps them, for both
+evaluations, and SQS calls are judged on the queue's ARN (moto's check uses ``*``).
+
 moto checks a role's trust policy only for a role in the caller's own account, and then compares
 an assumed-role session ARN with a role ARN (never equal); it also lets a ``StringEquals`` on a
 key the request lacks pass. ``EnforcingFakeAws`` therefore judges every cross-account
@@ -36,6 +40,21 @@ from fakeaws import FakeAws
 # Calls the fake answers itself whose real counterpart needs a permission.
 FAKE_ANSWERED = set(FakeAws._HANDLERS)
 JSON_SERVICES = {"cloudtrail", "organizations", "sqs"}
+# Batch calls IAM authorizes by the single action ("Amazon SQS API permissions" reference).
+AUTHORIZED_AS = {
+    ("sqs", "DeleteMessageBatch"): "DeleteMessage",
+    ("sqs", "SendMessageBatch"): "SendMessage",
+    ("sqs", "ChangeMessageVisibilityBatch"): "ChangeMessageVisibility",
+}
+
+
+def _json_params(body: bytes) -> dict[str, str]:
+    """The top-level string members of a JSON request body (where resource names are)."""
+    try:
+        document = json.loads(body or b"{}")
+    except ValueError:
+        return {}
+    return {k: v for k, v in document.items() if isinstance(v, str)} if isinstance(document, dict) else {}
 
 
 @contextmanager
@@ -44,12 +63,24 @@ def iam_enforced() -> Iterator[None]:
     from moto import settings
     from moto.core.authorization import ActionAuthenticatorMixin
 
+    from moto.iam.access_control import IAMRequestBase
+
     saved = settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
     ActionAuthenticatorMixin.request_count = 0
+    original_init = IAMRequestBase.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:  # moto judges a batch call by its own name
+        original_init(self, *args, **kwargs)
+        service, _, action = self._action.partition(":")
+        if (service, action) in AUTHORIZED_AS:
+            self._action = f"{service}:{AUTHORIZED_AS[service, action]}"
+
+    IAMRequestBase.__init__ = init  # type: ignore[method-assign]
     try:
         yield
     finally:
+        IAMRequestBase.__init__ = original_init  # type: ignore[method-assign]
         settings.INITIAL_NO_AUTH_ACTION_COUNT, ActionAuthenticatorMixin.request_count = saved
 
 
@@ -73,8 +104,13 @@ def json_policies_in_moto() -> None:
                         role.policies[name] = json.dumps(document)
 
 
-def resource_and_conditions(service: str, action: str, params: dict[str, str]) -> tuple[str, dict[str, str]]:
+def resource_and_conditions(
+    service: str, action: str, params: dict[str, str], region: str = "us-east-1"
+) -> tuple[str, dict[str, str]]:
     """The resource ARN and request condition values IAM evaluates a call with (``*`` otherwise)."""
+    if service == "sqs" and params.get("QueueUrl", "").count("/") >= 4:
+        account, name = params["QueueUrl"].rstrip("/").split("/")[-2:]
+        return f"arn:aws:sqs:{region}:{account}:{name}", {}
     if (service, action) == ("sts", "AssumeRoot"):
         target = params.get("TargetPrincipal", "")
         resource = target if target.startswith("arn:") else f"arn:aws:iam::{target}:root"
@@ -138,7 +174,7 @@ class EnforcingFakeAws(FakeAws):
         auth = environ.get("HTTP_AUTHORIZATION", "")
         if "Credential=" not in auth:
             return None
-        key, _, _, service, _ = auth.split("Credential=", 1)[1].split(",", 1)[0].strip().split("/")
+        key, _, region, service, _ = auth.split("Credential=", 1)[1].split(",", 1)[0].strip().split("/")
         with self._lock:
             if key in self._sessions:  # an AssumeRoot session: its task policy governs (the fake checks it)
                 return None
@@ -147,7 +183,7 @@ class EnforcingFakeAws(FakeAws):
         environ["wsgi.input"] = io.BytesIO(body)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target:
-            action, params = target.rsplit(".", 1)[-1], {}
+            action, params = target.rsplit(".", 1)[-1], _json_params(body)
         else:
             query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
             query.update(parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
@@ -170,10 +206,11 @@ class EnforcingFakeAws(FakeAws):
             action=action,
         )
         request.check_signature()
-        resource, conditions = resource_and_conditions(service, action, params)
-        if evaluate(request._access_key.collect_policies(), f"{service}:{action}", resource, conditions):
+        resource, conditions = resource_and_conditions(service, action, params, region)
+        permission = f"{service}:{AUTHORIZED_AS.get((service, action), action)}"
+        if evaluate(request._access_key.collect_policies(), permission, resource, conditions):
             return None
-        return _denied(service, request._access_key.arn, f"{service}:{action}", resource)
+        return _denied(service, request._access_key.arn, permission, resource)
 
     def _trust_denial(
         self, key: str, environ: dict[str, Any], body: bytes, params: dict[str, str]
