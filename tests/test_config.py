@@ -70,7 +70,7 @@ def test_defaults_match_the_documented_schema():
         "credential_report": 3600,
         "mfa_devices": 300,
         "console_logins": 300,
-        "root_audit": 900,
+        "root_audit": 1800,
         "trail_status": 3600,
         "root_policies": 3600,
     }
@@ -348,7 +348,7 @@ def test_deadlines_default_to_half_the_interval_and_follow_a_changed_interval():
         "credential_report": 1800,
         "mfa_devices": 150,
         "console_logins": 150,
-        "root_audit": 450,
+        "root_audit": 900,
         "trail_status": 1800,
         "root_policies": 1800,
     }

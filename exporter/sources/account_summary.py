@@ -61,7 +61,7 @@ def fetch(context: Context, account: Account, previous: Optional[AccountSummary]
 def applies(account: Account, snapshot: Snapshot, config: Config) -> bool:
     """Not where the root audit stands in (it reads the same facts, and more), as long as it
     runs at least as often: the live facts never get staler for it. With the default intervals
-    (audit 15m, summary 5m) the summary runs; with ``collection.intervals.account_summary`` at
+    (audit 30m, summary 5m) the summary runs; with ``collection.intervals.account_summary`` at
     the audit's interval or longer, the audit alone reads these facts for the members it audits."""
     intervals = config.collection.intervals
     if intervals[root_audit.NAME] > intervals[NAME]:

@@ -32,7 +32,7 @@ SPEC = SourceSpec(
             for action in ("GetLoginProfile", "ListAccessKeys", "ListMFADevices", "ListSigningCertificates")
         ),
     ),
-    interval=900.0,
+    interval=1800.0,
 )
 
 

@@ -252,7 +252,7 @@ def test_where_the_audit_succeeds_it_stands_in_for_the_summary_and_the_mfa_listi
     denied = new_account(fake, root=FakeRoot.with_password("virtual"))
     fake.fail(denied, "AssumeRoot", "AccessDenied")
     # The summary is left to the audit only when the audit runs at least as often.
-    harness = Harness(accounts=only(audited, denied), collection={"intervals": {"account_summary": "15m"}})
+    harness = Harness(accounts=only(audited, denied), collection={"intervals": {"account_summary": "30m"}})
     assert harness.run("discovery", "account_summary", "mfa_devices")
     harness.run("root_audit")
     fake.clear_calls()
@@ -270,7 +270,7 @@ def test_where_the_audit_succeeds_it_stands_in_for_the_summary_and_the_mfa_listi
 
 
 def test_with_the_default_intervals_the_summary_stays_live_beside_the_audit(fake, features):
-    """The audit runs every 15m, the summary every 5m: the summary keeps running, so a key
+    """The audit runs every 30m, the summary every 5m: the summary keeps running, so a key
     deleted is seen within 5 minutes; only the MFA listing is left to the audit."""
     features(root_credentials_management=True, root_sessions=False)
     audited = new_account(fake, root=FakeRoot.with_password("virtual"))
