@@ -99,9 +99,10 @@ def exporter_cycle(config: Any) -> tuple[float, float, bool]:
 
 def reference_cycle(concurrency: int, lookback: timedelta) -> tuple[float, float]:
     """Plain boto3, the same calls as the exporter at the same concurrency, nothing else:
-    discovery (the same OU walk), the organization features, then per account AssumeRole,
-    GetAccountSummary, the credential report (Generate until COMPLETE, Get), the virtual MFA
-    listing where the summary says MFA, one LookupEvents page. No parsing, no snapshot."""
+    discovery (the same OU walk), the organization features, ListRoots (root_policies: are SCPs
+    enabled), then per account AssumeRole, GetAccountSummary, the credential report (Generate
+    until COMPLETE, Get), the virtual MFA listing where the summary says MFA, one LookupEvents
+    page, DescribeTrails (trail_status). No parsing, no snapshot."""
     import boto3
 
     cpu, started = time.process_time(), time.perf_counter()
@@ -134,6 +135,7 @@ def reference_cycle(concurrency: int, lookback: timedelta) -> tuple[float, float
             parents = [ou["Id"] for batch in ous for ou in batch]
             accounts.extend(account for batch in found for account in batch if account["State"] == "ACTIVE")
     iam.list_organizations_features()
+    org.list_roots()  # root_policies: the fake has SCPs off, so nothing more
 
     def one(account_id: str) -> None:
         if account_id == home:
@@ -163,6 +165,7 @@ def reference_cycle(concurrency: int, lookback: timedelta) -> tuple[float, float
             EndTime=now,
             MaxResults=50,
         )
+        trail.describe_trails(includeShadowTrails=True)  # no trail in the fake: no GetTrailStatus
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(one, [account["Id"] for account in accounts]))

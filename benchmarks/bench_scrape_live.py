@@ -24,6 +24,7 @@ import statistics
 import threading
 import time
 
+from _rows import row
 from _synthetic import INTERVALS, SOURCES, T0, build_snapshot, machine_note, rss_kib, source_values
 
 from exporter.snapshot import SnapshotStore, with_result
@@ -191,6 +192,13 @@ def main() -> None:
         print(
             f"| /metrics p99, {n:,} accounts, collection running, {label}, {setting} | {p99:.1f} ms "
             f"| < {TARGET_MS:.0f} ms ({'holds' if p99 < TARGET_MS else 'MISSED'}) |"
+        )
+        row(
+            f"/metrics p99 at {n:,} accounts while a collection runs, {label}",
+            f"{p99:.1f} ms",
+            f"< {TARGET_MS:.0f} ms",
+            p99 < TARGET_MS,
+            f"median of {args.runs} runs of {args.scrapes} scrapes; {setting}",
         )
         print(
             f"| /metrics p99 scraping thread CPU, {n:,} accounts, {label}, {setting} | "

@@ -48,12 +48,13 @@ def scripts(args: argparse.Namespace) -> list[list[str]]:
             "--discovery-repeats",
             "1",
         ]
+        scrape = ["--accounts", "500", "--runs", "1", "--scrapes", "50"]
     else:
         scale = ["all", "--repeats", str(args.repeats)]
+        scrape = ["--runs", str(args.repeats)]
     return [
         ["bench_scale.py", *scale],
-        # The /metrics p99 figure (incremental exposition) comes from a script that prints a
-        # "/metrics p99 ..." #row line; add it here, e.g. ["bench_scrape.py", "--p99"].
+        ["bench_scrape_live.py", *scrape],
     ]
 
 
@@ -88,7 +89,7 @@ def main() -> int:
         matching = [row for row in rows if row["figure"].startswith(prefix) or prefix in row["figure"]]
         if not matching:
             missing += 1
-            print(f"| {prefix:<{width}} | not measured here (see bench_scrape / the exposition work) | {target} | - |")
+            print(f"| {prefix:<{width}} | not measured (its script failed?) | {target} | - |")
         for row in matching:
             met = {True: "yes", False: "NO", None: "-"}[row["met"]]
             note = f" ({row['note']})" if row.get("note") else ""
