@@ -383,6 +383,7 @@ STREAM_METRICS = (
     "root_events_last_heartbeat_timestamp",
     "root_events_malformed_messages_total",
     "root_events_foreign_events_total",
+    "root_events_errors_total",
     "root_event_delivery_delay_seconds",
 )
 
