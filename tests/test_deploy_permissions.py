@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
+from unittest import mock
 
 import boto3
 import botocore.exceptions
@@ -165,6 +166,11 @@ class Organization:
     member_accounts: list[str]
     queue_url: str
 
+    def credentials(self) -> Any:
+        """The exporter role's credentials and the fake's endpoint in the environment, for the
+        duration (what was there before comes back)."""
+        return mock.patch.dict(os.environ, self.env)
+
     @contextmanager
     def without(self, principal: str, action: str) -> Iterator[None]:
         """``action`` removed from the principal's deployed role(s) for the duration."""
@@ -282,18 +288,14 @@ class Run:
 
 def run_once(organization: Organization) -> Run:
     recorder = Recorder(principal_of_key={organization.env["AWS_ACCESS_KEY_ID"]: "exporter"})
-    old = {k: os.environ.get(k) for k in organization.env}
-    os.environ.update(organization.env)
     out, err = io.StringIO(), io.StringIO()
-    try:
-        with recording(recorder), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = cli.main(["--once", "--config.file", str(organization.config), "--log.format", "json"])
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with (
+        organization.credentials(),
+        recording(recorder),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        code = cli.main(["--once", "--config.file", str(organization.config), "--log.format", "json"])
     logs = [json.loads(line) for line in err.getvalue().splitlines() if line.startswith("{")]
     return Run(code, parse(out.getvalue()), logs, recorder)
 
@@ -456,16 +458,8 @@ def test_verify_config_aws_needs_what_it_checks(organization, capsys):
     with it the check passes, without it the check fails naming the permission."""
 
     def verify() -> tuple[int, str]:
-        old = {k: os.environ.get(k) for k in organization.env}
-        os.environ.update(organization.env)
-        try:
+        with organization.credentials():
             code = cli.main(["--verify-config.aws", "--config.file", str(organization.config)])
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
         return code, capsys.readouterr().out
 
     code, text = verify()
@@ -495,9 +489,7 @@ def poll_stream(organization: Organization, caplog: Any) -> StreamPoll:
     sqs_backends[MANAGEMENT_ACCOUNT_ID]["us-east-1"].send_message(QUEUE_NAME, json.dumps(heartbeat))
     path = organization.config.with_name("stream.yaml")
     path.write_text(CONFIG + f"  root_events:\n    queue_url: {organization.queue_url}\n")
-    old = {k: os.environ.get(k) for k in organization.env}
-    os.environ.update(organization.env)
-    try:
+    with organization.credentials():
         config = cli.load(str(path))
         store = SnapshotStore()
         stream = root_events.build_stream(Context(access=AwsAccess(config), config=config), store)
@@ -505,12 +497,6 @@ def poll_stream(organization: Organization, caplog: Any) -> StreamPoll:
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger=root_events.__name__):
             handled = stream.poll()
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     logs = [{"message": r.getMessage(), **r.__dict__} for r in caplog.records]
     return StreamPoll(handled, store.current, logs, len(queue.messages))
 
