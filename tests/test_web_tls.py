@@ -19,6 +19,7 @@ import bcrypt
 import pytest
 
 from exporter.cli import main
+from exporter.http.server import Limits
 from exporter.http.webconfig import WebConfigError, load_web_config
 from exporter.state import Account, AccountState, Snapshot
 from exporter.web import ExporterApp, serve
@@ -158,6 +159,106 @@ def test_verify_client_cert_if_given(ca, start):
         tls_get(served.port, client_context(ca, stranger))  # a certificate that does not verify
 
 
+def test_require_any_client_cert(ca, start):
+    """RequireAnyClientCert: a client must present a certificate, but any will do (no CA checks
+    it): one from a CA the exporter has never seen is served; none at all is refused, with Python's
+    ssl and with curl. Plain HTTP still gets no answer."""
+    (ca.directory / "other").mkdir()
+    stranger = Authority(ca.directory / "other", "other CA").issue("stranger", "stranger", server=False)
+    served = start(tls_config(ca, "  client_auth_type: RequireAnyClientCert\n"))
+    with pytest.raises((ssl.SSLError, ConnectionResetError, BrokenPipeError)):
+        tls_get(served.port, client_context(ca))
+    status, _, body = tls_get(served.port, client_context(ca, stranger))
+    assert status == 200 and b"root_account_info" in body
+    base = [curl(), "-sS", "--cacert", str(ca.cert), f"https://127.0.0.1:{served.port}/metrics"]
+    without = subprocess.run(base, capture_output=True, text=True, timeout=30)
+    assert without.returncode != 0 and "root_account_info" not in without.stdout
+    for version in ("--tlsv1.2", "--tlsv1.3"):
+        with_cert = subprocess.run(
+            base + [version, "--cert", str(stranger.cert), "--key", str(stranger.key)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert with_cert.returncode == 0 and "root_account_info" in with_cert.stdout, with_cert.stderr
+    answer = raw_exchange(served.port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert b"root_account_info" not in answer and not answer.startswith(b"HTTP/1.1 200")
+
+
+def test_request_client_cert_serves_with_and_without_one(ca, start):
+    (ca.directory / "other").mkdir()
+    stranger = Authority(ca.directory / "other", "other CA").issue("stranger", "stranger", server=False)
+    served = start(tls_config(ca, "  client_auth_type: RequestClientCert\n  max_version: TLS12\n"))
+    assert tls_get(served.port, client_context(ca))[0] == 200
+    assert tls_get(served.port, client_context(ca, stranger))[0] == 200
+    newer = client_context(ca, stranger)
+    newer.minimum_version = ssl.TLSVersion.TLSv1_3
+    with pytest.raises(ssl.SSLError):  # max_version holds on this path too
+        tls_get(served.port, newer)
+
+
+def test_unverified_client_cert_connections_keep_their_deadlines(ca):
+    """The pyOpenSSL connections of RequireAnyClientCert are bounded like the others: a client
+    that never sends its ClientHello and one that stops inside its request head are both cut at
+    the head deadline, and a large /metrics arrives whole."""
+    states = {f"{n:012d}": AccountState(Account(id=f"{n:012d}", name=f"account-{n}-" + "x" * 40)) for n in range(20000)}
+    client = ca.issue("client", "prometheus", server=False)
+    app = ExporterApp(lambda: Snapshot(accounts=MappingProxyType(states)), {"discovery": 3600.0}, lambda: True)
+    port = free_port()
+    config = load_web_config(str(tls_config(ca, "  client_auth_type: RequireAnyClientCert\n")))
+    server, thread = serve(app, f"127.0.0.1:{port}", config, Limits(header_timeout=1.0))
+    try:
+        silent = socket.create_connection(("127.0.0.1", port), timeout=10)
+        stalled = client_context(ca, client).wrap_socket(
+            socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="127.0.0.1"
+        )
+        stalled.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        status, _, body = tls_get(port, client_context(ca, client))
+        assert status == 200 and body.count(b"\nroot_account_info{") == len(states)
+        assert len(body) > 3_000_000  # many TLS records, far more than the socket buffers hold
+        for sock in (silent, stalled):
+            try:
+                assert sock.recv(1) == b""
+            except (ssl.SSLError, ConnectionResetError):
+                pass
+        assert time.monotonic() - started < 5  # cut at the 1 s deadline (watchdog checks 4 times a second)
+        silent.close()
+        stalled.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.mark.parametrize("auth", ["NoClientCert", "RequireAnyClientCert"])
+def test_a_client_hanging_up_mid_response_writes_no_traceback(ca, auth, capfd):
+    """A scraper that goes away halfway through a large /metrics over TLS is routine, as it is
+    over plain HTTP: no traceback on stderr for every one (which any client could use to flood
+    the logs), and the next scrape is served."""
+    states = {f"{n:012d}": AccountState(Account(id=f"{n:012d}", name=f"account-{n}-" + "x" * 40)) for n in range(20000)}
+    app = ExporterApp(lambda: Snapshot(accounts=MappingProxyType(states)), {"discovery": 3600.0}, lambda: True)
+    port = free_port()
+    server, thread = serve(
+        app, f"127.0.0.1:{port}", load_web_config(str(tls_config(ca, f"  client_auth_type: {auth}\n")))
+    )
+    context = client_context(ca, ca.issue("client", "prometheus", server=False))
+    try:
+        for _ in range(3):
+            with context.wrap_socket(
+                socket.create_connection(("127.0.0.1", port), timeout=10), server_hostname="127.0.0.1"
+            ) as tls:
+                tls.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                assert tls.recv(100).startswith(b"HTTP/1.0 200")
+        wait_for(lambda: len(server.connections) == 0, 10, "the abandoned responses to end")
+        assert tls_get(port, context)[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def basic(user: str, password: str) -> dict:
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
@@ -209,12 +310,14 @@ def test_basic_auth_right_and_wrong_pairs(ca, start, caplog):
     assert "wrong-Guess-1" not in caplog.text and PASSWORD not in caplog.text
 
 
-def test_certificate_reload_on_file_change(ca, start):
-    served = start(tls_config(ca))
+@pytest.mark.parametrize("auth", ["NoClientCert", "RequireAnyClientCert"])
+def test_certificate_reload_on_file_change(ca, start, auth):
+    served = start(tls_config(ca, f"  client_auth_type: {auth}\n"))
+    client = client_context(ca, ca.issue("client", "prometheus", server=False))
 
     def served_name() -> str | None:
         with socket.create_connection(("127.0.0.1", served.port), timeout=10) as raw:
-            with client_context(ca).wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            with client.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
                 return server_common_name(tls.getpeercert(binary_form=True))
 
     assert served_name() == "exporter"
@@ -263,7 +366,7 @@ def test_files_refused_at_start(ca, capsys):
             "tls_server_config.cipher_suites",
         ),
         (
-            "tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireAnyClientCert\n",
+            "tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: RequireAnyCert\n",
             "tls_server_config.client_auth_type",
         ),
         (

@@ -21,10 +21,11 @@ import errno
 import http.client
 import logging
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, Optional, Union
 from wsgiref.simple_server import WSGIRequestHandler
 
 from prometheus_client.exposition import ThreadingWSGIServer, _get_best_family
@@ -32,6 +33,9 @@ from prometheus_client.exposition import ThreadingWSGIServer, _get_best_family
 from exporter.http.auth import require_basic_auth
 from exporter.http.tls import ReloadingContext
 from exporter.http.webconfig import WebConfig
+
+if TYPE_CHECKING:
+    from exporter.http.openssl_tls import TlsSocket
 
 log = logging.getLogger(__name__)
 ALLOWED_METHODS = ("GET", "HEAD")
@@ -110,7 +114,8 @@ def _only_get_and_head(app: Callable) -> Callable:
 class _Connection:
     def __init__(self, sock: socket.socket, limits: Limits):
         now = time.monotonic()
-        self.sock = sock
+        self.accepted = sock
+        self.sock: Union[socket.socket, "TlsSocket"] = sock  # the TLS one once its handshake is done
         self.head_deadline = now + limits.header_timeout
         self.deadline = now + limits.request_timeout
         self.reading_head = True
@@ -118,10 +123,12 @@ class _Connection:
 
     def cut(self, reason: str) -> None:
         """Unblock whatever the serving thread waits for; it then closes the socket itself.
-        socket.socket.shutdown, not SSLSocket's, which would drop the TLS state under the reader."""
+        socket.socket.shutdown, not SSLSocket's, which would drop the TLS state under the reader
+        (a pyOpenSSL TlsSocket is not a socket subclass: its raw socket)."""
         self.cut_reason = reason
         try:
-            socket.socket.shutdown(self.sock, socket.SHUT_RDWR)
+            sock = self.sock
+            socket.socket.shutdown(sock if isinstance(sock, socket.socket) else sock.raw_socket, socket.SHUT_RDWR)
         except OSError:
             pass
 
@@ -213,6 +220,24 @@ class _HeadBudget:
         return getattr(self._stream, name)
 
 
+class _HangUpsAsBrokenPipe:
+    """The response stream; a TLS error while writing (the client closed the connection without
+    a close_notify, or sent an alert) becomes the BrokenPipeError wsgiref takes for a client that
+    went away, as over plain HTTP, instead of a traceback on stderr for each one."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, data) -> int:
+        try:
+            return self._stream.write(data)
+        except ssl.SSLError as error:
+            raise BrokenPipeError(errno.EPIPE, f"TLS connection ended: {error.reason}") from None
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 class _Handler(WSGIRequestHandler):
     server: "HardenedServer"
 
@@ -222,6 +247,7 @@ class _Handler(WSGIRequestHandler):
         self.timeout = self.server.limits.header_timeout  # type: ignore[misc]  # per read; the watchdog bounds the total
         super().setup()
         self.rfile = _HeadBudget(self.rfile, self.server.limits.max_header_bytes)  # type: ignore[assignment]
+        self.wfile = _HangUpsAsBrokenPipe(self.wfile)  # type: ignore[assignment]
 
     def parse_request(self) -> bool:
         ok = super().parse_request()
@@ -320,7 +346,7 @@ class HardenedServer(ThreadingWSGIServer):
     def _serve(self, connection: _Connection, client_address) -> None:
         try:
             if self.tls is not None:
-                connection.sock = self.tls.wrap(connection.sock, self.limits.header_timeout)
+                connection.sock = self.tls.wrap(connection.accepted, self.limits.header_timeout)
             self.RequestHandlerClass(connection, client_address, self)  # type: ignore[arg-type]
         except Exception as error:  # noqa: BLE001 - a client that fails its handshake or hangs up is routine
             log.debug(
@@ -329,7 +355,7 @@ class HardenedServer(ThreadingWSGIServer):
             )
         finally:
             self.connections.release(connection)
-            self.shutdown_request(connection.sock)
+            self.shutdown_request(connection.sock)  # type: ignore[arg-type]  # a TlsSocket has shutdown and close
 
     def server_close(self) -> None:
         self.connections.stop()

@@ -8,23 +8,58 @@ import socket
 import ssl
 import threading
 import time
+from typing import TYPE_CHECKING, Union
 
-from exporter.http.webconfig import NO_CLIENT_CERT, REQUIRE_AND_VERIFY, VERIFY_IF_GIVEN, TlsConfig
+from exporter.http.webconfig import (
+    NO_CLIENT_CERT,
+    REQUEST,
+    REQUIRE_AND_VERIFY,
+    REQUIRE_ANY,
+    UNVERIFIED_CLIENT_AUTH,
+    VERIFY_IF_GIVEN,
+    TlsConfig,
+)
+
+if TYPE_CHECKING:
+    from exporter.http.openssl_tls import OpenSSLServerContext, TlsSocket
 
 log = logging.getLogger(__name__)
 VERIFY_MODES = {
     NO_CLIENT_CERT: ssl.CERT_NONE,
+    # Served by pyOpenSSL; the stdlib context built for them only checks the files.
+    REQUEST: ssl.CERT_NONE,
+    REQUIRE_ANY: ssl.CERT_NONE,
     VERIFY_IF_GIVEN: ssl.CERT_OPTIONAL,
     REQUIRE_AND_VERIFY: ssl.CERT_REQUIRED,
 }
+ServerContext = Union[ssl.SSLContext, "OpenSSLServerContext"]
 
 
 class TlsError(ValueError):
     """A certificate, key or CA file that cannot serve: unreadable, mismatched, expired."""
 
 
-def build_context(config: TlsConfig) -> ssl.SSLContext:
-    """A server context for ``config``; TlsError naming the file and the reason otherwise."""
+def build_context(config: TlsConfig) -> ServerContext:
+    """A server context for ``config``; TlsError naming the file and the reason otherwise.
+    Python's ssl serves every client auth type it can; the two that take a client certificate
+    without verifying it go through pyOpenSSL, imported only then."""
+    checked = _stdlib_context(config)
+    if config.client_auth_type not in UNVERIFIED_CLIENT_AUTH:
+        return checked
+    from OpenSSL import SSL
+
+    from exporter.http.openssl_tls import build_openssl_context
+
+    try:
+        return build_openssl_context(config, checked)
+    except SSL.Error as error:
+        raise TlsError(
+            f"cert_file {config.cert_file} / key_file {config.key_file}: cannot load for "
+            f"{config.client_auth_type}: {error}"
+        ) from None
+
+
+def _stdlib_context(config: TlsConfig) -> ssl.SSLContext:
     _check_validity(config.cert_file)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = config.min_version
@@ -93,7 +128,7 @@ class ReloadingContext:
                 stamps.append(None)
         return tuple(stamps)
 
-    def current(self) -> ssl.SSLContext:
+    def current(self) -> ServerContext:
         now = time.monotonic()
         with self._lock:
             if now - self._checked < self.CHECK_EVERY:
@@ -111,7 +146,7 @@ class ReloadingContext:
                 log.info("TLS certificate reloaded", extra={"cert_file": self._config.cert_file})
             return self._context
 
-    def wrap(self, sock: socket.socket, timeout: float) -> ssl.SSLSocket:
+    def wrap(self, sock: socket.socket, timeout: float) -> Union[ssl.SSLSocket, "TlsSocket"]:
         """The server side of a handshake on an accepted socket, bounded by ``timeout`` per read."""
         sock.settimeout(timeout)
         return self.current().wrap_socket(sock, server_side=True)

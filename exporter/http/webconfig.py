@@ -24,12 +24,14 @@ TLS_VERSIONS = {
     "TLS13": ssl.TLSVersion.TLSv1_3,
 }
 NO_CLIENT_CERT = "NoClientCert"
+REQUEST = "RequestClientCert"
+REQUIRE_ANY = "RequireAnyClientCert"
 VERIFY_IF_GIVEN = "VerifyClientCertIfGiven"
 REQUIRE_AND_VERIFY = "RequireAndVerifyClientCert"
-CLIENT_AUTH_TYPES = (NO_CLIENT_CERT, VERIFY_IF_GIVEN, REQUIRE_AND_VERIFY)
-# exporter-toolkit values Python's ssl module cannot implement: it has no way to ask for a client
-# certificate without verifying it against client_ca_file.
-UNVERIFIED_CLIENT_AUTH = ("RequestClientCert", "RequireAnyClientCert")
+CLIENT_AUTH_TYPES = (NO_CLIENT_CERT, REQUEST, REQUIRE_ANY, VERIFY_IF_GIVEN, REQUIRE_AND_VERIFY)
+# Client certificates asked for but not verified against client_ca_file: Python's ssl cannot do
+# that, these are served through pyOpenSSL (exporter.http.openssl_tls).
+UNVERIFIED_CLIENT_AUTH = (REQUEST, REQUIRE_ANY)
 TLS_KEYS = ("cert_file", "key_file", "client_ca_file", "client_auth_type", "min_version", "max_version")
 # Response headers exporter-toolkit allows, and the values it allows for some of them.
 SECURITY_HEADERS = {
@@ -143,13 +145,7 @@ def _tls(raw: Any, base: str, errors: list[str]) -> Optional[TlsConfig]:
 
     cert, key = file_key("cert_file", True), file_key("key_file", True)
     auth = raw.get("client_auth_type", NO_CLIENT_CERT)
-    if auth in UNVERIFIED_CLIENT_AUTH:
-        errors.append(
-            f"tls_server_config.client_auth_type: {auth!r} is not supported by aws-root-exporter "
-            f"(Python's ssl cannot accept an unverified client certificate); "
-            f"use {REQUIRE_AND_VERIFY!r} with client_ca_file"
-        )
-    elif auth not in CLIENT_AUTH_TYPES:
+    if auth not in CLIENT_AUTH_TYPES:
         errors.append(f"tls_server_config.client_auth_type: {auth!r} is not one of {', '.join(CLIENT_AUTH_TYPES)}")
     ca = file_key("client_ca_file", auth in (REQUIRE_AND_VERIFY, VERIFY_IF_GIVEN))
     versions = {}

@@ -4,6 +4,7 @@ set up by a ``--web.config.file``; an unauthenticated Prometheus job sees the ta
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import os
 import ssl
@@ -24,36 +25,31 @@ pytestmark = pytest.mark.e2e
 PASSWORD = "scrape-Pa55word-e2e"
 
 
-def test_prometheus_scrapes_over_tls_with_basic_auth(tmp_path: Path):
-    ca = Authority(tmp_path)
-    server = ca.issue("server", "exporter")
-    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
-    web_config = tmp_path / "web-config.yml"
-    web_config.write_text(
-        yaml.safe_dump(
-            {
-                "tls_server_config": {"cert_file": server.cert.name, "key_file": server.key.name},
-                "basic_auth_users": {"prometheus": hashed},
-            }
-        )
-    )
-    port = free_port()
-    log_file = tempfile.NamedTemporaryFile(prefix="exporter-tls-", suffix=".log", delete=False)
-    process = subprocess.Popen(
-        exporter_command()
-        + ["--demo", "--web.config.file", str(web_config), "--web.listen-address", f"127.0.0.1:{port}"],
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env=dict(os.environ),
-    )
-    context = ssl.create_default_context(cafile=str(ca.cert))
-    auth = {"Authorization": "Basic " + base64.b64encode(f"prometheus:{PASSWORD}".encode()).decode()}
+class TlsExporter:
+    """``aws-root-exporter --demo`` behind a web config; ``status`` GETs a path over TLS (with
+    ``client``'s certificate, if given)."""
 
-    def status(path: str, headers: dict) -> int:
-        if process.poll() is not None:
-            raise AssertionError(f"exporter exited {process.returncode}:\n{Path(log_file.name).read_text()}")
-        connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=5)
+    def __init__(self, tmp_path: Path, web_config: dict, ca: Authority, client=None):
+        path = tmp_path / "web-config.yml"
+        path.write_text(yaml.safe_dump(web_config))
+        self.port = free_port()
+        self._log = tempfile.NamedTemporaryFile(prefix="exporter-tls-", suffix=".log", delete=False)
+        self.process = subprocess.Popen(
+            exporter_command()
+            + ["--demo", "--web.config.file", str(path), "--web.listen-address", f"127.0.0.1:{self.port}"],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(os.environ),
+        )
+        self._context = ssl.create_default_context(cafile=str(ca.cert))
+        if client is not None:
+            self._context.load_cert_chain(str(client.cert), str(client.key))
+
+    def status(self, path: str, headers: dict) -> int:
+        if self.process.poll() is not None:
+            raise AssertionError(f"exporter exited {self.process.returncode}:\n{self.log()}")
+        connection = http.client.HTTPSConnection("127.0.0.1", self.port, context=self._context, timeout=5)
         try:
             connection.request("GET", path, headers=headers)
             response = connection.getresponse()
@@ -62,38 +58,106 @@ def test_prometheus_scrapes_over_tls_with_basic_auth(tmp_path: Path):
         finally:
             connection.close()
 
-    prometheus = None
+    def log(self) -> str:
+        return Path(self._log.name).read_text()
+
+
+@contextlib.contextmanager
+def tls_exporter(tmp_path: Path, web_config: dict, ca: Authority, client=None):
+    exporter = TlsExporter(tmp_path, web_config, ca, client)
     try:
-        wait_for(lambda: status("/-/ready", auth) == 200, 90, "the exporter to be ready over TLS")
-        assert status("/metrics", {}) == 401
-        job = {
-            "scrape_interval": "1s",
-            "scrape_timeout": "1s",
-            "scheme": "https",
-            "tls_config": {"ca_file": str(ca.cert)},
-            "static_configs": [{"targets": [f"127.0.0.1:{port}"]}],
-        }
-        config = {
-            "global": {"scrape_interval": "1s"},
-            "scrape_configs": [
-                {"job_name": "tls-auth", **job, "basic_auth": {"username": "prometheus", "password": PASSWORD}},
-                {"job_name": "tls-no-auth", **job},
-                {"job_name": "tls-wrong-auth", **job, "basic_auth": {"username": "prometheus", "password": "wrong"}},
-            ],
-        }
-        prometheus = PrometheusServer(yaml.safe_dump(config))
-        wait_for(lambda: prometheus.query('up{job="tls-auth"} == 1'), 30, "an authenticated TLS scrape")
-        accounts = prometheus.query('count(root_mfa_active{job="tls-auth"})')
-        assert float(accounts[0]["value"][1]) >= 10
-        wait_for(lambda: prometheus.query('up{job="tls-no-auth"} == 0'), 30, "the unauthenticated job to be down")
-        wait_for(lambda: prometheus.query('up{job="tls-wrong-auth"} == 0'), 30, "the wrong-password job to be down")
-        assert not prometheus.query('root_mfa_active{job=~"tls-no-auth|tls-wrong-auth"}')
-        targets = prometheus.get_json("/api/v1/targets")["data"]["activeTargets"]
-        errors = {t["labels"]["job"]: t["lastError"] for t in targets}
-        assert "401" in errors["tls-no-auth"] and errors["tls-auth"] == ""
+        yield exporter
     finally:
-        if prometheus is not None:
-            prometheus.stop()
-        stop_process(process)
-    log = Path(log_file.name).read_text()
+        stop_process(exporter.process)
+
+
+def scrape_job(port: int, ca: Authority) -> dict:
+    return {
+        "scrape_interval": "1s",
+        "scrape_timeout": "1s",
+        "scheme": "https",
+        "tls_config": {"ca_file": str(ca.cert)},
+        "static_configs": [{"targets": [f"127.0.0.1:{port}"]}],
+    }
+
+
+def test_prometheus_scrapes_over_tls_with_basic_auth(tmp_path: Path):
+    ca = Authority(tmp_path)
+    server = ca.issue("server", "exporter")
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
+    web_config = {
+        "tls_server_config": {"cert_file": server.cert.name, "key_file": server.key.name},
+        "basic_auth_users": {"prometheus": hashed},
+    }
+    auth = {"Authorization": "Basic " + base64.b64encode(f"prometheus:{PASSWORD}".encode()).decode()}
+    prometheus = None
+    with tls_exporter(tmp_path, web_config, ca) as exporter:
+        try:
+            wait_for(lambda: exporter.status("/-/ready", auth) == 200, 90, "the exporter to be ready over TLS")
+            assert exporter.status("/metrics", {}) == 401
+            job = scrape_job(exporter.port, ca)
+            config = {
+                "global": {"scrape_interval": "1s"},
+                "scrape_configs": [
+                    {"job_name": "tls-auth", **job, "basic_auth": {"username": "prometheus", "password": PASSWORD}},
+                    {"job_name": "tls-no-auth", **job},
+                    {
+                        "job_name": "tls-wrong-auth",
+                        **job,
+                        "basic_auth": {"username": "prometheus", "password": "wrong"},
+                    },
+                ],
+            }
+            prometheus = PrometheusServer(yaml.safe_dump(config))
+            wait_for(lambda: prometheus.query('up{job="tls-auth"} == 1'), 30, "an authenticated TLS scrape")
+            accounts = prometheus.query('count(root_mfa_active{job="tls-auth"})')
+            assert float(accounts[0]["value"][1]) >= 10
+            wait_for(lambda: prometheus.query('up{job="tls-no-auth"} == 0'), 30, "the unauthenticated job to be down")
+            wait_for(lambda: prometheus.query('up{job="tls-wrong-auth"} == 0'), 30, "the wrong-password job down")
+            assert not prometheus.query('root_mfa_active{job=~"tls-no-auth|tls-wrong-auth"}')
+            targets = prometheus.get_json("/api/v1/targets")["data"]["activeTargets"]
+            errors = {t["labels"]["job"]: t["lastError"] for t in targets}
+            assert "401" in errors["tls-no-auth"] and errors["tls-auth"] == ""
+        finally:
+            if prometheus is not None:
+                prometheus.stop()
+    log = exporter.log()
     assert PASSWORD not in log and hashed not in log
+
+
+def test_prometheus_scrapes_with_any_client_certificate(tmp_path: Path):
+    """RequireAnyClientCert, served through pyOpenSSL: Prometheus (Go's TLS client) with a client
+    certificate from a CA the exporter does not know scrapes; a job without one is down."""
+    ca = Authority(tmp_path)
+    server = ca.issue("server", "exporter")
+    (tmp_path / "other").mkdir()
+    client = Authority(tmp_path / "other", "other CA").issue("client", "prometheus", server=False)
+    web_config = {
+        "tls_server_config": {
+            "cert_file": server.cert.name,
+            "key_file": server.key.name,
+            "client_auth_type": "RequireAnyClientCert",
+        }
+    }
+    prometheus = None
+    with tls_exporter(tmp_path, web_config, ca, client) as exporter:
+        try:
+            wait_for(lambda: exporter.status("/-/ready", {}) == 200, 90, "the exporter to be ready over TLS")
+            job = scrape_job(exporter.port, ca)
+            with_cert = {**job["tls_config"], "cert_file": str(client.cert), "key_file": str(client.key)}
+            config = {
+                "global": {"scrape_interval": "1s"},
+                "scrape_configs": [
+                    {"job_name": "client-cert", **job, "tls_config": with_cert},
+                    {"job_name": "no-client-cert", **job},
+                ],
+            }
+            prometheus = PrometheusServer(yaml.safe_dump(config))
+            wait_for(lambda: prometheus.query('up{job="client-cert"} == 1'), 30, "a scrape with a client certificate")
+            accounts = prometheus.query('count(root_mfa_active{job="client-cert"})')
+            assert float(accounts[0]["value"][1]) >= 10
+            wait_for(lambda: prometheus.query('up{job="no-client-cert"} == 0'), 30, "the job without one to be down")
+            assert not prometheus.query('root_mfa_active{job="no-client-cert"}')
+        finally:
+            if prometheus is not None:
+                prometheus.stop()
