@@ -478,7 +478,7 @@ def describe(config: Config, registry: Registry = REGISTRY, disabled: frozenset[
     ]
     if accounts.discovery == "organizations":
         lines += [
-            "discovery: organizations (the accounts that Organizations ListAccounts returns)",
+            "discovery: organizations (every active account, walked from the root OU by OU with their paths)",
             f"  include: {', '.join(accounts.include) or 'every account'}",
             f"  exclude: {', '.join(accounts.exclude) or 'none'}",
         ]
