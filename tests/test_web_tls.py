@@ -36,6 +36,16 @@ def curl() -> str:
     return path
 
 
+def curl_metrics(ca: Authority, port: int, *options: str) -> subprocess.CompletedProcess:
+    """curl ``https://127.0.0.1:PORT/metrics`` trusting ``ca``, with ``options``."""
+    return subprocess.run(
+        [curl(), "-sS", "--cacert", str(ca.cert), *options, f"https://127.0.0.1:{port}/metrics"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
 @pytest.fixture
 def ca(tmp_path: Path) -> Authority:
     return Authority(tmp_path)
@@ -102,12 +112,7 @@ def test_tls_serves_python_ssl_and_curl_and_refuses_plain_http(ca, start):
     served = start(tls_config(ca))
     status, _, body = tls_get(served.port, client_context(ca))
     assert status == 200 and b"root_account_info" in body
-    result = subprocess.run(
-        [curl(), "-sS", "--cacert", str(ca.cert), f"https://127.0.0.1:{served.port}/metrics"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = curl_metrics(ca, served.port)
     assert result.returncode == 0 and "root_account_info" in result.stdout, result.stderr
     # Plain HTTP to the TLS port gets no HTTP answer at all, certainly not the metrics.
     answer = raw_exchange(served.port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -140,12 +145,9 @@ def test_require_and_verify_client_cert(ca, start):
         tls_get(served.port, client_context(ca, stranger))  # signed by another CA
     client = ca.issue("client", "prometheus", server=False)
     assert tls_get(served.port, client_context(ca, client))[0] == 200
-    base = [curl(), "-sS", "--cacert", str(ca.cert), f"https://127.0.0.1:{served.port}/metrics"]
-    without = subprocess.run(base, capture_output=True, text=True, timeout=30)
+    without = curl_metrics(ca, served.port)
     assert without.returncode != 0 and "root_account_info" not in without.stdout
-    with_cert = subprocess.run(
-        base + ["--cert", str(client.cert), "--key", str(client.key)], capture_output=True, text=True, timeout=30
-    )
+    with_cert = curl_metrics(ca, served.port, "--cert", str(client.cert), "--key", str(client.key))
     assert with_cert.returncode == 0 and "root_account_info" in with_cert.stdout, with_cert.stderr
 
 
@@ -170,16 +172,10 @@ def test_require_any_client_cert(ca, start):
         tls_get(served.port, client_context(ca))
     status, _, body = tls_get(served.port, client_context(ca, stranger))
     assert status == 200 and b"root_account_info" in body
-    base = [curl(), "-sS", "--cacert", str(ca.cert), f"https://127.0.0.1:{served.port}/metrics"]
-    without = subprocess.run(base, capture_output=True, text=True, timeout=30)
+    without = curl_metrics(ca, served.port)
     assert without.returncode != 0 and "root_account_info" not in without.stdout
     for version in ("--tlsv1.2", "--tlsv1.3"):
-        with_cert = subprocess.run(
-            base + [version, "--cert", str(stranger.cert), "--key", str(stranger.key)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        with_cert = curl_metrics(ca, served.port, version, "--cert", str(stranger.cert), "--key", str(stranger.key))
         assert with_cert.returncode == 0 and "root_account_info" in with_cert.stdout, with_cert.stderr
     answer = raw_exchange(served.port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
     assert b"root_account_info" not in answer and not answer.startswith(b"HTTP/1.1 200")
@@ -292,20 +288,7 @@ def test_basic_auth_right_and_wrong_pairs(ca, start, caplog):
             assert b"root_account_info" not in body and b"alpha" not in body
             assert headers["x-frame-options"] == "deny"  # security headers on refusals too
     assert tls_get(served.port, context, "/-/healthy")[0] == 200  # probes need no credentials
-    result = subprocess.run(
-        [
-            curl(),
-            "-sS",
-            "--cacert",
-            str(ca.cert),
-            "-u",
-            f"prometheus:{PASSWORD}",
-            f"https://127.0.0.1:{served.port}/metrics",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = curl_metrics(ca, served.port, "-u", f"prometheus:{PASSWORD}")
     assert "root_account_info" in result.stdout, result.stderr
     assert "wrong-Guess-1" not in caplog.text and PASSWORD not in caplog.text
 
