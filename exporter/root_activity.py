@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping, Optional, Union
+from typing import Any, Container, Iterable, Mapping, Optional, Union
 
 from exporter.state import DelayHistogram, RootEvents, Snapshot
 
@@ -368,6 +368,29 @@ class RootEventsBuilder:
             delay=self.delay,
             errors=self._base.errors,
         )
+
+
+def for_accounts(events: RootEvents, account_ids: Container[str]) -> RootEvents:
+    """``events`` without the per-account entries (counts, newest activity, malformed records) of
+    accounts outside ``account_ids``: what discovery calls when accounts leave. Nothing renders
+    those entries, and with churn they would only grow. Event ids and AssumeRoot keys are not
+    per account and stay, bounded by time."""
+    counts = {key: n for key, n in events.counts.items() if key[0] in account_ids}
+    last = {key: t for key, t in events.last_activity.items() if key[0] in account_ids}
+    malformed = {account: n for account, n in events.malformed.items() if account in account_ids}
+    if (len(counts), len(last), len(malformed)) == (
+        len(events.counts),
+        len(events.last_activity),
+        len(events.malformed),
+    ):
+        return events
+    return replace(
+        events,
+        counts=MappingProxyType(counts),
+        counted_at=MappingProxyType({key: t for key, t in events.counted_at.items() if key in counts}),
+        last_activity=MappingProxyType(last),
+        malformed=MappingProxyType(malformed),
+    )
 
 
 def with_stream_started(snapshot: Snapshot, now: float) -> Snapshot:

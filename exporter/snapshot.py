@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from exporter.aws.errors import OTHER_CODE
+from exporter.root_activity import for_accounts
 from exporter.state import Account, AccountState, OrganizationFeatures, Snapshot, SourceStatus
 
 # Distinct error codes counted per account and source (per organization for discovery); further
@@ -42,12 +43,18 @@ def next_status(
 
 
 def with_accounts(snapshot: Snapshot, accounts: Iterable[Account], home_account_id: str) -> Snapshot:
-    """Accounts that left disappear; new ones appear empty; the rest keep their sources."""
+    """Accounts that left disappear, with their root activity; new ones appear empty; the rest
+    keep their sources."""
     states = {}
     for account in accounts:
         old = snapshot.accounts.get(account.id)
         states[account.id] = replace(old, account=account) if old else AccountState(account)
-    return replace(snapshot, accounts=MappingProxyType(states), home_account_id=home_account_id)
+    return replace(
+        snapshot,
+        accounts=MappingProxyType(states),
+        home_account_id=home_account_id,
+        root_events=for_accounts(snapshot.root_events, states),
+    )
 
 
 def _count_under(known: Iterable[str], code: Optional[str]) -> str:

@@ -324,6 +324,27 @@ def test_the_seen_set_is_bounded():
     assert sum(later.root_events.counts.values()) == MAX_SEEN + 500  # counts stay
 
 
+def test_root_activity_of_an_account_that_left_is_forgotten():
+    """Counts, newest activity and malformed records are kept per account; when discovery no
+    longer finds an account, they go with it (they would only grow with churn: nothing renders
+    them), and the accounts that stay keep theirs."""
+    other = "333333333333"
+    snapshot = collected(MGMT, MEMBER, other)
+    messages = [
+        parse_message(envelope(root_record("ConsoleLogin", event_id="m", account=MEMBER))),
+        parse_message(envelope(root_record("ConsoleLogin", event_id="o", account=other))),
+        parse_message(envelope({**root_record(event_id="bad", account=other), "eventTime": "garbage"})),
+    ]
+    after = with_messages(snapshot, messages, T0 + 2)
+    assert {key[0] for key in after.root_events.counts} == {MEMBER, other}
+    left = with_accounts(after, [Account(MGMT, "mgmt"), Account(MEMBER, "member")], MGMT).root_events
+    assert dict(left.counts) == {(MEMBER, "ConsoleLogin", ROOT_CREDENTIALS): 1}
+    assert set(left.counted_at) == {(MEMBER, "ConsoleLogin", ROOT_CREDENTIALS)}
+    assert dict(left.last_activity) == {(MEMBER, ROOT_CREDENTIALS): T0}
+    assert dict(left.malformed) == {}
+    assert set(left.seen) == {"m", "o"}  # event ids stay, bounded by time: a redelivery still counts once
+
+
 def test_heartbeat_keeps_the_newest_time():
     snapshot = collected(MEMBER)
     beats = [Heartbeat(T0 + 300), Heartbeat(T0)]
