@@ -88,7 +88,6 @@ class TlsSocket:
         sock.setblocking(False)
         self._connection = SSL.Connection(context, sock)
         self._connection.set_accept_state()
-        self._readers = 0
 
     # ------------------------------------------------------------ what the server and handler call
 
@@ -135,12 +134,11 @@ class TlsSocket:
     def makefile(self, mode: str = "rb", buffering: Optional[int] = None, **_: object) -> io.BufferedReader:
         if mode != "rb":
             raise ValueError(f"TlsSocket.makefile: only 'rb', not {mode!r}")  # the handler writes with sendall
-        self._readers += 1
         raw = socket.SocketIO(self, "rb")  # type: ignore[arg-type]  # duck-typed: recv_into and _decref_socketios
         return io.BufferedReader(raw, buffering if buffering and buffering > 0 else io.DEFAULT_BUFFER_SIZE)
 
     def _decref_socketios(self) -> None:
-        self._readers -= 1
+        """SocketIO's close calls this; the handler closes the socket itself."""
 
     def shutdown(self, how: int) -> None:
         try:
@@ -157,8 +155,9 @@ class TlsSocket:
     def _retry(self, operation, *args):
         """``operation`` until OpenSSL needs no more of the peer, each wait bounded by the
         timeout. A failed system call becomes the OSError the stdlib would raise (so a client
-        that hangs up is a BrokenPipeError or ConnectionResetError to the handlers), and an end
-        of file _EndOfFile."""
+        that hangs up is a BrokenPipeError or ConnectionResetError to the handlers), an end of
+        file _EndOfFile, and any other TLS failure (an alert, a bad record) ConnectionResetError
+        with OpenSSL's reason: the connection is over either way."""
         deadline = None if self._timeout is None else time.monotonic() + self._timeout
         while True:
             try:
@@ -172,6 +171,10 @@ class TlsSocket:
                 if code > 0:
                     raise OSError(code, os.strerror(code)) from None  # the errno's own subclass
                 raise _EndOfFile() from None
+            except SSL.ZeroReturnError:
+                raise
+            except SSL.Error as error:
+                raise ConnectionResetError(errno.ECONNRESET, f"TLS: {error}") from None
 
     def _wait(self, event: int, deadline: Optional[float]) -> None:
         poller = select.poll()
