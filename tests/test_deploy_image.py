@@ -36,9 +36,8 @@ NOT_IN_PRODUCTION = {
     "checkov",
     "fakeaws",
 }
-# The product owner's four, bcrypt for --web.config.file basic auth (hand-written bcrypt would be
-# wrong) and pyOpenSSL for the client certificates Python's ssl cannot take unverified.
-RUNTIME = {"prometheus-client", "boto3", "apscheduler", "pyyaml", "bcrypt", "pyopenssl"}
+# The product owner's four, and bcrypt for --web.config.file basic auth (hand-written bcrypt would be wrong).
+RUNTIME = {"prometheus-client", "boto3", "apscheduler", "pyyaml", "bcrypt"}
 
 
 def _normalize(name: str) -> str:

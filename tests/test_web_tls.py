@@ -11,6 +11,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import MappingProxyType
@@ -179,6 +180,18 @@ def test_require_any_client_cert(ca, start):
         assert with_cert.returncode == 0 and "root_account_info" in with_cert.stdout, with_cert.stderr
     answer = raw_exchange(served.port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
     assert b"root_account_info" not in answer and not answer.startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize("auth", ["RequireAnyClientCert", "RequestClientCert"])
+def test_unverified_client_auth_without_pyopenssl_is_refused_naming_the_extra(ca, capsys, monkeypatch, auth):
+    """pyOpenSSL is an extra (it costs every process ~9 MiB once installed, because botocore then
+    imports it too): without it, the two types that need it are refused at start, exit 2, with
+    the file, the key and what to install; never served with less than the file asks."""
+    monkeypatch.setitem(sys.modules, "OpenSSL", None)  # as if not installed: importing it fails
+    path = tls_config(ca, f"  client_auth_type: {auth}\n")
+    message = refused(path, capsys)
+    assert f"{path}: tls_server_config.client_auth_type" in message
+    assert "pyOpenSSL" in message and "aws-root-exporter[unverified-client-certs]" in message
 
 
 def test_request_client_cert_serves_with_and_without_one(ca, start):

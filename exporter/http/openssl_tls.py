@@ -7,7 +7,8 @@ any key pair is enough. Python's ``ssl`` can only request a client certificate t
 verification, so these two types use OpenSSL through pyOpenSSL, with a verify callback that
 accepts the chain. TLS 1.3 and 1.2 still make the client prove it holds the certificate's key.
 Everything else about the connection (versions, cipher policy, certificate files) is what the
-stdlib context of ``exporter.http.tls`` has, which checked the files first.
+stdlib context of ``exporter.http.tls`` has, which checked the files first. pyOpenSSL comes with
+the ``unverified-client-certs`` extra; the web config refuses these types without it.
 
 ``TlsSocket`` gives the server the part of the socket interface the stdlib handlers use
 (``makefile("rb")``, ``sendall``, ``settimeout``, ``shutdown``, ``close``), with the per-read

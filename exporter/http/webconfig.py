@@ -32,6 +32,9 @@ CLIENT_AUTH_TYPES = (NO_CLIENT_CERT, REQUEST, REQUIRE_ANY, VERIFY_IF_GIVEN, REQU
 # Client certificates asked for but not verified against client_ca_file: Python's ssl cannot do
 # that, these are served through pyOpenSSL (exporter.http.openssl_tls).
 UNVERIFIED_CLIENT_AUTH = (REQUEST, REQUIRE_ANY)
+# The extra that brings pyOpenSSL. Not a plain dependency: once installed, botocore imports it in
+# every process (about 9 MiB of VmRSS), and few deployments ask for unverified certificates.
+UNVERIFIED_EXTRA = "unverified-client-certs"
 TLS_KEYS = ("cert_file", "key_file", "client_ca_file", "client_auth_type", "min_version", "max_version")
 # Response headers exporter-toolkit allows, and the values it allows for some of them.
 SECURITY_HEADERS = {
@@ -126,6 +129,14 @@ def _refuse_unknown(section: dict, known: tuple[str, ...], prefix: str, errors: 
             errors.append(f"{prefix}{key}: not supported by aws-root-exporter (supported here: {', '.join(known)})")
 
 
+def _pyopenssl_installed() -> bool:
+    try:
+        import OpenSSL.SSL  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _tls(raw: Any, base: str, errors: list[str]) -> Optional[TlsConfig]:
     if not isinstance(raw, dict):
         errors.append("tls_server_config: expected a mapping")
@@ -147,6 +158,11 @@ def _tls(raw: Any, base: str, errors: list[str]) -> Optional[TlsConfig]:
     auth = raw.get("client_auth_type", NO_CLIENT_CERT)
     if auth not in CLIENT_AUTH_TYPES:
         errors.append(f"tls_server_config.client_auth_type: {auth!r} is not one of {', '.join(CLIENT_AUTH_TYPES)}")
+    elif auth in UNVERIFIED_CLIENT_AUTH and not _pyopenssl_installed():
+        errors.append(
+            f"tls_server_config.client_auth_type: {auth!r} needs pyOpenSSL, which is not installed: "
+            f"pip install 'aws-root-exporter[{UNVERIFIED_EXTRA}]' (or pip install pyOpenSSL)"
+        )
     ca = file_key("client_ca_file", auth in (REQUIRE_AND_VERIFY, VERIFY_IF_GIVEN))
     versions = {}
     for name, default in (("min_version", "TLS12"), ("max_version", None)):
