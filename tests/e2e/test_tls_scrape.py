@@ -6,69 +6,56 @@ from __future__ import annotations
 import base64
 import contextlib
 import http.client
-import os
 import ssl
-import subprocess
-import tempfile
 from pathlib import Path
+from typing import Optional
 
 import bcrypt
 import pytest
 import yaml
 
 from tests.support.certs import Authority
-from tests.support.exporter import exporter_command
-from tests.support.net import free_port, stop_process, wait_for
+from tests.support.exporter import start_exporter
+from tests.support.net import wait_for
 from tests.support.prometheus import PrometheusServer
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "scrape-Pa55word-e2e"
 
 
-class TlsExporter:
-    """``aws-root-exporter --demo`` behind a web config; ``status`` GETs a path over TLS (with
-    ``client``'s certificate, if given)."""
+def https_status(port: int, context: ssl.SSLContext, path: str, headers: Optional[dict] = None) -> int:
+    connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=5)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
 
-    def __init__(self, tmp_path: Path, web_config: dict, ca: Authority, client=None):
-        path = tmp_path / "web-config.yml"
-        path.write_text(yaml.safe_dump(web_config))
-        self.port = free_port()
-        self._log = tempfile.NamedTemporaryFile(prefix="exporter-tls-", suffix=".log", delete=False)
-        self.process = subprocess.Popen(
-            exporter_command()
-            + ["--demo", "--web.config.file", str(path), "--web.listen-address", f"127.0.0.1:{self.port}"],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=dict(os.environ),
-        )
-        self._context = ssl.create_default_context(cafile=str(ca.cert))
-        if client is not None:
-            self._context.load_cert_chain(str(client.cert), str(client.key))
 
-    def status(self, path: str, headers: dict) -> int:
-        if self.process.poll() is not None:
-            raise AssertionError(f"exporter exited {self.process.returncode}:\n{self.log()}")
-        connection = http.client.HTTPSConnection("127.0.0.1", self.port, context=self._context, timeout=5)
-        try:
-            connection.request("GET", path, headers=headers)
-            response = connection.getresponse()
-            response.read()
-            return response.status
-        finally:
-            connection.close()
-
-    def log(self) -> str:
-        return Path(self._log.name).read_text()
+def client_context(ca: Authority, client=None) -> ssl.SSLContext:
+    """Trusts ``ca``; presents ``client``'s certificate, if given."""
+    context = ssl.create_default_context(cafile=str(ca.cert))
+    if client is not None:
+        context.load_cert_chain(str(client.cert), str(client.key))
+    return context
 
 
 @contextlib.contextmanager
-def tls_exporter(tmp_path: Path, web_config: dict, ca: Authority, client=None):
-    exporter = TlsExporter(tmp_path, web_config, ca, client)
+def tls_exporter(tmp_path: Path, web_config: dict, context: ssl.SSLContext, headers: Optional[dict] = None):
+    """``aws-root-exporter --demo`` behind ``web_config``, ready over TLS (``context`` and
+    ``headers`` make the readiness probe)."""
+    path = tmp_path / "web-config.yml"
+    path.write_text(yaml.safe_dump(web_config))
+    running = start_exporter(
+        ["--demo", "--web.config.file", str(path)],
+        probe=lambda running, probed: https_status(running.port, context, probed, headers) == 200,
+    )
     try:
-        yield exporter
+        yield running
     finally:
-        stop_process(exporter.process)
+        running.stop()
 
 
 def scrape_job(port: int, ca: Authority) -> dict:
@@ -91,10 +78,10 @@ def test_prometheus_scrapes_over_tls_with_basic_auth(tmp_path: Path):
     }
     auth = {"Authorization": "Basic " + base64.b64encode(f"prometheus:{PASSWORD}".encode()).decode()}
     prometheus = None
-    with tls_exporter(tmp_path, web_config, ca) as exporter:
+    context = client_context(ca)
+    with tls_exporter(tmp_path, web_config, context, auth) as exporter:
         try:
-            wait_for(lambda: exporter.status("/-/ready", auth) == 200, 90, "the exporter to be ready over TLS")
-            assert exporter.status("/metrics", {}) == 401
+            assert https_status(exporter.port, context, "/metrics") == 401
             job = scrape_job(exporter.port, ca)
             config = {
                 "global": {"scrape_interval": "1s"},
@@ -140,9 +127,8 @@ def test_prometheus_scrapes_with_any_client_certificate(tmp_path: Path):
         }
     }
     prometheus = None
-    with tls_exporter(tmp_path, web_config, ca, client) as exporter:
+    with tls_exporter(tmp_path, web_config, client_context(ca, client)) as exporter:
         try:
-            wait_for(lambda: exporter.status("/-/ready", {}) == 200, 90, "the exporter to be ready over TLS")
             job = scrape_job(exporter.port, ca)
             with_cert = {**job["tls_config"], "cert_file": str(client.cert), "key_file": str(client.key)}
             config = {

@@ -9,7 +9,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from tests.support.net import free_port, http_get, stop_process, wait_for
 
@@ -42,13 +42,22 @@ class RunningExporter:
         return stop_process(self.process)
 
 
+def plain_http_ok(running: RunningExporter, path: str) -> bool:
+    return http_get(running.url + path, timeout=2)[0] == 200
+
+
 def start_exporter(
-    args: list[str], env: Optional[dict[str, str]] = None, ready_timeout: float = 90.0, wait_ready: bool = True
+    args: list[str],
+    env: Optional[dict[str, str]] = None,
+    ready_timeout: float = 90.0,
+    wait_ready: bool = True,
+    probe: Callable[[RunningExporter, str], bool] = plain_http_ok,
 ) -> RunningExporter:
     """Start ``aws-root-exporter ARGS --web.listen-address 127.0.0.1:<free port>``.
 
     Waits until ``/-/ready`` answers 200 (every source ran once) unless ``wait_ready`` is False,
-    in which case it waits for ``/-/healthy`` only.
+    in which case it waits for ``/-/healthy`` only. ``probe`` asks (plain HTTP by default; one
+    over TLS, with credentials, behind a web config).
     """
     port = free_port()
     log_file = tempfile.NamedTemporaryFile(prefix="exporter-", suffix=".log", delete=False)
@@ -67,7 +76,7 @@ def start_exporter(
     def answered() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"aws-root-exporter exited with {process.returncode}:\n{running.log()}")
-        return http_get(running.url + path, timeout=2)[0] == 200
+        return probe(running, path)
 
     try:
         wait_for(answered, ready_timeout, f"aws-root-exporter {path}")
