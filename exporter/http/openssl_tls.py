@@ -98,27 +98,14 @@ class TlsSocket:
     def settimeout(self, timeout: Optional[float]) -> None:
         self._timeout = timeout
 
-    def gettimeout(self) -> Optional[float]:
-        return self._timeout
-
     def fileno(self) -> int:
         return self.raw_socket.fileno()
-
-    def getpeername(self):
-        return self.raw_socket.getpeername()
-
-    def getsockname(self):
-        return self.raw_socket.getsockname()
 
     def recv_into(self, buffer, nbytes: int = 0) -> int:
         try:
             return self._retry(self._connection.recv_into, buffer, nbytes or None)
         except (SSL.ZeroReturnError, _EndOfFile):  # the client's close_notify, or a bare close
             return 0
-
-    def recv(self, size: int) -> bytes:
-        buffer = bytearray(size)
-        return bytes(buffer[: self.recv_into(buffer, size)])
 
     def send(self, data) -> int:
         try:
