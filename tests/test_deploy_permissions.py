@@ -483,10 +483,11 @@ def poll_stream(organization: Organization, caplog: Any) -> StreamPoll:
     ``collection.root_events.queue_url``, with the exporter role's credentials."""
     from moto.sqs.models import sqs_backends
 
-    queue = sqs_backends[MANAGEMENT_ACCOUNT_ID]["us-east-1"].get_queue(QUEUE_NAME)
+    backend = sqs_backends[MANAGEMENT_ACCOUNT_ID]["us-east-1"]
+    queue = backend.get_queue(QUEUE_NAME)
     queue.messages.clear()  # what a case before this one left in flight
     heartbeat = {"source": HEARTBEAT_SOURCE, "detail-type": HEARTBEAT_DETAIL_TYPE, "time": "2026-12-02T10:00:00Z"}
-    sqs_backends[MANAGEMENT_ACCOUNT_ID]["us-east-1"].send_message(QUEUE_NAME, json.dumps(heartbeat))
+    backend.send_message(QUEUE_NAME, json.dumps(heartbeat))
     path = organization.config.with_name("stream.yaml")
     path.write_text(CONFIG + f"  root_events:\n    queue_url: {organization.queue_url}\n")
     with organization.credentials():
